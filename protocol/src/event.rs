@@ -1,0 +1,307 @@
+//! `thread/event`: the provider-agnostic event taxonomy.
+//!
+//! Every event carries its thread, a per-thread `seq` (strictly increasing from 1, no gaps), the
+//! provider that produced it, a time, optional turn and item ids, and a typed `data` payload chosen
+//! by `type`. Events are persisted before they are notified, so `thread/read` replays them exactly.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::approval::{ApprovalDecision, ApprovalKind};
+use crate::provider::ProviderId;
+use crate::thread::ThreadStatus;
+
+/// Params of the `thread/event` notification: one event of one thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub thread_id: String,
+    pub seq: i64,
+    pub provider: ProviderId,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// The event's `type` and its `data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", content = "data")]
+pub enum EventBody {
+    /// A provider session is up (fresh or resumed).
+    #[serde(rename = "session.started")]
+    SessionStarted(SessionStarted),
+    /// The provider session ended.
+    #[serde(rename = "session.exited")]
+    SessionExited(SessionExited),
+    /// The thread's status changed.
+    #[serde(rename = "thread.status")]
+    ThreadStatus(ThreadStatusChanged),
+    /// A turn started.
+    #[serde(rename = "turn.started")]
+    TurnStarted(TurnStarted),
+    /// A streamed piece of text.
+    #[serde(rename = "content.delta")]
+    ContentDelta(ContentDelta),
+    /// An item (message, command, file change, ...) started.
+    #[serde(rename = "item.started")]
+    ItemStarted(Item),
+    /// An item completed; carries its final content.
+    #[serde(rename = "item.completed")]
+    ItemCompleted(Item),
+    /// The agent asked for an approval; the editor got an `approval/request`.
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested(ApprovalRequested),
+    /// An approval was decided (by the editor, a timeout, or a disconnect).
+    #[serde(rename = "approval.resolved")]
+    ApprovalResolved(ApprovalResolved),
+    /// Token usage of the thread.
+    #[serde(rename = "usage.updated")]
+    UsageUpdated(UsageUpdated),
+    /// A turn ended.
+    #[serde(rename = "turn.completed")]
+    TurnCompleted(TurnCompleted),
+    /// Something the user should know; nothing failed.
+    #[serde(rename = "runtime.warning")]
+    RuntimeWarning(RuntimeWarning),
+    /// Something failed.
+    #[serde(rename = "runtime.error")]
+    RuntimeError(RuntimeError),
+}
+
+impl EventBody {
+    /// The wire name of the event type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::SessionStarted(_) => "session.started",
+            EventBody::SessionExited(_) => "session.exited",
+            EventBody::ThreadStatus(_) => "thread.status",
+            EventBody::TurnStarted(_) => "turn.started",
+            EventBody::ContentDelta(_) => "content.delta",
+            EventBody::ItemStarted(_) => "item.started",
+            EventBody::ItemCompleted(_) => "item.completed",
+            EventBody::ApprovalRequested(_) => "approval.requested",
+            EventBody::ApprovalResolved(_) => "approval.resolved",
+            EventBody::UsageUpdated(_) => "usage.updated",
+            EventBody::TurnCompleted(_) => "turn.completed",
+            EventBody::RuntimeWarning(_) => "runtime.warning",
+            EventBody::RuntimeError(_) => "runtime.error",
+        }
+    }
+}
+
+/// `session.started`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionStarted {
+    /// True when an existing provider thread was resumed with its history.
+    pub resumed: bool,
+    pub provider_thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExitReason {
+    /// `thread/stop` (soft).
+    Stopped,
+    /// `thread/stop {detach:true}`: the resume cursor was cleared.
+    Detached,
+    /// The idle reaper stopped it.
+    Idle,
+    /// The provider process died.
+    Crashed,
+    /// baton shut down.
+    Shutdown,
+    /// The thread was deleted.
+    Deleted,
+}
+
+/// `session.exited`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionExited {
+    pub reason: ExitReason,
+    /// True when the next turn can resume the same provider thread.
+    pub recoverable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `thread.status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStatusChanged {
+    pub status: ThreadStatus,
+}
+
+/// `turn.started`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStarted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// Which stream a delta belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Assistant,
+    Reasoning,
+    CommandOutput,
+}
+
+/// `content.delta`: concatenating the deltas of an item gives its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentDelta {
+    pub stream: Stream,
+    pub delta: String,
+}
+
+/// The kind of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemType {
+    UserMessage,
+    AssistantMessage,
+    Reasoning,
+    Command,
+    FileChange,
+    ToolCall,
+    WebSearch,
+    Plan,
+    Compaction,
+    Other,
+}
+
+/// `item.started` / `item.completed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    pub item_type: ItemType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// Output of a command, when complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<FileChange>>,
+    /// Tool name for `tool_call` items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Provider status of the item (e.g. `completed`, `failed`, `declined`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl Item {
+    /// An item of the given type with no content yet.
+    pub fn new(item_type: ItemType) -> Self {
+        Item {
+            item_type,
+            text: None,
+            command: None,
+            cwd: None,
+            exit_code: None,
+            output: None,
+            changes: None,
+            tool: None,
+            status: None,
+        }
+    }
+}
+
+/// One file touched by a file-change item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChange {
+    pub path: String,
+    /// `add`, `delete` or `update`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// `approval.requested`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequested {
+    pub request_id: String,
+    pub kind: ApprovalKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// `approval.resolved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalResolved {
+    pub request_id: String,
+    pub decision: ApprovalDecision,
+    /// Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `usage.updated`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageUpdated {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnState {
+    Completed,
+    Failed,
+    Interrupted,
+}
+
+/// `turn.completed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnCompleted {
+    pub state: TurnState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `runtime.warning`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeWarning {
+    pub message: String,
+}
+
+/// `runtime.error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeError {
+    pub message: String,
+    /// A stable category: `provider`, `protocol`, `store`, `process`.
+    pub class: String,
+}
