@@ -1,1 +1,148 @@
-fn main() {}
+//! `baton`: a JSON-RPC sidecar through which any editor drives coding agents.
+//!
+//! With no subcommand it serves one editor over stdin/stdout (LSP `Content-Length` framing, or
+//! newline-delimited JSON when the first byte is `{`). stdout carries the protocol only; logs go
+//! to stderr and optionally to a file.
+
+mod doctor;
+mod editor;
+mod provider;
+mod rpc;
+mod server;
+mod session;
+mod store;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Command line of `baton`.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about = "A JSON-RPC sidecar that lets any editor drive coding agents.")]
+struct Cli {
+    /// SQLite database of threads and events (default: $XDG_DATA_HOME/baton/baton.db).
+    #[arg(long, env = "BATON_DB", global = true)]
+    db: Option<PathBuf>,
+    /// Log level for stderr (overridden by RUST_LOG).
+    #[arg(long, default_value = "info", global = true)]
+    log_level: String,
+    /// Also append logs to this file.
+    #[arg(long, global = true)]
+    log_file: Option<PathBuf>,
+    /// Soft-stop provider sessions idle for this many seconds (0 = never).
+    #[arg(long, default_value_t = 1800, global = true)]
+    idle_timeout: u64,
+    /// The codex binary (default: `codex` on PATH).
+    #[arg(long, env = "BATON_CODEX_BIN", global = true)]
+    codex_bin: Option<String>,
+    /// The claude binary (default: `claude` on PATH).
+    #[arg(long, env = "BATON_CLAUDE_BIN", global = true)]
+    claude_bin: Option<String>,
+    /// Accepted for editors that pass it to every language server (vscode-languageclient); stdio is the only transport.
+    #[arg(long, hide = true)]
+    stdio: bool,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Report the providers found, the database, and any problem; exit 1 on problems.
+    Doctor,
+}
+
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    match &cli.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            builder
+                .with_writer(std::io::stderr.and(Arc::new(file)))
+                .try_init()
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        None => builder
+            .with_writer(std::io::stderr)
+            .try_init()
+            .map_err(|e| anyhow::anyhow!("{e}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli) {
+        // Logging is not up, so this is the one place that reports on stderr directly.
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("baton: cannot set up logging: {e:#}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Some(Sub::Doctor) => doctor::run(&cli).await,
+            None => serve(&cli).await,
+        }
+    });
+    // Provider processes still running are killed when their handles drop with the runtime.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    ExitCode::from(code)
+}
+
+fn db_path(cli: &Cli) -> Option<PathBuf> {
+    cli.db.clone().or_else(store::Store::default_path)
+}
+
+fn provider_settings(cli: &Cli, include_raw: Arc<AtomicBool>) -> provider::ProviderSettings {
+    provider::ProviderSettings {
+        codex_bin: cli.codex_bin.clone(),
+        claude_bin: cli.claude_bin.clone(),
+        process_idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
+        include_raw,
+    }
+}
+
+async fn serve(cli: &Cli) -> u8 {
+    let Some(path) = db_path(cli) else {
+        tracing::error!("no database path: set --db, BATON_DB, XDG_DATA_HOME or HOME");
+        return 1;
+    };
+    let store = match store::Store::open(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(path = %path.display(), "cannot open the database: {e}");
+            return 1;
+        }
+    };
+    match store.recover().await {
+        Ok(recovered) if !recovered.is_empty() => {
+            tracing::info!(threads = recovered.len(), "recovered threads left running by a previous baton");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("recovery failed: {e}"),
+    }
+    let include_raw = Arc::new(AtomicBool::new(false));
+    let config = server::ServerConfig {
+        store,
+        providers: provider::Providers::new(provider_settings(cli, include_raw.clone())),
+        include_raw,
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+    };
+    tracing::info!(db = %path.display(), version = env!("CARGO_PKG_VERSION"), "baton serving on stdio");
+    let code = server::run(config, tokio::io::stdin(), tokio::io::stdout()).await;
+    u8::try_from(code).unwrap_or(1)
+}

@@ -1,0 +1,82 @@
+//! The editor as seen from inside baton: where events are notified and approvals are asked.
+//!
+//! Wraps the editor's JSON-RPC [`Peer`] with the settings the editor chose in `initialize`
+//! (raw messages, approval timeout), so session actors never deal with JSON-RPC details.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_protocol::{ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event};
+use serde_json::Value;
+
+use crate::rpc::Peer;
+
+/// Settings the editor may change in `initialize`.
+#[derive(Debug, Default)]
+pub struct EditorSettings {
+    pub include_raw: Arc<AtomicBool>,
+    /// Seconds; 0 = wait forever.
+    pub approval_timeout_secs: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Editor {
+    peer: Peer,
+    settings: Arc<EditorSettings>,
+}
+
+impl Editor {
+    pub fn new(peer: Peer, settings: Arc<EditorSettings>) -> Self {
+        Editor { peer, settings }
+    }
+
+    pub fn settings(&self) -> &EditorSettings {
+        &self.settings
+    }
+
+    /// Notifies one persisted event (`thread/event`), with the raw provider message when asked for.
+    pub async fn event(&self, event: &Event, raw: Option<Value>) {
+        let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
+            Some(raw) => match serde_json::to_value(event) {
+                Ok(mut v) => {
+                    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
+                        data.insert("raw".into(), raw);
+                    }
+                    self.peer.notify("thread/event", v).await
+                }
+                Err(e) => {
+                    tracing::error!("cannot serialise event: {e}");
+                    return;
+                }
+            },
+            None => self.peer.notify("thread/event", event).await,
+        };
+        if let Err(e) = result {
+            tracing::debug!("editor gone, event not notified: {e}");
+        }
+    }
+
+    /// Asks the editor to approve; returns the decision and, when the editor did not decide
+    /// itself, who did (`timeout`, `disconnect`, `error`). Anything but an answer is a decline.
+    pub async fn ask_approval(&self, params: ApprovalRequestParams) -> (ApprovalDecision, Option<String>) {
+        let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
+        let request = self.peer.request("approval/request", params);
+        let outcome = if secs == 0 {
+            Ok(request.await)
+        } else {
+            tokio::time::timeout(Duration::from_secs(secs), request).await
+        };
+        match outcome {
+            Err(_) => (ApprovalDecision::Decline, Some("timeout".into())),
+            Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => {
+                (ApprovalDecision::Decline, Some("disconnect".into()))
+            }
+            Ok(Err(_)) => (ApprovalDecision::Decline, Some("error".into())),
+            Ok(Ok(v)) => match serde_json::from_value::<ApprovalResponse>(v) {
+                Ok(r) => (r.decision, None),
+                Err(_) => (ApprovalDecision::Decline, Some("error".into())),
+            },
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The Codex provider: threads on the real `codex app-server` (JSONL JSON-RPC over stdio).
+//!
+//! One `codex app-server` process serves every baton thread (it multiplexes threads by id), as
+//! [`CodexPool`] arranges; it exits after no thread has used it for the idle timeout, and is
+//! respawned on demand. The resume cursor is the Codex thread id; `thread/resume` reloads it.
+
+mod mapping;
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::{EventSink, ProviderError, ProviderSettings, SessionConfig, Started};
+use crate::rpc::RpcError;
+use server::CodexServer;
+
+pub use mapping::{map_item, map_notification};
+
+/// How long a single Codex request may take before baton gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Owns the shared `codex app-server` process, spawning it when needed.
+#[derive(Clone)]
+pub struct CodexPool {
+    settings: Arc<ProviderSettings>,
+    // A tokio mutex because spawning and initialising the process awaits; it is held only on
+    // that cold path, never while a thread's turn runs.
+    current: Arc<Mutex<Option<Arc<CodexServer>>>>,
+}
+
+impl CodexPool {
+    pub fn new(settings: Arc<ProviderSettings>) -> Self {
+        CodexPool {
+            settings,
+            current: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    async fn server(&self) -> Result<Arc<CodexServer>, ProviderError> {
+        let mut current = self.current.lock().await;
+        if let Some(s) = current.as_ref().filter(|s| s.usable()) {
+            s.touch();
+            return Ok(s.clone());
+        }
+        let server = CodexServer::spawn(&self.settings).await?;
+        server.watch_idle(self.current.clone(), self.settings.process_idle_timeout);
+        *current = Some(server.clone());
+        Ok(server)
+    }
+
+    /// Starts a fresh Codex thread, or resumes `config.resume`. A cursor Codex no longer knows
+    /// falls back to a fresh thread with a warning naming the lost cursor.
+    pub async fn start(
+        &self,
+        config: SessionConfig,
+        sink: EventSink,
+    ) -> Result<(CodexSession, Started), ProviderError> {
+        let server = self.server().await?;
+        let mut overrides = json!({ "cwd": config.cwd });
+        if let Some(m) = &config.model {
+            overrides["model"] = json!(m);
+        }
+        if let Some(p) = config.approval_policy {
+            overrides["approvalPolicy"] = json!(p.as_str());
+        }
+        if let Some(s) = config.sandbox {
+            overrides["sandbox"] = json!(s.as_str());
+        }
+        let mut warning = None;
+        let mut resumed = None;
+        if let Some(cursor) = &config.resume {
+            let mut params = overrides.clone();
+            params["threadId"] = json!(cursor);
+            params["excludeTurns"] = json!(true);
+            match server.request("thread/resume", params).await {
+                Ok(result) => resumed = Some(result),
+                Err(ProviderError::Failed(msg)) if is_lost_cursor(&msg) => {
+                    warning = Some(format!(
+                        "codex no longer has thread {cursor} ({msg}); started a fresh codex thread without its history"
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let was_resumed = resumed.is_some();
+        let result = match resumed {
+            Some(r) => r,
+            None => server.request("thread/start", overrides).await?,
+        };
+        let native_id = result
+            .get("thread")
+            .and_then(|t| t.get("id"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::Failed("codex thread/start returned no thread id".into()))?
+            .to_string();
+        let model = result.get("model").and_then(Value::as_str).map(str::to_string);
+        server.register(&native_id, sink);
+        Ok((
+            CodexSession {
+                server,
+                native_id: native_id.clone(),
+            },
+            Started {
+                native_id,
+                resumed: was_resumed,
+                model,
+                warning,
+            },
+        ))
+    }
+
+    /// Closes the shared process: stdin first (Codex exits on EOF), then a kill after a grace period.
+    pub async fn shutdown(&self) {
+        let server = self.current.lock().await.take();
+        if let Some(s) = server {
+            s.shutdown(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// Codex's answers to `thread/resume` when the cursor cannot be resumed at all.
+fn is_lost_cursor(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("no rollout found") || m.contains("invalid session id") || m.contains("not found")
+}
+
+/// The live Codex thread of one baton thread.
+#[derive(Clone)]
+pub struct CodexSession {
+    server: Arc<CodexServer>,
+    native_id: String,
+}
+
+impl CodexSession {
+    pub async fn send_turn(&self, text: String, model: Option<String>) -> Result<String, ProviderError> {
+        let mut params = json!({
+            "threadId": self.native_id,
+            "input": [{"type": "text", "text": text}],
+        });
+        if let Some(m) = model {
+            params["model"] = json!(m);
+        }
+        let result = self.server.request("turn/start", params).await?;
+        result
+            .get("turn")
+            .and_then(|t| t.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Failed("codex turn/start returned no turn id".into()))
+    }
+
+    pub async fn interrupt(&self, native_turn: Option<String>) -> Result<(), ProviderError> {
+        let Some(turn_id) = native_turn else {
+            return Err(ProviderError::Failed("codex has not started the turn yet".into()));
+        };
+        self.server
+            .request("turn/interrupt", json!({"threadId": self.native_id, "turnId": turn_id}))
+            .await
+            .map(|_| ())
+    }
+
+    /// Unsubscribes from the thread; Codex keeps its rollout so it can be resumed.
+    pub async fn stop(&self) {
+        self.server.unregister(&self.native_id);
+        let _ = self
+            .server
+            .request("thread/unsubscribe", json!({"threadId": self.native_id}))
+            .await;
+    }
+}
+
+fn rpc_to_provider(e: RpcError) -> ProviderError {
+    if e.code == crate::rpc::DISCONNECTED {
+        ProviderError::Gone(e.message)
+    } else {
+        ProviderError::Failed(e.message)
+    }
+}

@@ -1,0 +1,206 @@
+//! Providers: the agent CLIs baton drives, behind one small interface.
+//!
+//! A provider adapter starts (or resumes) a native session for a baton thread and reports what the
+//! agent does as [`ProviderEvent`]s through an [`EventSink`]. The sink tags every event with the
+//! session *generation* it belongs to, so the thread's actor can drop late events from a session it
+//! already replaced or stopped. Nothing above this module knows a provider's wire format.
+
+pub mod codex;
+pub mod discovery;
+pub mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_protocol::{
+    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, ProviderId,
+    ProviderInfo, SandboxMode,
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// Where to find the provider binaries and how long idle provider processes live.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub codex_bin: Option<String>,
+    pub claude_bin: Option<String>,
+    /// A shared provider process with no thread using it exits after this long.
+    pub process_idle_timeout: Duration,
+    /// Whether adapters attach the provider's raw message to events (the editor asked for it).
+    pub include_raw: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Everything a provider needs to start or resume the native session of one baton thread.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub thread_id: String,
+    pub cwd: String,
+    pub model: Option<String>,
+    pub approval_policy: Option<ApprovalPolicy>,
+    pub sandbox: Option<SandboxMode>,
+    /// The native thread/session id to resume, if any.
+    pub resume: Option<String>,
+}
+
+/// What a successful start reports.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub native_id: String,
+    /// True when `resume` was honoured with the provider's history.
+    pub resumed: bool,
+    pub model: Option<String>,
+    /// Set when a requested resume could not be honoured (the cursor was lost); never silent.
+    pub warning: Option<String>,
+}
+
+/// An approval the agent asks for.
+#[derive(Debug, Clone)]
+pub struct ApprovalAsk {
+    pub kind: ApprovalKind,
+    pub title: String,
+    pub command: Option<String>,
+    pub cwd: Option<String>,
+    pub changes: Option<Vec<FileChange>>,
+    pub reason: Option<String>,
+}
+
+/// One thing a provider session reports.
+#[derive(Debug)]
+pub enum ProviderEvent {
+    /// A normalised event. `native_turn` is the provider's turn id when it has one.
+    Event {
+        body: EventBody,
+        native_turn: Option<String>,
+        item_id: Option<String>,
+        raw: Option<Value>,
+    },
+    /// The agent waits for a decision; the adapter forwards whatever is sent on `reply`
+    /// (a dropped sender counts as `decline`).
+    Approval {
+        ask: ApprovalAsk,
+        native_turn: Option<String>,
+        reply: oneshot::Sender<ApprovalDecision>,
+    },
+    /// The provider is alive and working but said nothing worth an event (keeps the reaper away).
+    Activity,
+    /// The session ended without being asked to (process crash, EOF).
+    Exited {
+        reason: ExitReason,
+        message: Option<String>,
+    },
+}
+
+/// The channel a session reports into, stamped with its generation.
+#[derive(Debug, Clone)]
+pub struct EventSink {
+    tx: mpsc::Sender<(u64, ProviderEvent)>,
+    generation: u64,
+}
+
+impl EventSink {
+    pub fn new(tx: mpsc::Sender<(u64, ProviderEvent)>, generation: u64) -> Self {
+        EventSink { tx, generation }
+    }
+
+    /// Delivers an event, waiting for room (backpressure). Returns false when the thread is gone.
+    pub async fn send(&self, event: ProviderEvent) -> bool {
+        self.tx.send((self.generation, event)).await.is_ok()
+    }
+
+    /// True when both sinks report into the same thread (used to route a process's events).
+    pub fn same_channel(&self, other: &EventSink) -> bool {
+        self.tx.same_channel(&other.tx) && self.generation == other.generation
+    }
+}
+
+/// Errors of provider operations, each mapped to a stable JSON-RPC code by the server.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// Unknown, not installed or not startable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The provider answered with an error.
+    #[error("{0}")]
+    Failed(String),
+    /// The provider process went away.
+    #[error("provider process exited: {0}")]
+    Gone(String),
+}
+
+/// A live native session of one thread. Cheap to clone: every variant is a handle.
+#[derive(Clone)]
+pub enum Session {
+    Codex(codex::CodexSession),
+}
+
+impl Session {
+    /// Sends the user's text as a new turn; returns the provider's turn id when it has one.
+    pub async fn send_turn(
+        &self,
+        text: String,
+        model: Option<String>,
+    ) -> Result<Option<String>, ProviderError> {
+        match self {
+            Session::Codex(s) => s.send_turn(text, model).await.map(Some),
+        }
+    }
+
+    /// Interrupts the running turn; its `turn.completed {interrupted}` follows as an event.
+    pub async fn interrupt(&self, native_turn: Option<String>) -> Result<(), ProviderError> {
+        match self {
+            Session::Codex(s) => s.interrupt(native_turn).await,
+        }
+    }
+
+    /// Ends the native session softly: the provider keeps the thread so it can be resumed.
+    pub async fn stop(&self) {
+        match self {
+            Session::Codex(s) => s.stop().await,
+        }
+    }
+}
+
+/// All providers of this baton process.
+#[derive(Clone)]
+pub struct Providers {
+    settings: Arc<ProviderSettings>,
+    codex: codex::CodexPool,
+}
+
+impl Providers {
+    pub fn new(settings: ProviderSettings) -> Self {
+        let settings = Arc::new(settings);
+        Providers {
+            codex: codex::CodexPool::new(settings.clone()),
+            settings,
+        }
+    }
+
+    /// Starts or resumes the native session of a thread.
+    pub async fn start(
+        &self,
+        provider: ProviderId,
+        config: SessionConfig,
+        sink: EventSink,
+    ) -> Result<(Session, Started), ProviderError> {
+        match provider {
+            ProviderId::Codex => {
+                let (s, started) = self.codex.start(config, sink).await?;
+                Ok((Session::Codex(s), started))
+            }
+            ProviderId::Claude => Err(ProviderError::Unavailable(
+                "the claude provider is not supported by this build yet".into(),
+            )),
+        }
+    }
+
+    /// What each provider looks like on this machine.
+    pub async fn list(&self) -> Vec<ProviderInfo> {
+        discovery::list(&self.settings).await
+    }
+
+    /// Ends every provider process (orderly shutdown).
+    pub async fn shutdown(&self) {
+        self.codex.shutdown().await;
+    }
+}

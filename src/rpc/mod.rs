@@ -1,0 +1,16 @@
+//! The one JSON-RPC 2.0 peer of baton, used towards the editor (stdin/stdout) and towards
+//! JSON-RPC providers (`codex app-server`).
+//!
+//! [`codec`] frames messages (LSP `Content-Length` or newline-delimited JSON), [`message`] holds
+//! ids and errors, and [`peer`] runs one reader task and one writer task per connection, with a
+//! map of pending outgoing requests so both sides can send requests to each other.
+
+pub mod codec;
+pub mod message;
+pub mod peer;
+
+pub use message::{RequestId, RpcError};
+pub use peer::{Incoming, Peer, PeerOptions, ReadFraming, spawn};
+
+/// Error code used when the other side went away before answering.
+pub const DISCONNECTED: i64 = -32098;

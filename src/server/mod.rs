@@ -1,0 +1,223 @@
+//! The editor-facing server: the main loop over the editor's JSON-RPC messages.
+//!
+//! Lifecycle messages (`initialize`, `shutdown`, `exit`, `$/cancelRequest`) are handled inline, in
+//! order. Every other request runs as its own task (so an approval the editor answers late never
+//! blocks the loop) with a cancellation token that `$/cancelRequest` fires. Handlers are split by
+//! resource: [`thread`], [`turn`], [`provider`].
+
+mod params;
+mod provider;
+mod thread;
+mod turn;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_protocol::{
+    CancelParams, InitializeParams, InitializeResult, PROTOCOL_VERSION, ServerCapabilities,
+    ServerInfo, errors,
+};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+use crate::editor::{Editor, EditorSettings};
+use crate::provider::Providers;
+use crate::rpc::{self, Incoming, Peer, PeerOptions, RequestId, RpcError};
+use crate::session::{Context, Sessions};
+use crate::store::Store;
+
+/// Everything the server needs that is decided before the editor connects.
+pub struct ServerConfig {
+    pub store: Store,
+    pub providers: Providers,
+    pub include_raw: Arc<std::sync::atomic::AtomicBool>,
+    pub idle_timeout: Duration,
+}
+
+/// How the connection ended, as the process exit code.
+pub async fn run<R, W>(config: ServerConfig, input: R, output: W) -> i32
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (peer, mut incoming) = rpc::spawn(input, output, PeerOptions::editor());
+    let settings = Arc::new(EditorSettings {
+        include_raw: config.include_raw.clone(),
+        ..Default::default()
+    });
+    let ctx = Context {
+        store: config.store.clone(),
+        editor: Editor::new(peer.clone(), settings.clone()),
+        providers: config.providers.clone(),
+        idle_timeout: Arc::new(config.idle_timeout.as_secs().into()),
+    };
+    let sessions = Sessions::new(ctx);
+    let mut state = State {
+        peer: peer.clone(),
+        sessions: sessions.clone(),
+        settings,
+        initialized: false,
+        shutdown: false,
+        inflight: Arc::new(Mutex::new(HashMap::new())),
+    };
+    let code = loop {
+        let Some(msg) = incoming.recv().await else {
+            tracing::info!("editor closed the connection; shutting down");
+            break 0;
+        };
+        match msg {
+            Incoming::Request { id, method, params } => state.request(id, method, params).await,
+            Incoming::Notification { method, params } => {
+                if method == "exit" {
+                    break if state.shutdown { 0 } else { 1 };
+                }
+                state.notification(&method, params);
+            }
+        }
+    };
+    shutdown(&sessions, &config.providers, &config.store).await;
+    peer.close().await;
+    code
+}
+
+/// Soft-stops every session, ends provider processes and flushes the store, within 5 s.
+async fn shutdown(sessions: &Sessions, providers: &Providers, store: &Store) {
+    if tokio::time::timeout(Duration::from_secs(3), sessions.shutdown_all())
+        .await
+        .is_err()
+    {
+        tracing::warn!("sessions did not stop within 3 s");
+    }
+    if tokio::time::timeout(Duration::from_millis(1500), providers.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("provider processes did not exit in time; they are killed");
+    }
+    if let Err(e) = store.flush().await {
+        tracing::error!("store flush failed: {e}");
+    }
+}
+
+type Inflight = Arc<Mutex<HashMap<RequestId, CancellationToken>>>;
+
+struct State {
+    peer: Peer,
+    sessions: Sessions,
+    settings: Arc<EditorSettings>,
+    initialized: bool,
+    shutdown: bool,
+    inflight: Inflight,
+}
+
+fn inflight(map: &Inflight) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancellationToken>> {
+    // A poisoned map of tokens is still a valid map.
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    async fn respond(&self, id: RequestId, result: Result<Value, RpcError>) {
+        if let Err(e) = self.peer.respond(id, result).await {
+            tracing::debug!("cannot respond, editor gone: {e}");
+        }
+    }
+
+    fn notification(&mut self, method: &str, params: Value) {
+        match method {
+            "initialized" => {}
+            "$/cancelRequest" => match serde_json::from_value::<CancelParams>(params) {
+                Ok(p) => match serde_json::from_value::<RequestId>(p.id) {
+                    Ok(id) => {
+                        if let Some(token) = inflight(&self.inflight).get(&id) {
+                            token.cancel();
+                        }
+                    }
+                    Err(_) => tracing::debug!("$/cancelRequest with a bad id"),
+                },
+                Err(_) => tracing::debug!("$/cancelRequest without an id"),
+            },
+            other => tracing::debug!(method = other, "ignoring notification"),
+        }
+    }
+
+    async fn request(&mut self, id: RequestId, method: String, params: Value) {
+        if method == "initialize" {
+            let r = self.initialize(params).await;
+            return self.respond(id, r).await;
+        }
+        if !self.initialized {
+            let e = RpcError::new(errors::SERVER_NOT_INITIALIZED, "server not initialized: send `initialize` first");
+            return self.respond(id, Err(e)).await;
+        }
+        if method == "shutdown" {
+            self.shutdown = true;
+            return self.respond(id, Ok(Value::Null)).await;
+        }
+        if self.shutdown {
+            let e = RpcError::new(errors::INVALID_REQUEST, "shutdown was requested; only `exit` is accepted");
+            return self.respond(id, Err(e)).await;
+        }
+        let sessions = self.sessions.clone();
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, RpcError>> + Send>> =
+            match method.as_str() {
+                "provider/list" => Box::pin(provider::list(sessions, params)),
+                "thread/start" => Box::pin(thread::start(sessions, params)),
+                "thread/list" => Box::pin(thread::list(sessions, params)),
+                "thread/read" => Box::pin(thread::read(sessions, params)),
+                "thread/stop" => Box::pin(thread::stop(sessions, params)),
+                "thread/delete" => Box::pin(thread::delete(sessions, params)),
+                "turn/start" => Box::pin(turn::start(sessions, params)),
+                "turn/interrupt" => Box::pin(turn::interrupt(sessions, params)),
+                _ => {
+                    return self.respond(id, Err(RpcError::method_not_found(&method))).await;
+                }
+            };
+        let token = CancellationToken::new();
+        inflight(&self.inflight).insert(id.clone(), token.clone());
+        let peer = self.peer.clone();
+        let map = self.inflight.clone();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                r = fut => r,
+                _ = token.cancelled() => Err(RpcError::new(errors::REQUEST_CANCELLED, "request cancelled")),
+            };
+            inflight(&map).remove(&id);
+            if let Err(e) = peer.respond(id, result).await {
+                tracing::debug!("cannot respond, editor gone: {e}");
+            }
+        });
+    }
+
+    async fn initialize(&mut self, params: Value) -> Result<Value, RpcError> {
+        if self.initialized {
+            return Err(RpcError::new(errors::INVALID_REQUEST, "already initialized"));
+        }
+        let p: InitializeParams = params::parse(params)?;
+        if let Some(opts) = &p.initialization_options {
+            self.settings.include_raw.store(opts.include_raw, Ordering::Relaxed);
+            if let Some(secs) = opts.approval_timeout_secs {
+                self.settings.approval_timeout_secs.store(secs, Ordering::Relaxed);
+            }
+            if let Some(secs) = opts.idle_timeout_secs {
+                self.sessions.context().idle_timeout.store(secs, Ordering::Relaxed);
+            }
+        }
+        if let Some(client) = &p.client_info {
+            tracing::info!(client = %client.name, version = ?client.version, "editor connected");
+        }
+        let providers = self.sessions.context().providers.list().await;
+        self.initialized = true;
+        params::to_value(InitializeResult {
+            server_info: ServerInfo {
+                name: "baton".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            protocol_version: PROTOCOL_VERSION,
+            capabilities: ServerCapabilities {},
+            providers,
+        })
+    }
+}

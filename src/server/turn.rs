@@ -1,0 +1,33 @@
+//! `turn/start`, `turn/interrupt`.
+
+use baton_protocol::{EmptyResponse, InputItem, TurnInterruptParams, TurnStartParams, TurnStartResponse};
+use serde_json::Value;
+
+use super::params;
+use crate::rpc::RpcError;
+use crate::session::{Command, Sessions};
+
+pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: TurnStartParams = params::parse(p)?;
+    let text = p
+        .input
+        .iter()
+        .map(|i| match i {
+            InputItem::Text { text } => text.as_str(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    if text.trim().is_empty() {
+        return Err(params::invalid("input", "input must contain some text"));
+    }
+    let actor = sessions.get(&p.thread_id).await?;
+    let turn_id = actor.call(|reply| Command::StartTurn { text, reply }).await?;
+    params::to_value(TurnStartResponse { turn_id })
+}
+
+pub async fn interrupt(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: TurnInterruptParams = params::parse(p)?;
+    let actor = sessions.get(&p.thread_id).await?;
+    actor.call(|reply| Command::Interrupt { reply }).await?;
+    params::to_value(EmptyResponse {})
+}
