@@ -11,7 +11,10 @@ use crate::Cli;
 pub async fn run(cli: &Cli) -> u8 {
     let mut problems = 0;
     println!("baton {}", env!("CARGO_PKG_VERSION"));
-    let providers = crate::provider::Providers::new(crate::provider_settings(cli, Arc::new(AtomicBool::new(false))));
+    let providers = crate::provider::Providers::new(crate::provider_settings(
+        cli,
+        Arc::new(AtomicBool::new(false)),
+    ));
     println!("\nProviders:");
     for p in providers.list().await {
         let status = if p.available { "ok" } else { "unavailable" };

@@ -3,8 +3,8 @@
 //! Wraps the editor's JSON-RPC [`Peer`] with the settings the editor chose in `initialize`
 //! (raw messages, approval timeout), so session actors never deal with JSON-RPC details.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use baton_protocol::{ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event};
@@ -31,10 +31,6 @@ impl Editor {
         Editor { peer, settings }
     }
 
-    pub fn settings(&self) -> &EditorSettings {
-        &self.settings
-    }
-
     /// Notifies one persisted event (`thread/event`), with the raw provider message when asked for.
     pub async fn event(&self, event: &Event, raw: Option<Value>) {
         let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
@@ -59,7 +55,10 @@ impl Editor {
 
     /// Asks the editor to approve; returns the decision and, when the editor did not decide
     /// itself, who did (`timeout`, `disconnect`, `error`). Anything but an answer is a decline.
-    pub async fn ask_approval(&self, params: ApprovalRequestParams) -> (ApprovalDecision, Option<String>) {
+    pub async fn ask_approval(
+        &self,
+        params: ApprovalRequestParams,
+    ) -> (ApprovalDecision, Option<String>) {
         let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
         let request = self.peer.request("approval/request", params);
         let outcome = if secs == 0 {

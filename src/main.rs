@@ -22,7 +22,11 @@ use clap::{Parser, Subcommand};
 
 /// Command line of `baton`.
 #[derive(Debug, Parser)]
-#[command(name = "baton", version, about = "A JSON-RPC sidecar that lets any editor drive coding agents.")]
+#[command(
+    name = "baton",
+    version,
+    about = "A JSON-RPC sidecar that lets any editor drive coding agents."
+)]
 struct Cli {
     /// SQLite database of threads and events (default: $XDG_DATA_HOME/baton/baton.db).
     #[arg(long, env = "BATON_DB", global = true)]
@@ -58,11 +62,17 @@ enum Sub {
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::fmt::writer::MakeWriterExt;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
     match &cli.log_file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
             builder
                 .with_writer(std::io::stderr.and(Arc::new(file)))
                 .try_init()
@@ -85,7 +95,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
@@ -130,7 +143,10 @@ async fn serve(cli: &Cli) -> u8 {
     };
     match store.recover().await {
         Ok(recovered) if !recovered.is_empty() => {
-            tracing::info!(threads = recovered.len(), "recovered threads left running by a previous baton");
+            tracing::info!(
+                threads = recovered.len(),
+                "recovered threads left running by a previous baton"
+            );
         }
         Ok(_) => {}
         Err(e) => tracing::error!("recovery failed: {e}"),

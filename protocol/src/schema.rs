@@ -28,19 +28,79 @@ pub fn generate() -> String {
         methods.insert(name.into(), Value::Object(m));
     };
     let g = &mut generator;
-    add("initialize", "request", def::<InitializeParams>(g), Some(def::<InitializeResult>(g)));
-    add("initialized", "notification", json!({"type": "object"}), None);
-    add("shutdown", "request", json!({"type": "null"}), Some(json!({"type": "null"})));
+    add(
+        "initialize",
+        "request",
+        def::<InitializeParams>(g),
+        Some(def::<InitializeResult>(g)),
+    );
+    add(
+        "initialized",
+        "notification",
+        json!({"type": "object"}),
+        None,
+    );
+    add(
+        "shutdown",
+        "request",
+        json!({"type": "null"}),
+        Some(json!({"type": "null"})),
+    );
     add("exit", "notification", json!({"type": "null"}), None);
-    add("$/cancelRequest", "notification", def::<CancelParams>(g), None);
-    add("provider/list", "request", def::<ProviderListParams>(g), Some(def::<ProviderListResponse>(g)));
-    add("thread/start", "request", def::<ThreadStartParams>(g), Some(def::<ThreadResponse>(g)));
-    add("thread/list", "request", def::<ThreadListParams>(g), Some(def::<ThreadListResponse>(g)));
-    add("thread/read", "request", def::<ThreadReadParams>(g), Some(def::<ThreadReadResponse>(g)));
-    add("thread/stop", "request", def::<ThreadStopParams>(g), Some(def::<ThreadResponse>(g)));
-    add("thread/delete", "request", def::<ThreadDeleteParams>(g), Some(def::<EmptyResponse>(g)));
-    add("turn/start", "request", def::<TurnStartParams>(g), Some(def::<TurnStartResponse>(g)));
-    add("turn/interrupt", "request", def::<TurnInterruptParams>(g), Some(def::<EmptyResponse>(g)));
+    add(
+        "$/cancelRequest",
+        "notification",
+        def::<CancelParams>(g),
+        None,
+    );
+    add(
+        "provider/list",
+        "request",
+        def::<ProviderListParams>(g),
+        Some(def::<ProviderListResponse>(g)),
+    );
+    add(
+        "thread/start",
+        "request",
+        def::<ThreadStartParams>(g),
+        Some(def::<ThreadResponse>(g)),
+    );
+    add(
+        "thread/list",
+        "request",
+        def::<ThreadListParams>(g),
+        Some(def::<ThreadListResponse>(g)),
+    );
+    add(
+        "thread/read",
+        "request",
+        def::<ThreadReadParams>(g),
+        Some(def::<ThreadReadResponse>(g)),
+    );
+    add(
+        "thread/stop",
+        "request",
+        def::<ThreadStopParams>(g),
+        Some(def::<ThreadResponse>(g)),
+    );
+    add(
+        "thread/delete",
+        "request",
+        def::<ThreadDeleteParams>(g),
+        Some(def::<EmptyResponse>(g)),
+    );
+    add(
+        "turn/start",
+        "request",
+        def::<TurnStartParams>(g),
+        Some(def::<TurnStartResponse>(g)),
+    );
+    add(
+        "turn/interrupt",
+        "request",
+        def::<TurnInterruptParams>(g),
+        Some(def::<EmptyResponse>(g)),
+    );
     add("thread/event", "notification", def::<Event>(g), None);
     add(
         "approval/request",

@@ -2,7 +2,8 @@
 
 #[test]
 fn committed_schema_is_fresh() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(baton_protocol::schema::SCHEMA_PATH);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(baton_protocol::schema::SCHEMA_PATH);
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     let generated = baton_protocol::schema::generate();
     assert!(
@@ -21,7 +22,10 @@ fn event_wire_shape() {
         at: 1,
         turn_id: Some("u1".into()),
         item_id: None,
-        body: EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: "hi".into() }),
+        body: EventBody::ContentDelta(ContentDelta {
+            stream: Stream::Assistant,
+            delta: "hi".into(),
+        }),
     };
     let v = serde_json::to_value(&ev).unwrap();
     pretty_assertions::assert_eq!(

@@ -60,7 +60,10 @@ async fn probe(id: ProviderId, explicit: Option<&str>, name: &str) -> ProviderIn
     info.path = Some(bin.display().to_string());
     let out = tokio::time::timeout(
         Duration::from_secs(10),
-        Command::new(&bin).arg("--version").kill_on_drop(true).output(),
+        Command::new(&bin)
+            .arg("--version")
+            .kill_on_drop(true)
+            .output(),
     )
     .await;
     match out {
@@ -101,8 +104,14 @@ mod tests {
 
     #[test]
     fn versions_are_parsed_from_both_clis() {
-        assert_eq!(parse_version("codex-cli 0.169.0\n").as_deref(), Some("0.169.0"));
-        assert_eq!(parse_version("2.1.328 (Claude Code)\n").as_deref(), Some("2.1.328"));
+        assert_eq!(
+            parse_version("codex-cli 0.169.0\n").as_deref(),
+            Some("0.169.0")
+        );
+        assert_eq!(
+            parse_version("2.1.328 (Claude Code)\n").as_deref(),
+            Some("2.1.328")
+        );
         assert_eq!(parse_version("nothing here"), None);
     }
 }

@@ -106,11 +106,6 @@ impl EventSink {
     pub async fn send(&self, event: ProviderEvent) -> bool {
         self.tx.send((self.generation, event)).await.is_ok()
     }
-
-    /// True when both sinks report into the same thread (used to route a process's events).
-    pub fn same_channel(&self, other: &EventSink) -> bool {
-        self.tx.same_channel(&other.tx) && self.generation == other.generation
-    }
 }
 
 /// Errors of provider operations, each mapped to a stable JSON-RPC code by the server.

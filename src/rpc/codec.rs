@@ -51,7 +51,11 @@ pub async fn detect<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<Fra
 }
 
 /// Reads one message in the given framing.
-pub async fn read<R: AsyncBufRead + Unpin>(r: &mut R, framing: Framing, max: usize) -> io::Result<ReadOutcome> {
+pub async fn read<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    framing: Framing,
+    max: usize,
+) -> io::Result<ReadOutcome> {
     match framing {
         Framing::Lsp => read_lsp(r, max).await,
         Framing::Ndjson => loop {
@@ -110,9 +114,17 @@ async fn read_lsp<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result<
     loop {
         let line = match read_line(r, MAX_HEADER_LINE).await? {
             ReadOutcome::Eof if first => return Ok(ReadOutcome::Eof),
-            ReadOutcome::Eof => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF inside LSP headers")),
+            ReadOutcome::Eof => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "EOF inside LSP headers",
+                ));
+            }
             ReadOutcome::TooLarge(_) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "LSP header line too long"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "LSP header line too long",
+                ));
             }
             ReadOutcome::Message(line) => line,
         };
@@ -126,18 +138,26 @@ async fn read_lsp<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result<
         first = false;
         let text = String::from_utf8_lossy(&line);
         let Some((name, value)) = text.split_once(':') else {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("bad LSP header: {text}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad LSP header: {text}"),
+            ));
         };
         if name.trim().eq_ignore_ascii_case("content-length") {
-            let n = value
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad Content-Length: {text}")))?;
+            let n = value.trim().parse::<usize>().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad Content-Length: {text}"),
+                )
+            })?;
             length = Some(n);
         }
     }
     let Some(length) = length else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "LSP message without Content-Length"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "LSP message without Content-Length",
+        ));
     };
     if length > max {
         skip_exact(r, length).await?;
@@ -152,7 +172,10 @@ async fn skip_exact<R: AsyncBufRead + Unpin>(r: &mut R, mut n: usize) -> io::Res
     while n > 0 {
         let buf = r.fill_buf().await?;
         if buf.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF inside an LSP body"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "EOF inside an LSP body",
+            ));
         }
         let take = buf.len().min(n);
         r.consume(take);
@@ -201,7 +224,13 @@ mod tests {
         let mut bytes = encode(Framing::Lsp, b"{\"a\":1}");
         bytes.extend(b"content-length: 2\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}");
         let got = all(&bytes, Framing::Lsp, 1024).await;
-        assert_eq!(got, vec![ReadOutcome::Message(b"{\"a\":1}".to_vec()), ReadOutcome::Message(b"{}".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                ReadOutcome::Message(b"{\"a\":1}".to_vec()),
+                ReadOutcome::Message(b"{}".to_vec())
+            ]
+        );
     }
 
     #[tokio::test]
@@ -223,18 +252,33 @@ mod tests {
         let mut bytes = encode(Framing::Lsp, &[b'x'; 100]);
         bytes.extend(encode(Framing::Lsp, b"{}"));
         let got = all(&bytes, Framing::Lsp, 10).await;
-        assert_eq!(got, vec![ReadOutcome::TooLarge(100), ReadOutcome::Message(b"{}".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                ReadOutcome::TooLarge(100),
+                ReadOutcome::Message(b"{}".to_vec())
+            ]
+        );
         let mut bytes = vec![b'y'; 100];
         bytes.extend(b"\n{}\n");
         let got = all(&bytes, Framing::Ndjson, 10).await;
-        assert_eq!(got, vec![ReadOutcome::TooLarge(100), ReadOutcome::Message(b"{}".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                ReadOutcome::TooLarge(100),
+                ReadOutcome::Message(b"{}".to_vec())
+            ]
+        );
     }
 
     #[tokio::test]
     async fn detection_by_first_byte() {
         let mut r = BufReader::new(&b"  \n{\"a\":1}\n"[..]);
         assert_eq!(detect(&mut r).await.unwrap(), Some(Framing::Ndjson));
-        assert_eq!(read(&mut r, Framing::Ndjson, 100).await.unwrap(), ReadOutcome::Message(b"{\"a\":1}".to_vec()));
+        assert_eq!(
+            read(&mut r, Framing::Ndjson, 100).await.unwrap(),
+            ReadOutcome::Message(b"{\"a\":1}".to_vec())
+        );
         let mut r = BufReader::new(&b"Content-Length: 2\r\n\r\n{}"[..]);
         assert_eq!(detect(&mut r).await.unwrap(), Some(Framing::Lsp));
         let mut r = BufReader::new(&b""[..]);

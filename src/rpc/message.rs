@@ -40,12 +40,11 @@ impl RpcError {
         }
     }
 
-    pub fn invalid_params(message: impl Into<String>) -> Self {
-        Self::new(errors::INVALID_PARAMS, message)
-    }
-
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(errors::METHOD_NOT_FOUND, format!("method not found: {method}"))
+        Self::new(
+            errors::METHOD_NOT_FOUND,
+            format!("method not found: {method}"),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -74,7 +73,10 @@ pub enum Classified {
         result: Result<Value, RpcError>,
     },
     /// Not a JSON-RPC message; carries the id when one could be read, and what is wrong.
-    Invalid { id: Option<RequestId>, reason: String },
+    Invalid {
+        id: Option<RequestId>,
+        reason: String,
+    },
 }
 
 /// Classifies one parsed message.
@@ -114,9 +116,15 @@ pub fn classify(value: Value) -> Classified {
             if let Some(err) = obj.remove("error") {
                 let err = serde_json::from_value::<RpcError>(err)
                     .unwrap_or_else(|e| RpcError::internal(format!("malformed error object: {e}")));
-                Classified::Response { id, result: Err(err) }
+                Classified::Response {
+                    id,
+                    result: Err(err),
+                }
             } else if let Some(result) = obj.remove("result") {
-                Classified::Response { id, result: Ok(result) }
+                Classified::Response {
+                    id,
+                    result: Ok(result),
+                }
             } else {
                 Classified::Invalid {
                     id: Some(id),
@@ -140,7 +148,10 @@ mod tests {
     fn classifies_every_kind() {
         assert!(matches!(
             classify(json!({"jsonrpc":"2.0","id":1,"method":"a","params":{}})),
-            Classified::Request { id: RequestId::Number(1), .. }
+            Classified::Request {
+                id: RequestId::Number(1),
+                ..
+            }
         ));
         assert!(matches!(
             classify(json!({"method":"n","emittedAtMs":5})),
@@ -148,17 +159,29 @@ mod tests {
         ));
         assert!(matches!(
             classify(json!({"id":"x","result":null})),
-            Classified::Response { result: Ok(Value::Null), .. }
+            Classified::Response {
+                result: Ok(Value::Null),
+                ..
+            }
         ));
         assert!(matches!(
             classify(json!({"id":2,"error":{"code":-1,"message":"m"}})),
             Classified::Response { result: Err(_), .. }
         ));
-        assert!(matches!(classify(json!([1])), Classified::Invalid { id: None, .. }));
+        assert!(matches!(
+            classify(json!([1])),
+            Classified::Invalid { id: None, .. }
+        ));
         assert!(matches!(
             classify(json!({"id":3})),
-            Classified::Invalid { id: Some(RequestId::Number(3)), .. }
+            Classified::Invalid {
+                id: Some(RequestId::Number(3)),
+                ..
+            }
         ));
-        assert!(matches!(classify(json!({"id":{"a":1},"method":"m"})), Classified::Invalid { .. }));
+        assert!(matches!(
+            classify(json!({"id":{"a":1},"method":"m"})),
+            Classified::Invalid { .. }
+        ));
     }
 }

@@ -10,7 +10,7 @@ pub mod message;
 pub mod peer;
 
 pub use message::{RequestId, RpcError};
-pub use peer::{Incoming, Peer, PeerOptions, ReadFraming, spawn};
+pub use peer::{Incoming, Peer, PeerOptions, spawn};
 
 /// Error code used when the other side went away before answering.
 pub const DISCONNECTED: i64 = -32098;

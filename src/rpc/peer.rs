@@ -22,9 +22,9 @@ use super::message::{Classified, RequestId, RpcError, classify};
 /// How the reader finds message boundaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadFraming {
-    /// Decide from the first byte: `{`/`[` is NDJSON, anything else LSP. Writes follow suit.
+    /// Decide from the first byte: `{`/`[` is NDJSON, anything else LSP. Writes follow suit
+    /// (LSP until the first byte arrived).
     Auto,
-    Lsp,
     Ndjson,
 }
 
@@ -99,7 +99,10 @@ struct Shared {
 }
 
 impl Shared {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>> {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>
+    {
         // A poisoned map of senders is still a valid map.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -145,7 +148,10 @@ struct ResponseOut<'a> {
     error: Option<&'a RpcError>,
 }
 
-fn response_bytes(id: Option<&RequestId>, result: &Result<Value, RpcError>) -> Result<Vec<u8>, RpcError> {
+fn response_bytes(
+    id: Option<&RequestId>,
+    result: &Result<Value, RpcError>,
+) -> Result<Vec<u8>, RpcError> {
     let msg = match result {
         Ok(v) => ResponseOut {
             jsonrpc: "2.0",
@@ -221,7 +227,11 @@ impl Peer {
         result
     }
 
-    pub async fn respond(&self, id: RequestId, result: Result<Value, RpcError>) -> Result<(), RpcError> {
+    pub async fn respond(
+        &self,
+        id: RequestId,
+        result: Result<Value, RpcError>,
+    ) -> Result<(), RpcError> {
         let bytes = response_bytes(Some(&id), &result)?;
         self.send(bytes).await
     }
@@ -232,15 +242,6 @@ impl Peer {
         if self.out.send(Outgoing::Close(tx)).await.is_ok() {
             let _ = rx.await;
         }
-    }
-
-    /// Resolves when the read side reached EOF or failed.
-    pub async fn closed(&self) {
-        self.shared.read_closed.cancelled().await;
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.shared.read_closed.is_cancelled()
     }
 }
 
@@ -260,12 +261,19 @@ where
     let (out_tx, out_rx) = mpsc::channel(opts.outgoing_capacity.max(1));
     let (in_tx, in_rx) = mpsc::channel(opts.incoming_capacity.max(1));
     tokio::spawn(write_loop(writer, out_rx, shared.clone()));
-    let peer = Peer { out: out_tx, shared };
+    let peer = Peer {
+        out: out_tx,
+        shared,
+    };
     tokio::spawn(read_loop(reader, in_tx, peer.clone(), opts));
     (peer, in_rx)
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<Outgoing>, shared: Arc<Shared>) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    shared: Arc<Shared>,
+) {
     let name = shared.name;
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
@@ -302,12 +310,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: mpsc::Sender<Incoming>, peer: Peer, opts: PeerOptions) {
+async fn read_loop<R: AsyncRead + Unpin>(
+    reader: R,
+    tx: mpsc::Sender<Incoming>,
+    peer: Peer,
+    opts: PeerOptions,
+) {
     let shared = peer.shared.clone();
     let name = opts.name;
     let mut r = BufReader::with_capacity(64 * 1024, reader);
     let framing = match opts.read_framing {
-        ReadFraming::Lsp => Some(Framing::Lsp),
         ReadFraming::Ndjson => Some(Framing::Ndjson),
         ReadFraming::Auto => match codec::detect(&mut r).await {
             Ok(f) => f,
@@ -318,12 +330,18 @@ async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: mpsc::Sender<Incoming>, 
         },
     };
     if let Some(framing) = framing {
-        shared.ndjson.store(framing == Framing::Ndjson, Ordering::Relaxed);
+        shared
+            .ndjson
+            .store(framing == Framing::Ndjson, Ordering::Relaxed);
         loop {
             let bytes = match codec::read(&mut r, framing, opts.max_message_bytes).await {
                 Ok(ReadOutcome::Message(b)) => b,
                 Ok(ReadOutcome::TooLarge(n)) => {
-                    tracing::warn!(peer = name, bytes = n, "skipped a message over the size limit");
+                    tracing::warn!(
+                        peer = name,
+                        bytes = n,
+                        "skipped a message over the size limit"
+                    );
                     continue;
                 }
                 Ok(ReadOutcome::Eof) => break,
@@ -347,7 +365,11 @@ async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: mpsc::Sender<Incoming>, 
             };
             match classify(value) {
                 Classified::Request { id, method, params } => {
-                    if tx.send(Incoming::Request { id, method, params }).await.is_err() {
+                    if tx
+                        .send(Incoming::Request { id, method, params })
+                        .await
+                        .is_err()
+                    {
                         tracing::debug!(peer = name, "request dropped: nobody listens");
                     }
                 }
@@ -363,7 +385,10 @@ async fn read_loop<R: AsyncRead + Unpin>(reader: R, tx: mpsc::Sender<Incoming>, 
                 Classified::Invalid { id, reason } => {
                     tracing::warn!(peer = name, "invalid message: {reason}");
                     if opts.answer_malformed {
-                        let err = RpcError::new(errors::INVALID_REQUEST, format!("invalid request: {reason}"));
+                        let err = RpcError::new(
+                            errors::INVALID_REQUEST,
+                            format!("invalid request: {reason}"),
+                        );
                         if let Ok(b) = response_bytes(id.as_ref(), &Err(err)) {
                             let _ = peer.send(b).await;
                         }
@@ -390,7 +415,13 @@ mod tests {
 
     const T: Duration = Duration::from_secs(5);
 
-    fn pair(opts_a: PeerOptions, opts_b: PeerOptions) -> ((Peer, mpsc::Receiver<Incoming>), (Peer, mpsc::Receiver<Incoming>)) {
+    fn pair(
+        opts_a: PeerOptions,
+        opts_b: PeerOptions,
+    ) -> (
+        (Peer, mpsc::Receiver<Incoming>),
+        (Peer, mpsc::Receiver<Incoming>),
+    ) {
         let (a, b) = duplex(1 << 16);
         let (ar, aw) = tokio::io::split(a);
         let (br, bw) = tokio::io::split(b);
@@ -403,14 +434,16 @@ mod tests {
 
     #[tokio::test]
     async fn requests_both_ways_with_interleaved_notifications() {
-        for framing in [ReadFraming::Lsp, ReadFraming::Ndjson] {
+        for framing in [ReadFraming::Auto, ReadFraming::Ndjson] {
             let mut o = PeerOptions::provider("t");
             o.read_framing = framing;
             let ((a, mut a_in), (b, mut b_in)) = pair(o.clone(), o);
             // b answers a's request only after asking a something itself.
             let b2 = b.clone();
             let server = tokio::spawn(async move {
-                let Incoming::Request { id, method, params } = next(&mut b_in).await else { panic!() };
+                let Incoming::Request { id, method, params } = next(&mut b_in).await else {
+                    panic!()
+                };
                 assert_eq!(method, "add");
                 b2.notify("progress", json!({"n": 1})).await.unwrap();
                 let answer = b2.request("ask", json!({})).await.unwrap();
@@ -419,13 +452,19 @@ mod tests {
             });
             let a2 = a.clone();
             let client = tokio::spawn(async move {
-                let Incoming::Notification { method, .. } = next(&mut a_in).await else { panic!() };
+                let Incoming::Notification { method, .. } = next(&mut a_in).await else {
+                    panic!()
+                };
                 assert_eq!(method, "progress");
-                let Incoming::Request { id, method, .. } = next(&mut a_in).await else { panic!() };
+                let Incoming::Request { id, method, .. } = next(&mut a_in).await else {
+                    panic!()
+                };
                 assert_eq!(method, "ask");
                 a2.respond(id, Ok(json!(40))).await.unwrap();
             });
-            let r = tokio::time::timeout(T, a.request("add", json!({"x": 2}))).await.unwrap();
+            let r = tokio::time::timeout(T, a.request("add", json!({"x": 2})))
+                .await
+                .unwrap();
             assert_eq!(r.unwrap(), json!(42));
             server.await.unwrap();
             client.await.unwrap();
@@ -441,8 +480,15 @@ mod tests {
 
     async fn read_lsp_body(c: &mut tokio::io::BufReader<tokio::io::DuplexStream>) -> Value {
         let mut header = String::new();
-        tokio::time::timeout(T, c.read_line(&mut header)).await.unwrap().unwrap();
-        let n: usize = header.trim().trim_start_matches("Content-Length: ").parse().unwrap();
+        tokio::time::timeout(T, c.read_line(&mut header))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: usize = header
+            .trim()
+            .trim_start_matches("Content-Length: ")
+            .parse()
+            .unwrap();
         let mut blank = String::new();
         c.read_line(&mut blank).await.unwrap();
         let mut body = vec![0; n];
@@ -457,13 +503,24 @@ mod tests {
         let send = |body: &str| codec::encode(Framing::Lsp, body.as_bytes());
         c.get_mut().write_all(&send("{nope")).await.unwrap();
         assert_eq!(read_lsp_body(&mut c).await["error"]["code"], -32700);
-        c.get_mut().write_all(&send("[{\"id\":1,\"method\":\"x\"}]")).await.unwrap();
+        c.get_mut()
+            .write_all(&send("[{\"id\":1,\"method\":\"x\"}]"))
+            .await
+            .unwrap();
         assert_eq!(read_lsp_body(&mut c).await["error"]["code"], -32600);
         c.get_mut().write_all(&send("{\"id\":7}")).await.unwrap();
         let r = read_lsp_body(&mut c).await;
-        assert_eq!((r["error"]["code"].clone(), r["id"].clone()), (json!(-32600), json!(7)));
-        c.get_mut().write_all(&send("{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ok\"}")).await.unwrap();
-        let Incoming::Request { id, method, .. } = next(&mut rx).await else { panic!() };
+        assert_eq!(
+            (r["error"]["code"].clone(), r["id"].clone()),
+            (json!(-32600), json!(7))
+        );
+        c.get_mut()
+            .write_all(&send("{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ok\"}"))
+            .await
+            .unwrap();
+        let Incoming::Request { id, method, .. } = next(&mut rx).await else {
+            panic!()
+        };
         assert_eq!((id, method.as_str()), (RequestId::Number(8), "ok"));
     }
 
@@ -471,19 +528,31 @@ mod tests {
     async fn replies_use_the_detected_ndjson_framing() {
         let (client, peer, mut rx) = raw_editor().await;
         let mut c = tokio::io::BufReader::new(client);
-        c.get_mut().write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"m\"}\n").await.unwrap();
-        let Incoming::Request { id, .. } = next(&mut rx).await else { panic!() };
+        c.get_mut()
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"m\"}\n")
+            .await
+            .unwrap();
+        let Incoming::Request { id, .. } = next(&mut rx).await else {
+            panic!()
+        };
         peer.respond(id, Ok(json!({"ok": true}))).await.unwrap();
         let mut line = String::new();
-        tokio::time::timeout(T, c.read_line(&mut line)).await.unwrap().unwrap();
+        tokio::time::timeout(T, c.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v, json!({"jsonrpc": "2.0", "id": "a", "result": {"ok": true}}));
+        assert_eq!(
+            v,
+            json!({"jsonrpc": "2.0", "id": "a", "result": {"ok": true}})
+        );
     }
 
     #[tokio::test]
     async fn eof_fails_pending_requests_and_dropped_requests_leave_no_entry() {
         let (client, peer, _rx) = raw_editor().await;
-        let dropped = tokio::time::timeout(Duration::from_millis(50), peer.request("x", json!({}))).await;
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(50), peer.request("x", json!({}))).await;
         assert!(dropped.is_err());
         assert!(peer.shared.pending().is_empty());
         let p2 = peer.clone();
@@ -492,7 +561,9 @@ mod tests {
         drop(client);
         let r = tokio::time::timeout(T, waiting).await.unwrap().unwrap();
         assert_eq!(r.unwrap_err().code, crate::rpc::DISCONNECTED);
-        tokio::time::timeout(T, peer.closed()).await.unwrap();
+        tokio::time::timeout(T, peer.shared.read_closed.cancelled())
+            .await
+            .unwrap();
         assert!(peer.request("z", json!({})).await.is_err());
     }
 
@@ -503,7 +574,10 @@ mod tests {
         peer.notify("bye", json!({})).await.unwrap();
         peer.close().await;
         let mut all = Vec::new();
-        tokio::time::timeout(T, cr.read_to_end(&mut all)).await.unwrap().unwrap();
+        tokio::time::timeout(T, cr.read_to_end(&mut all))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(String::from_utf8_lossy(&all).contains("\"bye\""));
         assert!(peer.notify("late", json!({})).await.is_err());
     }

@@ -149,7 +149,10 @@ impl State {
             return self.respond(id, r).await;
         }
         if !self.initialized {
-            let e = RpcError::new(errors::SERVER_NOT_INITIALIZED, "server not initialized: send `initialize` first");
+            let e = RpcError::new(
+                errors::SERVER_NOT_INITIALIZED,
+                "server not initialized: send `initialize` first",
+            );
             return self.respond(id, Err(e)).await;
         }
         if method == "shutdown" {
@@ -157,24 +160,30 @@ impl State {
             return self.respond(id, Ok(Value::Null)).await;
         }
         if self.shutdown {
-            let e = RpcError::new(errors::INVALID_REQUEST, "shutdown was requested; only `exit` is accepted");
+            let e = RpcError::new(
+                errors::INVALID_REQUEST,
+                "shutdown was requested; only `exit` is accepted",
+            );
             return self.respond(id, Err(e)).await;
         }
         let sessions = self.sessions.clone();
-        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, RpcError>> + Send>> =
-            match method.as_str() {
-                "provider/list" => Box::pin(provider::list(sessions, params)),
-                "thread/start" => Box::pin(thread::start(sessions, params)),
-                "thread/list" => Box::pin(thread::list(sessions, params)),
-                "thread/read" => Box::pin(thread::read(sessions, params)),
-                "thread/stop" => Box::pin(thread::stop(sessions, params)),
-                "thread/delete" => Box::pin(thread::delete(sessions, params)),
-                "turn/start" => Box::pin(turn::start(sessions, params)),
-                "turn/interrupt" => Box::pin(turn::interrupt(sessions, params)),
-                _ => {
-                    return self.respond(id, Err(RpcError::method_not_found(&method))).await;
-                }
-            };
+        let fut: std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Value, RpcError>> + Send>,
+        > = match method.as_str() {
+            "provider/list" => Box::pin(provider::list(sessions, params)),
+            "thread/start" => Box::pin(thread::start(sessions, params)),
+            "thread/list" => Box::pin(thread::list(sessions, params)),
+            "thread/read" => Box::pin(thread::read(sessions, params)),
+            "thread/stop" => Box::pin(thread::stop(sessions, params)),
+            "thread/delete" => Box::pin(thread::delete(sessions, params)),
+            "turn/start" => Box::pin(turn::start(sessions, params)),
+            "turn/interrupt" => Box::pin(turn::interrupt(sessions, params)),
+            _ => {
+                return self
+                    .respond(id, Err(RpcError::method_not_found(&method)))
+                    .await;
+            }
+        };
         let token = CancellationToken::new();
         inflight(&self.inflight).insert(id.clone(), token.clone());
         let peer = self.peer.clone();
@@ -193,16 +202,26 @@ impl State {
 
     async fn initialize(&mut self, params: Value) -> Result<Value, RpcError> {
         if self.initialized {
-            return Err(RpcError::new(errors::INVALID_REQUEST, "already initialized"));
+            return Err(RpcError::new(
+                errors::INVALID_REQUEST,
+                "already initialized",
+            ));
         }
         let p: InitializeParams = params::parse(params)?;
         if let Some(opts) = &p.initialization_options {
-            self.settings.include_raw.store(opts.include_raw, Ordering::Relaxed);
+            self.settings
+                .include_raw
+                .store(opts.include_raw, Ordering::Relaxed);
             if let Some(secs) = opts.approval_timeout_secs {
-                self.settings.approval_timeout_secs.store(secs, Ordering::Relaxed);
+                self.settings
+                    .approval_timeout_secs
+                    .store(secs, Ordering::Relaxed);
             }
             if let Some(secs) = opts.idle_timeout_secs {
-                self.sessions.context().idle_timeout.store(secs, Ordering::Relaxed);
+                self.sessions
+                    .context()
+                    .idle_timeout
+                    .store(secs, Ordering::Relaxed);
             }
         }
         if let Some(client) = &p.client_info {

@@ -22,11 +22,15 @@ pub fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
 }
 
 pub fn to_value<T: Serialize>(v: T) -> Result<Value, RpcError> {
-    serde_json::to_value(v).map_err(|e| RpcError::internal(format!("cannot serialise the result: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| RpcError::internal(format!("cannot serialise the result: {e}")))
 }
 
 pub fn invalid(field: &str, msg: impl Into<String>) -> RpcError {
-    let mut err = RpcError::new(errors::INVALID_PARAMS, format!("invalid params: {}", msg.into()));
+    let mut err = RpcError::new(
+        errors::INVALID_PARAMS,
+        format!("invalid params: {}", msg.into()),
+    );
     err.data = Some(json!({ "field": field }));
     err
 }

@@ -14,10 +14,16 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadStartParams = params::parse(p)?;
     let cwd = std::path::Path::new(&p.cwd);
     if !cwd.is_absolute() {
-        return Err(params::invalid("cwd", format!("cwd must be an absolute path, got {:?}", p.cwd)));
+        return Err(params::invalid(
+            "cwd",
+            format!("cwd must be an absolute path, got {:?}", p.cwd),
+        ));
     }
     if !cwd.is_dir() {
-        return Err(params::invalid("cwd", format!("cwd {:?} is not a directory", p.cwd)));
+        return Err(params::invalid(
+            "cwd",
+            format!("cwd {:?} is not a directory", p.cwd),
+        ));
     }
     let thread = sessions.create(p).await?;
     params::to_value(ThreadResponse { thread })
@@ -32,10 +38,15 @@ pub async fn list(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
         .list_threads(p.cursor, limit, p.cwd)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::InvalidCursor(_) => params::invalid("cursor", "unknown cursor"),
+            crate::store::StoreError::InvalidCursor(_) => {
+                params::invalid("cursor", "unknown cursor")
+            }
             other => store_error(other),
         })?;
-    params::to_value(ThreadListResponse { threads, next_cursor })
+    params::to_value(ThreadListResponse {
+        threads,
+        next_cursor,
+    })
 }
 
 pub async fn read(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
@@ -45,7 +56,12 @@ pub async fn read(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
         .get_thread(&p.thread_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| RpcError::new(errors::THREAD_NOT_FOUND, format!("thread not found: {}", p.thread_id)))?;
+        .ok_or_else(|| {
+            RpcError::new(
+                errors::THREAD_NOT_FOUND,
+                format!("thread not found: {}", p.thread_id),
+            )
+        })?;
     let events = store
         .read_events(&p.thread_id, p.since_seq.unwrap_or(0), p.limit)
         .await

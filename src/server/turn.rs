@@ -1,6 +1,8 @@
 //! `turn/start`, `turn/interrupt`.
 
-use baton_protocol::{EmptyResponse, InputItem, TurnInterruptParams, TurnStartParams, TurnStartResponse};
+use baton_protocol::{
+    EmptyResponse, InputItem, TurnInterruptParams, TurnStartParams, TurnStartResponse,
+};
 use serde_json::Value;
 
 use super::params;
@@ -21,7 +23,9 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
         return Err(params::invalid("input", "input must contain some text"));
     }
     let actor = sessions.get(&p.thread_id).await?;
-    let turn_id = actor.call(|reply| Command::StartTurn { text, reply }).await?;
+    let turn_id = actor
+        .call(|reply| Command::StartTurn { text, reply })
+        .await?;
     params::to_value(TurnStartResponse { turn_id })
 }
 

@@ -30,12 +30,26 @@ type Reply<T> = oneshot::Sender<Result<T, RpcError>>;
 /// Everything a thread's actor reacts to from outside.
 pub enum Command {
     /// Start the provider session now (thread/start).
-    Start { reply: Reply<Thread> },
-    StartTurn { text: String, reply: Reply<String> },
-    Interrupt { reply: Reply<()> },
-    Stop { detach: bool, reply: Reply<Thread> },
-    Delete { reply: Reply<()> },
-    Shutdown { reply: Reply<()> },
+    Start {
+        reply: Reply<Thread>,
+    },
+    StartTurn {
+        text: String,
+        reply: Reply<String>,
+    },
+    Interrupt {
+        reply: Reply<()>,
+    },
+    Stop {
+        detach: bool,
+        reply: Reply<Thread>,
+    },
+    Delete {
+        reply: Reply<()>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
     /// The editor (or a timeout) decided an approval.
     ApprovalDecided {
         request_id: String,
@@ -92,7 +106,10 @@ fn provider_error(e: ProviderError) -> RpcError {
     match e {
         ProviderError::Unavailable(m) => err(errors::PROVIDER_UNAVAILABLE, m),
         ProviderError::Failed(m) => err(errors::PROVIDER_ERROR, m),
-        ProviderError::Gone(m) => err(errors::PROVIDER_ERROR, format!("provider process exited: {m}")),
+        ProviderError::Gone(m) => err(
+            errors::PROVIDER_ERROR,
+            format!("provider process exited: {m}"),
+        ),
     }
 }
 
@@ -154,10 +171,17 @@ impl Actor {
         }
     }
 
-    async fn command(&mut self, cmd: Command, events: &mut mpsc::Receiver<(u64, ProviderEvent)>) -> Flow {
+    async fn command(
+        &mut self,
+        cmd: Command,
+        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+    ) -> Flow {
         match cmd {
             Command::Start { reply } => {
-                let r = self.ensure_session(events).await.map(|_| self.thread.clone());
+                let r = self
+                    .ensure_session(events)
+                    .await
+                    .map(|_| self.thread.clone());
                 let _ = reply.send(r);
             }
             Command::StartTurn { text, reply } => {
@@ -169,7 +193,11 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Stop { detach, reply } => {
-                let reason = if detach { ExitReason::Detached } else { ExitReason::Stopped };
+                let reason = if detach {
+                    ExitReason::Detached
+                } else {
+                    ExitReason::Stopped
+                };
                 self.stop_session(reason, detach).await;
                 let r = if detach {
                     self.update(ThreadUpdate {
@@ -252,8 +280,12 @@ impl Actor {
         if !changed {
             return;
         }
-        self.emit(EventBody::ThreadStatus(ThreadStatusChanged { status }), None, None)
-            .await;
+        self.emit(
+            EventBody::ThreadStatus(ThreadStatusChanged { status }),
+            None,
+            None,
+        )
+        .await;
     }
 
     /// Persists, then notifies. The turn id is the active turn's, if any.
@@ -305,7 +337,9 @@ impl Actor {
         let providers = self.ctx.providers.clone();
         let provider = self.thread.provider;
         let started = self
-            .drive(events, async move { providers.start(provider, config, sink).await })
+            .drive(events, async move {
+                providers.start(provider, config, sink).await
+            })
             .await;
         let (session, started) = match started {
             Ok(ok) => ok,
@@ -327,8 +361,12 @@ impl Actor {
         self.session = Some(session.clone());
         self.last_activity = Instant::now();
         if let Some(message) = started.warning.clone() {
-            self.emit(EventBody::RuntimeWarning(RuntimeWarning { message }), None, None)
-                .await;
+            self.emit(
+                EventBody::RuntimeWarning(RuntimeWarning { message }),
+                None,
+                None,
+            )
+            .await;
         }
         let model = started.model.clone().or_else(|| self.thread.model.clone());
         self.update(ThreadUpdate {
@@ -373,7 +411,10 @@ impl Actor {
         if let Some(t) = &self.active_turn {
             return Err(err(
                 errors::TURN_IN_PROGRESS,
-                format!("turn {} is still running; interrupt it or wait for turn.completed", t.id),
+                format!(
+                    "turn {} is still running; interrupt it or wait for turn.completed",
+                    t.id
+                ),
             ));
         }
         let session = self.ensure_session(events).await?;
@@ -391,28 +432,36 @@ impl Actor {
             .await;
         match sent {
             Ok(native) => {
-                if self.generation == generation {
-                    if let Some(t) = self.active_turn.as_mut().filter(|t| t.id == turn_id) {
-                        if t.native.is_none() {
-                            t.native = native;
-                        }
-                    }
+                if let Some(t) = self
+                    .active_turn
+                    .as_mut()
+                    .filter(|t| t.id == turn_id && t.native.is_none())
+                    .filter(|_| self.generation == generation)
+                {
+                    t.native = native;
                 }
                 Ok(turn_id)
             }
             Err(e) => {
                 let rpc = provider_error(e);
                 if self.active_turn.as_ref().is_some_and(|t| t.id == turn_id) {
-                    self.finish_turn(TurnState::Failed, Some(rpc.message.clone()), None).await;
+                    self.finish_turn(TurnState::Failed, Some(rpc.message.clone()), None)
+                        .await;
                 }
                 Err(rpc)
             }
         }
     }
 
-    async fn interrupt(&mut self, events: &mut mpsc::Receiver<(u64, ProviderEvent)>) -> Result<(), RpcError> {
+    async fn interrupt(
+        &mut self,
+        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+    ) -> Result<(), RpcError> {
         let Some(turn) = &self.active_turn else {
-            return Err(err(errors::NO_ACTIVE_TURN, "no turn is running on this thread"));
+            return Err(err(
+                errors::NO_ACTIVE_TURN,
+                "no turn is running on this thread",
+            ));
         };
         let native = turn.native.clone();
         let Some(session) = self.session.clone() else {
@@ -427,7 +476,9 @@ impl Actor {
 
     /// Ends the active turn (if any) with the given state.
     async fn finish_turn(&mut self, state: TurnState, error: Option<String>, raw: Option<Value>) {
-        let Some(turn) = self.active_turn.take() else { return };
+        let Some(turn) = self.active_turn.take() else {
+            return;
+        };
         self.emit_in(
             EventBody::TurnCompleted(TurnCompleted { state, error }),
             Some(turn.id),
@@ -445,14 +496,22 @@ impl Actor {
 
     /// Ends the live session, keeping the binding and (unless detaching) the resume cursor.
     async fn stop_session(&mut self, reason: ExitReason, detach: bool) {
-        let Some(session) = self.session.take() else { return };
+        let Some(session) = self.session.take() else {
+            return;
+        };
         // Events of the stopped session that are still in flight are now stale.
         self.generation += 1;
         self.reject_approvals();
         if self.active_turn.is_some() {
-            let _ = session.interrupt(self.active_turn.as_ref().and_then(|t| t.native.clone())).await;
-            self.finish_turn(TurnState::Interrupted, Some(format!("session {}", reason_str(reason))), None)
+            let _ = session
+                .interrupt(self.active_turn.as_ref().and_then(|t| t.native.clone()))
                 .await;
+            self.finish_turn(
+                TurnState::Interrupted,
+                Some(format!("session {}", reason_str(reason))),
+                None,
+            )
+            .await;
         }
         session.stop().await;
         self.emit(
@@ -515,7 +574,11 @@ impl Actor {
                 .await;
                 let params = ApprovalRequestParams {
                     thread_id: self.thread.id.clone(),
-                    turn_id: self.active_turn.as_ref().map(|t| t.id.clone()).unwrap_or_default(),
+                    turn_id: self
+                        .active_turn
+                        .as_ref()
+                        .map(|t| t.id.clone())
+                        .unwrap_or_default(),
                     request_id: request_id.clone(),
                     kind: ask.kind,
                     title: ask.title,
@@ -543,7 +606,9 @@ impl Actor {
                 self.reject_approvals();
                 let recoverable = self.thread.provider_thread_id.is_some();
                 if self.active_turn.is_some() {
-                    let error = message.clone().unwrap_or_else(|| "provider session ended".into());
+                    let error = message
+                        .clone()
+                        .unwrap_or_else(|| "provider session ended".into());
                     self.finish_turn(TurnState::Failed, Some(error), None).await;
                 }
                 self.emit(

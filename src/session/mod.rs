@@ -65,7 +65,9 @@ pub struct Sessions {
 
 pub fn store_error(e: StoreError) -> RpcError {
     match e {
-        StoreError::NotFound(id) => RpcError::new(errors::THREAD_NOT_FOUND, format!("thread not found: {id}")),
+        StoreError::NotFound(id) => {
+            RpcError::new(errors::THREAD_NOT_FOUND, format!("thread not found: {id}"))
+        }
         other => RpcError::new(errors::STORE_ERROR, format!("store error: {other}")),
     }
 }
@@ -98,7 +100,12 @@ impl Sessions {
             .get_thread(thread_id)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| RpcError::new(errors::THREAD_NOT_FOUND, format!("thread not found: {thread_id}")))?;
+            .ok_or_else(|| {
+                RpcError::new(
+                    errors::THREAD_NOT_FOUND,
+                    format!("thread not found: {thread_id}"),
+                )
+            })?;
         let mut actors = self.actors();
         if let Some(h) = actors.get(thread_id) {
             return Ok(h.clone());

@@ -49,11 +49,9 @@ CREATE TABLE events (
 
 /// Opens the file with restrictive permissions and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            std::fs::create_dir_all(dir)?;
-            set_mode(dir, 0o700)?;
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        std::fs::create_dir_all(dir)?;
+        set_mode(dir, 0o700)?;
     }
     let existed = path.exists();
     let mut conn = Connection::open(path)?;
@@ -75,7 +73,10 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 
 /// Applies the migrations the file has not seen yet, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(0);
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
+        .try_into()
+        .unwrap_or(0);
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

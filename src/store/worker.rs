@@ -8,7 +8,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Binding, NativeThread, NewThread, Recovered, Result, StoreError, ThreadUpdate, now_ms};
+use super::{
+    Binding, NativeThread, NewThread, Recovered, Result, StoreError, ThreadUpdate, now_ms,
+};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -23,7 +25,6 @@ pub enum Op {
         reply: Reply<(Vec<Thread>, Option<String>)>,
     },
     UpdateThread(String, ThreadUpdate, Reply<Thread>),
-    Touch(String, Reply<()>),
     Append {
         thread_id: String,
         provider: ProviderId,
@@ -115,7 +116,7 @@ fn fail(op: Op, e: &rusqlite::Error) {
         Op::CreateThread(_, r) | Op::UpdateThread(_, _, r) => drop(r.send(Err(err()))),
         Op::GetBinding(_, r) => drop(r.send(Err(err()))),
         Op::ListThreads { reply, .. } => drop(reply.send(Err(err()))),
-        Op::Touch(_, r) | Op::UpsertNative(_, r) | Op::Flush(r) => drop(r.send(Err(err()))),
+        Op::UpsertNative(_, r) | Op::Flush(r) => drop(r.send(Err(err()))),
         Op::Append { reply, .. } => drop(reply.send(Err(err()))),
         Op::ReadEvents { reply, .. } => drop(reply.send(Err(err()))),
         Op::Delete(_, r) => drop(r.send(Err(err()))),
@@ -139,18 +140,13 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
     match op {
         Op::CreateThread(t, r) => done(r, scoped(tx, |c| create_thread(c, t))),
         Op::GetBinding(id, r) => done(r, scoped(tx, |c| get_binding(c, &id))),
-        Op::ListThreads { cursor, limit, cwd, reply } => {
-            done(reply, scoped(tx, |c| list_threads(c, cursor, limit, cwd)))
-        }
+        Op::ListThreads {
+            cursor,
+            limit,
+            cwd,
+            reply,
+        } => done(reply, scoped(tx, |c| list_threads(c, cursor, limit, cwd))),
         Op::UpdateThread(id, u, r) => done(r, scoped(tx, |c| update_thread(c, &id, u))),
-        Op::Touch(id, r) => done(
-            r,
-            scoped(tx, |c| {
-                c.prepare_cached("UPDATE threads SET last_seen_at = ?1 WHERE id = ?2")?
-                    .execute(params![now_ms(), id])?;
-                Ok(())
-            }),
-        ),
         Op::Append {
             thread_id,
             provider,
@@ -160,19 +156,27 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
             reply,
         } => done(
             reply,
-            scoped(tx, |c| append(c, &thread_id, provider, turn_id, item_id, body)),
+            scoped(tx, |c| {
+                append(c, &thread_id, provider, turn_id, item_id, body)
+            }),
         ),
         Op::ReadEvents {
             thread_id,
             since_seq,
             limit,
             reply,
-        } => done(reply, scoped(tx, |c| read_events(c, &thread_id, since_seq, limit))),
+        } => done(
+            reply,
+            scoped(tx, |c| read_events(c, &thread_id, since_seq, limit)),
+        ),
         Op::Delete(id, r) => done(
             r,
             scoped(tx, |c| {
                 c.execute("DELETE FROM events WHERE thread_id = ?1", params![id])?;
-                c.execute("DELETE FROM native_threads WHERE thread_id = ?1", params![id])?;
+                c.execute(
+                    "DELETE FROM native_threads WHERE thread_id = ?1",
+                    params![id],
+                )?;
                 Ok(c.execute("DELETE FROM threads WHERE id = ?1", params![id])? > 0)
             }),
         ),
@@ -217,15 +221,16 @@ fn row_to_binding(row: &Row<'_>) -> rusqlite::Result<Binding> {
             updated_at: row.get(10)?,
             last_seq: row.get(11)?,
         },
-        last_seen_at: row.get(12)?,
         active_turn_id: row.get(13)?,
     })
 }
 
 fn get_binding(c: &Connection, id: &str) -> Result<Option<Binding>> {
-    Ok(c.prepare_cached(&format!("SELECT {THREAD_COLUMNS} FROM threads WHERE id = ?1"))?
-        .query_row(params![id], row_to_binding)
-        .optional()?)
+    Ok(c.prepare_cached(&format!(
+        "SELECT {THREAD_COLUMNS} FROM threads WHERE id = ?1"
+    ))?
+    .query_row(params![id], row_to_binding)
+    .optional()?)
 }
 
 fn create_thread(c: &Connection, t: NewThread) -> Result<Thread> {
@@ -303,7 +308,9 @@ fn list_threads(
             let (at, id) = c
                 .split_once(':')
                 .ok_or_else(|| StoreError::InvalidCursor(c.clone()))?;
-            let at = at.parse::<i64>().map_err(|_| StoreError::InvalidCursor(c.clone()))?;
+            let at = at
+                .parse::<i64>()
+                .map_err(|_| StoreError::InvalidCursor(c.clone()))?;
             (at, id.to_string())
         }
     };
@@ -349,12 +356,24 @@ fn append(
         .optional()?
         .ok_or_else(|| StoreError::NotFound(thread_id.to_string()))?;
     let tagged = serde_json::to_value(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let data = tagged.get("data").map(Value::to_string).unwrap_or_else(|| "{}".into());
+    let data = tagged
+        .get("data")
+        .map(Value::to_string)
+        .unwrap_or_else(|| "{}".into());
     c.prepare_cached(
         "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![thread_id, seq, body.type_name(), now, provider.as_str(), turn_id, item_id, data])?;
+    .execute(params![
+        thread_id,
+        seq,
+        body.type_name(),
+        now,
+        provider.as_str(),
+        turn_id,
+        item_id,
+        data
+    ])?;
     Ok(Event {
         thread_id: thread_id.to_string(),
         seq,
@@ -366,7 +385,12 @@ fn append(
     })
 }
 
-fn read_events(c: &Connection, thread_id: &str, since_seq: i64, limit: Option<u32>) -> Result<Vec<Event>> {
+fn read_events(
+    c: &Connection,
+    thread_id: &str,
+    since_seq: i64,
+    limit: Option<u32>,
+) -> Result<Vec<Event>> {
     let limit = limit.map(i64::from).unwrap_or(-1);
     let mut stmt = c.prepare_cached(
         "SELECT seq, type, at, provider, turn_id, item_id, data FROM events
@@ -387,10 +411,16 @@ fn read_events(c: &Connection, thread_id: &str, since_seq: i64, limit: Option<u3
     for row in rows {
         let (seq, ty, at, provider, turn_id, item_id, data) = row?;
         let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-        let body = match serde_json::from_value::<EventBody>(serde_json::json!({"type": ty, "data": data})) {
+        let body = match serde_json::from_value::<EventBody>(
+            serde_json::json!({"type": ty, "data": data}),
+        ) {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!(thread_id, seq, "skipping an event this build cannot read: {e}");
+                tracing::warn!(
+                    thread_id,
+                    seq,
+                    "skipping an event this build cannot read: {e}"
+                );
                 continue;
             }
         };
@@ -424,7 +454,9 @@ fn native_threads(c: &Connection, thread_id: &str) -> Result<Vec<NativeThread>> 
     let mut out = Vec::new();
     for row in rows {
         let (provider, native_id, model, last_seq, updated_at) = row?;
-        let Some(provider) = ProviderId::parse(&provider) else { continue };
+        let Some(provider) = ProviderId::parse(&provider) else {
+            continue;
+        };
         out.push(NativeThread {
             thread_id: thread_id.to_string(),
             provider,

@@ -28,7 +28,11 @@ fn event(body: EventBody, params: &Value, item_id: Option<String>) -> ProviderEv
 /// Maps one notification. `params` is the notification's params.
 pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
     match method {
-        "turn/started" => event(EventBody::TurnStarted(TurnStarted { model: None }), params, None),
+        "turn/started" => event(
+            EventBody::TurnStarted(TurnStarted { model: None }),
+            params,
+            None,
+        ),
         "turn/completed" => {
             let turn = params.get("turn").cloned().unwrap_or(Value::Null);
             let state = match turn.get("status").and_then(Value::as_str) {
@@ -37,7 +41,11 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
                 _ => TurnState::Completed,
             };
             let error = turn.get("error").and_then(error_text);
-            event(EventBody::TurnCompleted(TurnCompleted { state, error }), params, None)
+            event(
+                EventBody::TurnCompleted(TurnCompleted { state, error }),
+                params,
+                None,
+            )
         }
         "item/started" | "item/completed" => {
             let item = params.get("item").cloned().unwrap_or(Value::Null);
@@ -90,7 +98,11 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
             event(body, params, None)
         }
         "warning" => match s(params, "message") {
-            Some(message) => event(EventBody::RuntimeWarning(RuntimeWarning { message }), params, None),
+            Some(message) => event(
+                EventBody::RuntimeWarning(RuntimeWarning { message }),
+                params,
+                None,
+            ),
             None => ProviderEvent::Activity,
         },
         _ => ProviderEvent::Activity,
@@ -212,19 +224,32 @@ mod tests {
             "item/agentMessage/delta",
             &json!({"threadId":"t","turnId":"u","itemId":"i","delta":"he"}),
         );
-        let ProviderEvent::Event { body, native_turn, item_id, .. } = ev else { panic!() };
+        let ProviderEvent::Event {
+            body,
+            native_turn,
+            item_id,
+            ..
+        } = ev
+        else {
+            panic!()
+        };
         assert_eq!(native_turn.as_deref(), Some("u"));
         assert_eq!(item_id.as_deref(), Some("i"));
         assert_eq!(
             body,
-            EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: "he".into() })
+            EventBody::ContentDelta(ContentDelta {
+                stream: Stream::Assistant,
+                delta: "he".into()
+            })
         );
     }
 
     #[test]
     fn command_item_keeps_exit_code_and_output() {
-        let item = map_item(&json!({"type":"commandExecution","id":"c","command":"ls","cwd":"/w",
-            "status":"completed","aggregatedOutput":"a\n","exitCode":0}));
+        let item = map_item(
+            &json!({"type":"commandExecution","id":"c","command":"ls","cwd":"/w",
+            "status":"completed","aggregatedOutput":"a\n","exitCode":0}),
+        );
         assert_eq!(item.item_type, ItemType::Command);
         assert_eq!(item.exit_code, Some(0));
         assert_eq!(item.output.as_deref(), Some("a\n"));
@@ -236,11 +261,19 @@ mod tests {
             "turn/completed",
             &json!({"threadId":"t","turn":{"id":"u","status":"interrupted","error":null}}),
         );
-        let ProviderEvent::Event { body, native_turn, .. } = ev else { panic!() };
+        let ProviderEvent::Event {
+            body, native_turn, ..
+        } = ev
+        else {
+            panic!()
+        };
         assert_eq!(native_turn.as_deref(), Some("u"));
         assert_eq!(
             body,
-            EventBody::TurnCompleted(TurnCompleted { state: TurnState::Interrupted, error: None })
+            EventBody::TurnCompleted(TurnCompleted {
+                state: TurnState::Interrupted,
+                error: None
+            })
         );
     }
 
@@ -250,7 +283,9 @@ mod tests {
     fn recorded_transcripts_map() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/reference/transcripts/codex-0.169.0");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
         let mut mapped = 0;
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap();
@@ -262,18 +297,29 @@ mod tests {
                 let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else {
                     continue;
                 };
-                let (Some(method), None) = (msg["method"].as_str(), msg.get("id")) else { continue };
+                let (Some(method), None) = (msg["method"].as_str(), msg.get("id")) else {
+                    continue;
+                };
                 let ev = map_notification(method, &msg["params"]);
                 let content = matches!(
                     method,
-                    "item/agentMessage/delta" | "item/completed" | "turn/completed" | "turn/started"
+                    "item/agentMessage/delta"
+                        | "item/completed"
+                        | "turn/completed"
+                        | "turn/started"
                 );
                 if content {
-                    assert!(matches!(ev, ProviderEvent::Event { .. }), "{method} was dropped");
+                    assert!(
+                        matches!(ev, ProviderEvent::Event { .. }),
+                        "{method} was dropped"
+                    );
                     mapped += 1;
                 }
             }
         }
-        assert!(mapped > 10, "transcripts should contain content notifications");
+        assert!(
+            mapped > 10,
+            "transcripts should contain content notifications"
+        );
     }
 }

@@ -17,8 +17,6 @@ use super::{EventSink, ProviderError, ProviderSettings, SessionConfig, Started};
 use crate::rpc::RpcError;
 use server::CodexServer;
 
-pub use mapping::{map_item, map_notification};
-
 /// How long a single Codex request may take before baton gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -59,6 +57,7 @@ impl CodexPool {
         sink: EventSink,
     ) -> Result<(CodexSession, Started), ProviderError> {
         let server = self.server().await?;
+        tracing::debug!(thread = %config.thread_id, resume = ?config.resume, "starting a codex session");
         let mut overrides = json!({ "cwd": config.cwd });
         if let Some(m) = &config.model {
             overrides["model"] = json!(m);
@@ -94,9 +93,14 @@ impl CodexPool {
             .get("thread")
             .and_then(|t| t.get("id"))
             .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::Failed("codex thread/start returned no thread id".into()))?
+            .ok_or_else(|| {
+                ProviderError::Failed("codex thread/start returned no thread id".into())
+            })?
             .to_string();
-        let model = result.get("model").and_then(Value::as_str).map(str::to_string);
+        let model = result
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         server.register(&native_id, sink);
         Ok((
             CodexSession {
@@ -135,7 +139,11 @@ pub struct CodexSession {
 }
 
 impl CodexSession {
-    pub async fn send_turn(&self, text: String, model: Option<String>) -> Result<String, ProviderError> {
+    pub async fn send_turn(
+        &self,
+        text: String,
+        model: Option<String>,
+    ) -> Result<String, ProviderError> {
         let mut params = json!({
             "threadId": self.native_id,
             "input": [{"type": "text", "text": text}],
@@ -154,10 +162,15 @@ impl CodexSession {
 
     pub async fn interrupt(&self, native_turn: Option<String>) -> Result<(), ProviderError> {
         let Some(turn_id) = native_turn else {
-            return Err(ProviderError::Failed("codex has not started the turn yet".into()));
+            return Err(ProviderError::Failed(
+                "codex has not started the turn yet".into(),
+            ));
         };
         self.server
-            .request("turn/interrupt", json!({"threadId": self.native_id, "turnId": turn_id}))
+            .request(
+                "turn/interrupt",
+                json!({"threadId": self.native_id, "turnId": turn_id}),
+            )
             .await
             .map(|_| ())
     }

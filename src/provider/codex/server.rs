@@ -36,19 +36,22 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl CodexServer {
     pub async fn spawn(settings: &ProviderSettings) -> Result<Arc<CodexServer>, ProviderError> {
-        let bin = process::resolve_bin(settings.codex_bin.as_deref(), "codex").ok_or_else(|| {
-            ProviderError::Unavailable(match &settings.codex_bin {
-                Some(p) => format!("codex binary {p} does not exist"),
-                None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
-            })
-        })?;
+        let bin =
+            process::resolve_bin(settings.codex_bin.as_deref(), "codex").ok_or_else(|| {
+                ProviderError::Unavailable(match &settings.codex_bin {
+                    Some(p) => format!("codex binary {p} does not exist"),
+                    None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
+                })
+            })?;
         let mut child = process::spawn(&bin, &["app-server".to_string()], None).map_err(|e| {
             ProviderError::Unavailable(format!("cannot start {} app-server: {e}", bin.display()))
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            return Err(ProviderError::Unavailable("codex stdio was not piped".into()));
+            return Err(ProviderError::Unavailable(
+                "codex stdio was not piped".into(),
+            ));
         };
         process::log_stderr("codex", stderr);
         let (peer, incoming) = rpc::spawn(stdout, stdin, PeerOptions::provider("codex"));
@@ -125,12 +128,16 @@ impl CodexServer {
 
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ProviderError> {
         if self.dead.load(Ordering::SeqCst) {
-            return Err(ProviderError::Gone("codex app-server is not running".into()));
+            return Err(ProviderError::Gone(
+                "codex app-server is not running".into(),
+            ));
         }
         self.touch();
         match tokio::time::timeout(REQUEST_TIMEOUT, self.peer.request(method, params)).await {
             Ok(r) => r.map_err(rpc_to_provider),
-            Err(_) => Err(ProviderError::Failed(format!("codex did not answer {method} in time"))),
+            Err(_) => Err(ProviderError::Failed(format!(
+                "codex did not answer {method} in time"
+            ))),
         }
     }
 
@@ -141,7 +148,11 @@ impl CodexServer {
     }
 
     /// Retires the process when no thread has used it for `idle`.
-    pub fn watch_idle(self: &Arc<Self>, pool: Arc<Mutex<Option<Arc<CodexServer>>>>, idle: Duration) {
+    pub fn watch_idle(
+        self: &Arc<Self>,
+        pool: Arc<Mutex<Option<Arc<CodexServer>>>>,
+        idle: Duration,
+    ) {
         let server = Arc::downgrade(self);
         let tick = (idle / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
         tokio::spawn(async move {
@@ -198,10 +209,10 @@ async fn route_incoming(server: Arc<CodexServer>, mut incoming: mpsc::Receiver<I
                 };
                 remember_file_changes(&server, &method, &params);
                 let mut ev = mapping::map_notification(&method, &params);
-                if server.include_raw.load(Ordering::Relaxed) {
-                    if let ProviderEvent::Event { raw, .. } = &mut ev {
-                        *raw = Some(json!({"method": method, "params": params}));
-                    }
+                if let (true, ProviderEvent::Event { raw, .. }) =
+                    (server.include_raw.load(Ordering::Relaxed), &mut ev)
+                {
+                    *raw = Some(json!({"method": method, "params": params}));
                 }
                 sink.send(ev).await;
             }
@@ -213,11 +224,15 @@ async fn route_incoming(server: Arc<CodexServer>, mut incoming: mpsc::Receiver<I
 }
 
 fn remember_file_changes(server: &CodexServer, method: &str, params: &Value) {
-    let Some(item) = params.get("item") else { return };
+    let Some(item) = params.get("item") else {
+        return;
+    };
     if item.get("type").and_then(Value::as_str) != Some("fileChange") {
         return;
     }
-    let Some(id) = item.get("id").and_then(Value::as_str) else { return };
+    let Some(id) = item.get("id").and_then(Value::as_str) else {
+        return;
+    };
     let mut items = lock(&server.file_items);
     if method == "item/started" {
         items.insert(id.to_string(), mapping::file_changes(item.get("changes")));
@@ -277,7 +292,10 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
         })
         .await
     {
-        let _ = server.peer.respond(id, Ok(json!({"decision": "decline"}))).await;
+        let _ = server
+            .peer
+            .respond(id, Ok(json!({"decision": "decline"})))
+            .await;
         return;
     }
     let peer = server.peer.clone();
@@ -290,7 +308,11 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
 }
 
 /// Waits for the process to exit; tells every thread still using it that its session crashed.
-async fn watch_exit(server: Arc<CodexServer>, mut child: Child, exit_tx: tokio::sync::watch::Sender<bool>) {
+async fn watch_exit(
+    server: Arc<CodexServer>,
+    mut child: Child,
+    exit_tx: tokio::sync::watch::Sender<bool>,
+) {
     let status = loop {
         tokio::select! {
             status = child.wait() => break status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
