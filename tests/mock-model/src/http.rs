@@ -1,0 +1,181 @@
+//! A minimal HTTP/1.1 server: one request per connection, SSE or JSON responses, then close.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{Api, Log, RecordedRequest, lock, messages, responses};
+
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
+pub async fn serve(listener: TcpListener, log: Log) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let log = log.clone();
+        tokio::spawn(async move {
+            let _ = handle(stream, log).await;
+        });
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+async fn read_request(reader: &mut BufReader<TcpStream>) -> anyhow::Result<Option<Request>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Ok(None);
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("/").to_string();
+    let mut length = 0usize;
+    let mut chunked = false;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).await? == 0 {
+            break;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = h.split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim();
+            if name == "content-length" {
+                length = value.parse().unwrap_or(0);
+            } else if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked") {
+                chunked = true;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)?;
+            if n == 0 {
+                let mut end = String::new();
+                reader.read_line(&mut end).await?;
+                break;
+            }
+            anyhow::ensure!(body.len() + n <= MAX_BODY, "body too large");
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).await?;
+            chunk.truncate(n);
+            body.extend(chunk);
+        }
+    } else {
+        anyhow::ensure!(length <= MAX_BODY, "body too large");
+        body = vec![0; length];
+        reader.read_exact(&mut body).await?;
+    }
+    Ok(Some(Request { method, path, body }))
+}
+
+async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let Some(req) = read_request(&mut reader).await? else { return Ok(()) };
+    let mut stream = reader.into_inner();
+    let path_only = req.path.split('?').next().unwrap_or("").to_string();
+    if path_only == "/_mock/requests" {
+        let all: Vec<Value> = lock(&log)
+            .iter()
+            .map(|r| json!({"api": format!("{:?}", r.api), "path": r.path, "body": r.body}))
+            .collect();
+        return json_response(&mut stream, 200, &Value::Array(all)).await;
+    }
+    if path_only == "/_mock/reset" {
+        lock(&log).clear();
+        return json_response(&mut stream, 200, &json!({})).await;
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let api = if req.method == "POST" && path_only.ends_with("/responses") {
+        Api::Responses
+    } else if req.method == "POST" && path_only.ends_with("/v1/messages") {
+        Api::Messages
+    } else {
+        Api::Other
+    };
+    lock(&log).push(RecordedRequest {
+        api,
+        path: req.path.clone(),
+        body: body.clone(),
+    });
+    match api {
+        Api::Responses => responses::respond(&mut stream, &body).await,
+        Api::Messages => messages::respond(&mut stream, &body).await,
+        Api::Other if path_only.ends_with("/count_tokens") => {
+            json_response(&mut stream, 200, &json!({"input_tokens": 10})).await
+        }
+        Api::Other => {
+            json_response(
+                &mut stream,
+                404,
+                &json!({"type": "error", "error": {"type": "not_found_error", "message": format!("mock-model does not serve {} {}", req.method, req.path)}}),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn json_response(stream: &mut TcpStream, status: u16, body: &Value) -> anyhow::Result<()> {
+    let text = body.to_string();
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        529 => "Overloaded",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        text.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(text.as_bytes()).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Writes SSE events; stops (with an error) when the client went away.
+pub struct Sse<'a> {
+    stream: &'a mut TcpStream,
+}
+
+impl<'a> Sse<'a> {
+    pub async fn start(stream: &'a mut TcpStream) -> anyhow::Result<Sse<'a>> {
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
+            .await?;
+        Ok(Sse { stream })
+    }
+
+    pub async fn event(&mut self, name: &str, data: &Value) -> anyhow::Result<()> {
+        let text = format!("event: {name}\ndata: {data}\n\n");
+        self.stream.write_all(text.as_bytes()).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+}
+
+/// Sleeps for up to `d`, returning early when the client closed the connection.
+pub async fn hang(stream: &mut TcpStream, d: Duration) {
+    let mut buf = [0u8; 64];
+    let _ = tokio::time::timeout(d, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}

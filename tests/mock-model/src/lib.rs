@@ -1,0 +1,125 @@
+//! Mock model servers: the remote model only, never the CLIs.
+//!
+//! One HTTP/1.1 server on 127.0.0.1 answers the OpenAI Responses API (`POST …/responses`, used by
+//! `codex`) and the Anthropic Messages API (`POST /v1/messages`, used by `claude`) with
+//! Server-Sent Events. What the "model" does is chosen by keywords in the last user message, so a
+//! test picks the behaviour of each turn through its prompt:
+//!
+//! | keyword | behaviour |
+//! |---|---|
+//! | (none) | streams `mock reply to: <text>` in several deltas |
+//! | `RUN_CMD: <cmd>` | calls the shell tool with `<cmd>`; the follow-up answers `command finished: …` |
+//! | `WRITE_FILE: <path> <content>` | writes a file with the edit tool; the follow-up says whether it was written |
+//! | `SLOW` | 100 deltas, 100 ms apart |
+//! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |
+//! | `HANG` | sends nothing for 60 s |
+//! | a compaction request | `MOCK SUMMARY: …` |
+//!
+//! Every request is recorded ([`MockServer::requests`], or `GET /_mock/requests`).
+
+mod http;
+mod messages;
+mod responses;
+mod script;
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Which API a request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Responses,
+    Messages,
+    Other,
+}
+
+/// One request the server received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub api: Api,
+    pub path: String,
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    /// All user and assistant text of the conversation in this request (system prompts and
+    /// developer instructions excluded), one message per line.
+    pub fn conversation_text(&self) -> String {
+        script::conversation(self.api, &self.body)
+            .into_iter()
+            .map(|m| m.text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The text of the last user message.
+    pub fn last_user_text(&self) -> String {
+        script::conversation(self.api, &self.body)
+            .into_iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(|m| m.text)
+            .unwrap_or_default()
+    }
+}
+
+type Log = Arc<Mutex<Vec<RecordedRequest>>>;
+
+/// A running mock server; dropping it stops the server.
+pub struct MockServer {
+    port: u16,
+    log: Log,
+    task: JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Binds 127.0.0.1 on a free port and starts serving.
+    pub async fn start() -> anyhow::Result<MockServer> {
+        Self::start_on(0).await
+    }
+
+    /// Binds 127.0.0.1:`port` (0 = any free port).
+    pub async fn start_on(port: u16) -> anyhow::Result<MockServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let port = listener.local_addr()?.port();
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(http::serve(listener, log.clone()));
+        Ok(MockServer { port, log, task })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.log).clone()
+    }
+
+    /// Requests to one API, in order.
+    pub fn requests_to(&self, api: Api) -> Vec<RecordedRequest> {
+        lock(&self.log).iter().filter(|r| r.api == api).cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<RecordedRequest>> {
+    log.lock().unwrap_or_else(|e| e.into_inner())
+}

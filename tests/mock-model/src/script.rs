@@ -1,0 +1,194 @@
+//! The scripted "model": reads the conversation out of a request and decides what to answer.
+
+use serde_json::Value;
+
+use crate::Api;
+
+/// One message of the conversation, reduced to text.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    /// `user`, `assistant`, or `tool` (a tool result).
+    pub role: String,
+    pub text: String,
+}
+
+/// What the model does in this response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Text(String),
+    Slow,
+    Shell(String),
+    WriteFile { path: String, content: String },
+    Fail,
+    Hang,
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Value::String(s) => Some(s.clone()),
+                _ => {
+                    let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
+                    match ty {
+                        "text" | "input_text" | "output_text" => p.get("text").and_then(Value::as_str).map(str::to_string),
+                        "tool_result" => Some(text_of(p.get("content").unwrap_or(&Value::Null))),
+                        _ => None,
+                    }
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The conversation of a request, oldest first.
+pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
+    let mut out = Vec::new();
+    match api {
+        Api::Responses => {
+            for item in body.get("input").and_then(Value::as_array).into_iter().flatten() {
+                let ty = item.get("type").and_then(Value::as_str).unwrap_or("message");
+                match ty {
+                    "message" => {
+                        let role = item.get("role").and_then(Value::as_str).unwrap_or("");
+                        if role == "user" || role == "assistant" {
+                            let text = text_of(item.get("content").unwrap_or(&Value::Null));
+                            // Codex adds its environment context as user messages; they are not the user's words.
+                            if !text.trim_start().starts_with("<environment_context>") && !text.trim_start().starts_with("# AGENTS.md") {
+                                out.push(Msg { role: role.into(), text });
+                            }
+                        }
+                    }
+                    "function_call_output" | "custom_tool_call_output" => {
+                        let output = item.get("output").cloned().unwrap_or(Value::Null);
+                        let text = match &output {
+                            Value::String(s) => s.clone(),
+                            other => text_of(other.get("content").unwrap_or(other)),
+                        };
+                        out.push(Msg { role: "tool".into(), text });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Api::Messages | Api::Other => {
+            for m in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
+                let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+                let content = m.get("content").unwrap_or(&Value::Null);
+                let is_tool_result = content
+                    .as_array()
+                    .is_some_and(|parts| parts.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("tool_result")));
+                match role {
+                    "user" if is_tool_result => {
+                        let errored = content
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p.get("is_error").and_then(Value::as_bool) == Some(true));
+                        let mut text = text_of(content);
+                        if errored {
+                            text = format!("ERROR: {text}");
+                        }
+                        out.push(Msg { role: "tool".into(), text });
+                    }
+                    "user" | "assistant" => out.push(Msg { role: role.into(), text: text_of(content) }),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    line.chars().take(120).collect()
+}
+
+/// Decides the answer to a conversation.
+pub fn plan(conv: &[Msg]) -> Plan {
+    let Some(last) = conv.last() else {
+        return Plan::Text("mock reply to: (nothing)".into());
+    };
+    if last.role == "tool" {
+        let previous_user = conv.iter().rev().find(|m| m.role == "user").map(|m| m.text.as_str()).unwrap_or("");
+        if previous_user.contains("WRITE_FILE:") {
+            let lower = last.text.to_ascii_lowercase();
+            let failed = ["error", "denied", "rejected", "declined", "not "].iter().any(|w| lower.contains(w));
+            return Plan::Text(if failed { "file not written".into() } else { "file written".into() });
+        }
+        return Plan::Text(format!("command finished: {}", first_line(&last.text)));
+    }
+    let text = &last.text;
+    if text.contains("CONTEXT CHECKPOINT COMPACTION") || text.contains("create a detailed summary of the conversation") {
+        let users: Vec<&Msg> = conv.iter().filter(|m| m.role == "user").collect();
+        let real: Vec<&&Msg> = users.iter().filter(|m| !m.text.contains("CONTEXT CHECKPOINT COMPACTION") && !m.text.contains("detailed summary of the conversation")).collect();
+        let last_real = real.last().map(|m| first_line(&m.text)).unwrap_or_default();
+        return Plan::Text(format!("MOCK SUMMARY: {} earlier user messages; last: {last_real}", real.len()));
+    }
+    if let Some(rest) = after(text, "RUN_CMD:") {
+        return Plan::Shell(rest);
+    }
+    if let Some(rest) = after(text, "WRITE_FILE:") {
+        let (path, content) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
+        return Plan::WriteFile { path: path.to_string(), content: content.to_string() };
+    }
+    if text.contains("FAIL_529") {
+        return Plan::Fail;
+    }
+    if text.contains("HANG") {
+        return Plan::Hang;
+    }
+    if text.contains("SLOW") {
+        return Plan::Slow;
+    }
+    let short: String = text.chars().take(60).collect();
+    Plan::Text(format!("mock reply to: {short}"))
+}
+
+/// The rest of the line after `key`.
+fn after(text: &str, key: &str) -> Option<String> {
+    let i = text.find(key)?;
+    let rest = &text[i + key.len()..];
+    Some(rest.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// Splits text into `n`-ish pieces for streaming.
+pub fn chunks(text: &str, pieces: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(pieces.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(t: &str) -> Msg {
+        Msg { role: "user".into(), text: t.into() }
+    }
+
+    #[test]
+    fn keywords_choose_the_plan() {
+        assert_eq!(plan(&[user("RUN_CMD: touch a.txt\nthanks")]), Plan::Shell("touch a.txt".into()));
+        assert_eq!(
+            plan(&[user("WRITE_FILE: out.txt hello world")]),
+            Plan::WriteFile { path: "out.txt".into(), content: "hello world".into() }
+        );
+        assert_eq!(plan(&[user("SLOW please")]), Plan::Slow);
+        assert_eq!(plan(&[user("hi")]), Plan::Text("mock reply to: hi".into()));
+        let tool = Msg { role: "tool".into(), text: "created\n".into() };
+        assert_eq!(plan(&[user("RUN_CMD: x"), tool]), Plan::Text("command finished: created".into()));
+    }
+
+    #[test]
+    fn chunks_cover_the_text() {
+        let c = chunks("mock reply to: hi", 4);
+        assert!(c.len() >= 3);
+        assert_eq!(c.concat(), "mock reply to: hi");
+    }
+}
