@@ -25,7 +25,10 @@ async fn start_thread(b: &mut Baton, env: &TestEnv, extra: Value) -> Value {
 
 async fn turn(b: &mut Baton, thread: &str, text: &str) -> String {
     let r = b
-        .request("turn/start", json!({"threadId": thread, "input": [{"type": "text", "text": text}]}))
+        .request(
+            "turn/start",
+            json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+        )
         .await
         .unwrap();
     r["turnId"].as_str().unwrap().to_string()
@@ -34,17 +37,21 @@ async fn turn(b: &mut Baton, thread: &str, text: &str) -> String {
 async fn wait_turn_end(b: &mut Baton, thread: &str, turn_id: &str) -> Value {
     let t = thread.to_string();
     let u = turn_id.to_string();
-    b.wait_event(T, move |e| is(e, &t, "turn.completed") && e["turnId"] == u.as_str())
-        .await
+    b.wait_event(T, move |e| {
+        is(e, &t, "turn.completed") && e["turnId"] == u.as_str()
+    })
+    .await
 }
 
 fn codex_pids(baton_pid: u32) -> Vec<u32> {
     descendants(baton_pid)
         .into_iter()
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .map(|c| c.contains("app-server"))
-                .unwrap_or(false)
+            // The npm package's `codex` is a node launcher for the native binary: count the
+            // native process, which is the one doing the work.
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let argv0 = cmd.split('\0').next().unwrap_or("");
+            cmd.contains("app-server") && !argv0.ends_with("node")
         })
         .collect()
 }
@@ -62,7 +69,10 @@ async fn streamed_deltas_equal_the_final_text() {
     let done = wait_turn_end(&mut b, &id, &turn_id).await;
     assert_eq!(done["data"]["state"], "completed", "{done}");
     let events = b.events();
-    let ours: Vec<&Value> = events.iter().filter(|e| e["turnId"] == turn_id.as_str()).collect();
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["turnId"] == turn_id.as_str())
+        .collect();
     let deltas: String = ours
         .iter()
         .filter(|e| e["type"] == "content.delta" && e["data"]["stream"] == "assistant")
@@ -74,22 +84,42 @@ async fn streamed_deltas_equal_the_final_text() {
         .map(|e| e["data"]["text"].as_str().unwrap())
         .collect();
     assert_eq!(finals.len(), 1, "{ours:#?}");
-    assert!(deltas.len() > 3 && deltas.contains("say hello please"), "{deltas}");
+    assert!(
+        deltas.len() > 3 && deltas.contains("say hello please"),
+        "{deltas}"
+    );
     assert_eq!(deltas, finals[0]);
     assert!(
         ours.iter().filter(|e| e["type"] == "content.delta").count() >= 3,
         "several deltas expected"
     );
     // seq strictly increasing from 1 with no gaps, for this thread.
-    let seqs: Vec<i64> = events.iter().filter(|e| e["threadId"] == id.as_str()).map(|e| e["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = events
+        .iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
-    // thread/read replays exactly what was notified live.
-    let read = b.request("thread/read", json!({"threadId": id})).await.unwrap();
-    let live: Vec<Value> = events.into_iter().filter(|e| e["threadId"] == id.as_str()).collect();
+    // thread/read replays exactly what was notified live (everything notified before its reply).
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let live: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .collect();
     pretty_assertions::assert_eq!(read["events"].as_array().unwrap(), &live);
     assert_eq!(read["thread"]["lastSeq"], live.len() as i64);
     // thread/read with sinceSeq and limit.
-    let part = b.request("thread/read", json!({"threadId": id, "sinceSeq": 2, "limit": 3})).await.unwrap();
+    let part = b
+        .request(
+            "thread/read",
+            json!({"threadId": id, "sinceSeq": 2, "limit": 3}),
+        )
+        .await
+        .unwrap();
     let part = part["events"].as_array().unwrap();
     assert_eq!(part.len(), 3);
     assert_eq!(part[0]["seq"], 3);
@@ -103,7 +133,12 @@ async fn command_approval_accept_runs_and_decline_does_not() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Ndjson).await;
     b.initialize().await;
-    let thread = start_thread(&mut b, &env, json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"})).await;
+    let thread = start_thread(
+        &mut b,
+        &env,
+        json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+    )
+    .await;
     let id = thread["id"].as_str().unwrap().to_string();
     for (file, decision) in [("accepted.txt", "accept"), ("declined.txt", "decline")] {
         let turn_id = turn(&mut b, &id, &format!("RUN_CMD: touch {file}")).await;
@@ -115,11 +150,15 @@ async fn command_approval_accept_runs_and_decline_does_not() {
         assert_eq!(p["kind"], "command");
         assert!(p["command"].as_str().unwrap().contains(file), "{p}");
         let request_id = p["requestId"].as_str().unwrap().to_string();
-        b.respond(req["id"].clone(), json!({"decision": decision})).await;
+        b.respond(req["id"].clone(), json!({"decision": decision}))
+            .await;
         let done = wait_turn_end(&mut b, &id, &turn_id).await;
         assert_eq!(done["data"]["state"], "completed", "{done}");
         let events = b.events();
-        assert!(events.iter().any(|e| e["type"] == "approval.requested" && e["data"]["requestId"] == request_id.as_str()));
+        assert!(
+            events.iter().any(|e| e["type"] == "approval.requested"
+                && e["data"]["requestId"] == request_id.as_str())
+        );
         assert!(events.iter().any(|e| e["type"] == "approval.resolved"
             && e["data"]["requestId"] == request_id.as_str()
             && e["data"]["decision"] == decision));
@@ -131,7 +170,11 @@ async fn command_approval_accept_runs_and_decline_does_not() {
         .into_iter()
         .filter(|e| e["type"] == "item.completed" && e["data"]["itemType"] == "command")
         .collect();
-    assert_eq!(cmds.first().map(|c| c["data"]["exitCode"].clone()), Some(json!(0)), "{cmds:#?}");
+    assert_eq!(
+        cmds.first().map(|c| c["data"]["exitCode"].clone()),
+        Some(json!(0)),
+        "{cmds:#?}"
+    );
 }
 
 #[tokio::test]
@@ -139,14 +182,24 @@ async fn approval_error_reply_counts_as_decline() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
-    let thread = start_thread(&mut b, &env, json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"})).await;
+    let thread = start_thread(
+        &mut b,
+        &env,
+        json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+    )
+    .await;
     let id = thread["id"].as_str().unwrap().to_string();
     let turn_id = turn(&mut b, &id, "RUN_CMD: touch errored.txt").await;
     let req = b.next_server_request(T).await;
-    b.respond_error(req["id"].clone(), -32000, "the editor could not ask").await;
+    b.respond_error(req["id"].clone(), -32000, "the editor could not ask")
+        .await;
     wait_turn_end(&mut b, &id, &turn_id).await;
     assert!(!env.work.join("errored.txt").exists());
-    assert!(b.events().iter().any(|e| e["type"] == "approval.resolved" && e["data"]["decision"] == "decline"));
+    assert!(
+        b.events()
+            .iter()
+            .any(|e| e["type"] == "approval.resolved" && e["data"]["decision"] == "decline")
+    );
 }
 
 #[tokio::test]
@@ -154,24 +207,38 @@ async fn interrupt_ends_the_turn_interrupted() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
-    let id = start_thread(&mut b, &env, json!({})).await["id"].as_str().unwrap().to_string();
+    let id = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let turn_id = turn(&mut b, &id, "SLOW please").await;
     let i = id.clone();
     b.wait_event(T, move |e| is(e, &i, "content.delta")).await;
     // A second turn while one runs is refused.
     let err = b
-        .request("turn/start", json!({"threadId": id, "input": [{"type": "text", "text": "again"}]}))
+        .request(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": "again"}]}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err["code"], -32011);
-    b.request("turn/interrupt", json!({"threadId": id})).await.unwrap();
+    b.request("turn/interrupt", json!({"threadId": id}))
+        .await
+        .unwrap();
     let done = wait_turn_end(&mut b, &id, &turn_id).await;
     assert_eq!(done["data"]["state"], "interrupted");
-    let err = b.request("turn/interrupt", json!({"threadId": id})).await.unwrap_err();
+    let err = b
+        .request("turn/interrupt", json!({"threadId": id}))
+        .await
+        .unwrap_err();
     assert_eq!(err["code"], -32012);
     // The thread is usable afterwards.
     let t2 = turn(&mut b, &id, "and now quickly").await;
-    assert_eq!(wait_turn_end(&mut b, &id, &t2).await["data"]["state"], "completed");
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t2).await["data"]["state"],
+        "completed"
+    );
 }
 
 #[tokio::test]
@@ -185,7 +252,10 @@ async fn soft_stop_resumes_and_detach_starts_fresh() {
     let t1 = turn(&mut b, &id, "remember the word PAPAYA").await;
     wait_turn_end(&mut b, &id, &t1).await;
 
-    let stopped = b.request("thread/stop", json!({"threadId": id})).await.unwrap();
+    let stopped = b
+        .request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
     assert_eq!(stopped["thread"]["status"], "stopped");
     assert_eq!(stopped["thread"]["providerThreadId"], cursor.as_str());
     let i = id.clone();
@@ -196,29 +266,61 @@ async fn soft_stop_resumes_and_detach_starts_fresh() {
     env.mock.clear_requests();
     let t2 = turn(&mut b, &id, "what was the word?").await;
     wait_turn_end(&mut b, &id, &t2).await;
-    let started: Vec<Value> = b.events().into_iter().filter(|e| is(e, &id, "session.started")).collect();
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "session.started"))
+        .collect();
     assert_eq!(started.len(), 2);
     assert_eq!(started[1]["data"]["resumed"], true);
     assert_eq!(started[1]["data"]["providerThreadId"], cursor.as_str());
     let seen = env.mock.requests().last().unwrap().conversation_text();
-    assert!(seen.contains("PAPAYA"), "the resumed thread must carry the earlier turn: {seen}");
+    assert!(
+        seen.contains("PAPAYA"),
+        "the resumed thread must carry the earlier turn: {seen}"
+    );
 
-    let detached = b.request("thread/stop", json!({"threadId": id, "detach": true})).await.unwrap();
-    assert!(detached["thread"].get("providerThreadId").is_none_or(Value::is_null), "{detached}");
+    let detached = b
+        .request("thread/stop", json!({"threadId": id, "detach": true}))
+        .await
+        .unwrap();
+    assert!(
+        detached["thread"]
+            .get("providerThreadId")
+            .is_none_or(Value::is_null),
+        "{detached}"
+    );
     env.mock.clear_requests();
     let t3 = turn(&mut b, &id, "fresh start").await;
     wait_turn_end(&mut b, &id, &t3).await;
-    let started: Vec<Value> = b.events().into_iter().filter(|e| is(e, &id, "session.started")).collect();
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "session.started"))
+        .collect();
     assert_eq!(started.len(), 3);
     assert_eq!(started[2]["data"]["resumed"], false);
     assert_ne!(started[2]["data"]["providerThreadId"], cursor.as_str());
     let seen = env.mock.requests().last().unwrap().conversation_text();
-    assert!(!seen.contains("PAPAYA"), "a detached thread must start fresh: {seen}");
+    assert!(
+        !seen.contains("PAPAYA"),
+        "a detached thread must start fresh: {seen}"
+    );
 
     // Detaching an already stopped thread still detaches.
-    b.request("thread/stop", json!({"threadId": id})).await.unwrap();
-    let again = b.request("thread/stop", json!({"threadId": id, "detach": true})).await.unwrap();
-    assert!(again["thread"].get("providerThreadId").is_none_or(Value::is_null), "{again}");
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let again = b
+        .request("thread/stop", json!({"threadId": id, "detach": true}))
+        .await
+        .unwrap();
+    assert!(
+        again["thread"]
+            .get("providerThreadId")
+            .is_none_or(Value::is_null),
+        "{again}"
+    );
 }
 
 #[tokio::test]
@@ -234,14 +336,31 @@ async fn idle_reaping_then_resume() {
     let exited = b.wait_event(T, move |e| is(e, &i, "session.exited")).await;
     assert_eq!(exited["data"]["reason"], "idle");
     assert_eq!(exited["data"]["recoverable"], true);
-    let read = b.request("thread/read", json!({"threadId": id, "limit": 1})).await.unwrap();
+    let read = b
+        .request("thread/read", json!({"threadId": id, "limit": 1}))
+        .await
+        .unwrap();
     assert_eq!(read["thread"]["status"], "stopped");
-    assert_eq!(read["thread"]["providerThreadId"], thread["providerThreadId"]);
+    assert_eq!(
+        read["thread"]["providerThreadId"],
+        thread["providerThreadId"]
+    );
     env.mock.clear_requests();
     let t2 = turn(&mut b, &id, "which fruit?").await;
     wait_turn_end(&mut b, &id, &t2).await;
-    assert!(env.mock.requests().last().unwrap().conversation_text().contains("MANGO"));
-    let started: Vec<Value> = b.events().into_iter().filter(|e| is(e, &id, "session.started")).collect();
+    assert!(
+        env.mock
+            .requests()
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("MANGO")
+    );
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "session.started"))
+        .collect();
     assert_eq!(started.last().unwrap()["data"]["resumed"], true);
 }
 
@@ -263,11 +382,17 @@ async fn baton_killed_mid_turn_then_restart_closes_the_log_and_resumes() {
     while codex.iter().any(|p| process_alive(*p)) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(codex.iter().all(|p| !process_alive(*p)), "codex outlived a killed baton");
+    assert!(
+        codex.iter().all(|p| !process_alive(*p)),
+        "codex outlived a killed baton"
+    );
 
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
-    let read = b.request("thread/read", json!({"threadId": id})).await.unwrap();
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
     let events = read["events"].as_array().unwrap();
     let last = events.last().unwrap();
     assert_eq!(last["type"], "turn.completed", "{last}");
@@ -277,8 +402,18 @@ async fn baton_killed_mid_turn_then_restart_closes_the_log_and_resumes() {
     assert_eq!(read["thread"]["status"], "stopped");
     env.mock.clear_requests();
     let t3 = turn(&mut b, &id, "which fruit?").await;
-    assert_eq!(wait_turn_end(&mut b, &id, &t3).await["data"]["state"], "completed");
-    assert!(env.mock.requests().last().unwrap().conversation_text().contains("KIWI"));
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t3).await["data"]["state"],
+        "completed"
+    );
+    assert!(
+        env.mock
+            .requests()
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("KIWI")
+    );
     let started = b.wait_event(T, |e| e["type"] == "session.started").await;
     assert_eq!(started["data"]["resumed"], true);
 }
@@ -288,13 +423,20 @@ async fn codex_killed_mid_turn_fails_the_turn_and_next_turn_resumes() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
-    let id = start_thread(&mut b, &env, json!({})).await["id"].as_str().unwrap().to_string();
+    let id = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let t1 = turn(&mut b, &id, "remember LIME").await;
     wait_turn_end(&mut b, &id, &t1).await;
     let t2 = turn(&mut b, &id, "HANG now").await;
     let codex = codex_pids(b.pid());
     assert_eq!(codex.len(), 1);
-    std::process::Command::new("kill").arg("-9").arg(codex[0].to_string()).status().unwrap();
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(codex[0].to_string())
+        .status()
+        .unwrap();
     let done = wait_turn_end(&mut b, &id, &t2).await;
     assert_eq!(done["data"]["state"], "failed");
     let i = id.clone();
@@ -303,8 +445,18 @@ async fn codex_killed_mid_turn_fails_the_turn_and_next_turn_resumes() {
     assert_eq!(exited["data"]["recoverable"], true);
     env.mock.clear_requests();
     let t3 = turn(&mut b, &id, "which fruit?").await;
-    assert_eq!(wait_turn_end(&mut b, &id, &t3).await["data"]["state"], "completed");
-    assert!(env.mock.requests().last().unwrap().conversation_text().contains("LIME"));
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t3).await["data"]["state"],
+        "completed"
+    );
+    assert!(
+        env.mock
+            .requests()
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("LIME")
+    );
     let new_codex = codex_pids(b.pid());
     assert_eq!(new_codex.len(), 1);
     assert_ne!(new_codex, codex);
@@ -315,13 +467,23 @@ async fn two_threads_share_one_codex_process_and_eof_leaves_no_child() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
-    let a = start_thread(&mut b, &env, json!({})).await["id"].as_str().unwrap().to_string();
-    let c = start_thread(&mut b, &env, json!({})).await["id"].as_str().unwrap().to_string();
+    let a = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ta = turn(&mut b, &a, "thread A speaks").await;
     let tc = turn(&mut b, &c, "thread C speaks").await;
     wait_turn_end(&mut b, &a, &ta).await;
     wait_turn_end(&mut b, &c, &tc).await;
-    assert_eq!(codex_pids(b.pid()).len(), 1, "one codex app-server serves both threads");
+    assert_eq!(
+        codex_pids(b.pid()).len(),
+        1,
+        "one codex app-server serves both threads"
+    );
     // Each thread only saw its own text.
     let text = |t: &str| -> String {
         b.events()

@@ -26,7 +26,10 @@ async fn handshake_over_lsp_framing() {
     let codex = providers.iter().find(|p| p["id"] == "codex").unwrap();
     assert_eq!(codex["available"], true, "{codex}");
     assert_eq!(codex["version"], "0.169.0");
-    assert_eq!(b.request("shutdown", Value::Null).await.unwrap(), Value::Null);
+    assert_eq!(
+        b.request("shutdown", Value::Null).await.unwrap(),
+        Value::Null
+    );
     b.notify("exit", Value::Null).await;
     assert_eq!(b.wait_exit(Duration::from_secs(5)).await, Some(0));
 }
@@ -101,12 +104,18 @@ async fn every_error_code() {
         let err = b.request("no/such/method", json!({})).await.unwrap_err();
         assert_eq!(code(&err), -32601);
         // -32602, naming the field.
-        let err = b.request("turn/start", json!({"threadId": "x"})).await.unwrap_err();
+        let err = b
+            .request("turn/start", json!({"threadId": "x"}))
+            .await
+            .unwrap_err();
         assert_eq!(code(&err), -32602);
         assert!(err["message"].as_str().unwrap().contains("input"), "{err}");
         assert_eq!(err["data"]["field"], "input");
         let err = b
-            .request("thread/start", json!({"provider": "codex", "cwd": "relative/dir"}))
+            .request(
+                "thread/start",
+                json!({"provider": "codex", "cwd": "relative/dir"}),
+            )
             .await
             .unwrap_err();
         assert_eq!(code(&err), -32602);
@@ -118,7 +127,10 @@ async fn every_error_code() {
         assert_eq!(code(&err), -32602, "{err}");
         // -32010: unknown thread.
         let err = b
-            .request("turn/start", json!({"threadId": "missing", "input": [{"type": "text", "text": "hi"}]}))
+            .request(
+                "turn/start",
+                json!({"threadId": "missing", "input": [{"type": "text", "text": "hi"}]}),
+            )
             .await
             .unwrap_err();
         assert_eq!(code(&err), -32010);
@@ -161,7 +173,10 @@ async fn cancel_request_answers_request_cancelled() {
     b.send_raw(&bytes).await;
     let deadline = tokio::time::Instant::now() + T;
     loop {
-        let msg = b.read_message(deadline - tokio::time::Instant::now()).await.expect("reply to 777");
+        let msg = b
+            .read_message(deadline - tokio::time::Instant::now())
+            .await
+            .expect("reply to 777");
         if msg["id"] == 777 {
             assert_eq!(msg["error"]["code"], -32800, "{msg}");
             break;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-pub use mock_model::{Api, MockServer};
+pub use mock_model::MockServer;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -61,9 +61,20 @@ impl TestEnv {
             std::fs::create_dir_all(d).unwrap();
         }
         let mock = MockServer::start().await.unwrap();
-        std::fs::write(codex_home.join("config.toml"), codex_config(&mock.base_url())).unwrap();
+        std::fs::write(
+            codex_home.join("config.toml"),
+            codex_config(&mock.base_url()),
+        )
+        .unwrap();
         let db = root.path().join("data/baton.db");
-        TestEnv { root, home, codex_home, work, db, mock }
+        TestEnv {
+            root,
+            home,
+            codex_home,
+            work,
+            db,
+            mock,
+        }
     }
 
     pub fn baton_env(&self) -> Vec<(String, String)> {
@@ -77,7 +88,10 @@ impl TestEnv {
             ("BATON_CLAUDE_BIN".into(), s(&claude_bin())),
             ("ANTHROPIC_BASE_URL".into(), self.mock.base_url()),
             ("ANTHROPIC_API_KEY".into(), "dummy".into()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+            (
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            ),
             ("DISABLE_TELEMETRY".into(), "1".into()),
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
             ("DISABLE_ERROR_REPORTING".into(), "1".into()),
@@ -131,7 +145,10 @@ pub struct Baton {
 
 impl Baton {
     pub async fn spawn(env: &TestEnv, args: &[&str], framing: Framing) -> Baton {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let stderr_path = env.root.path().join(format!("baton-{n}.stderr"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -220,12 +237,19 @@ impl Baton {
                 body
             }
         };
-        Some(serde_json::from_slice(&body).unwrap_or_else(|e| panic!("baton wrote invalid JSON ({e}): {}", String::from_utf8_lossy(&body))))
+        Some(serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!(
+                "baton wrote invalid JSON ({e}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        }))
     }
 
     /// Reads one message from the pipe (with a deadline), recording events and server requests.
     async fn pull(&mut self, timeout: Duration) -> Option<Value> {
-        let msg = tokio::time::timeout(timeout, self.read_one()).await.ok()??;
+        let msg = tokio::time::timeout(timeout, self.read_one())
+            .await
+            .ok()??;
         if msg["method"] == "thread/event" {
             self.events.push(msg["params"].clone());
         }
@@ -246,12 +270,16 @@ impl Baton {
     pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let Some(msg) = self.pull(left).await else {
-                panic!("no response to {method} (id {id}) within 30 s\n--- baton stderr ---\n{}", self.stderr_tail());
+                panic!(
+                    "no response to {method} (id {id}) within 30 s\n--- baton stderr ---\n{}",
+                    self.stderr_tail()
+                );
             };
             if msg["id"] == id && msg.get("method").is_none() {
                 assert_eq!(msg["jsonrpc"], "2.0");
@@ -265,7 +293,8 @@ impl Baton {
     }
 
     pub async fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await;
     }
 
     pub async fn initialize(&mut self) -> Value {
@@ -301,7 +330,11 @@ impl Baton {
             if self.pull(left).await.is_none() {
                 panic!(
                     "expected event did not arrive within {timeout:?}; events seen:\n{}\n--- baton stderr ---\n{}",
-                    self.events.iter().map(|e| format!("{} {}", e["type"], e["data"])).collect::<Vec<_>>().join("\n"),
+                    self.events
+                        .iter()
+                        .map(|e| format!("{} {}", e["type"], e["data"]))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                     self.stderr_tail()
                 );
             }
@@ -323,17 +356,22 @@ impl Baton {
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if self.pull(left).await.is_none() {
-                panic!("no server request within {timeout:?}\n--- baton stderr ---\n{}", self.stderr_tail());
+                panic!(
+                    "no server request within {timeout:?}\n--- baton stderr ---\n{}",
+                    self.stderr_tail()
+                );
             }
         }
     }
 
     pub async fn respond(&mut self, id: Value, result: Value) {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "result": result})).await;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+            .await;
     }
 
     pub async fn respond_error(&mut self, id: Value, code: i64, message: &str) {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})).await;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
+            .await;
     }
 
     pub async fn close_stdin(&mut self) {
@@ -358,7 +396,10 @@ impl Baton {
 
     pub fn kill9(&mut self) {
         if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            let _ = std::process::Command::new("kill")
+                .arg("-9")
+                .arg(pid.to_string())
+                .status();
         }
     }
 }
@@ -368,10 +409,16 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
             // The command name is in parentheses and may contain spaces: parse after the last ')'.
-            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
             let fields: Vec<&str> = rest.split_whitespace().collect();
             if fields.first() == Some(&"Z") {
                 continue;
@@ -397,7 +444,10 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 /// True while the process exists and is not a zombie.
 pub fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').map(|(_, r)| !r.trim_start().starts_with('Z')).unwrap_or(false),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, r)| !r.trim_start().starts_with('Z'))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }

@@ -12,7 +12,9 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 
 pub async fn serve(listener: TcpListener, log: Log) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let log = log.clone();
         tokio::spawn(async move {
             let _ = handle(stream, log).await;
@@ -50,7 +52,8 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> anyhow::Result<Optio
             let value = value.trim();
             if name == "content-length" {
                 length = value.parse().unwrap_or(0);
-            } else if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked") {
+            } else if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked")
+            {
                 chunked = true;
             }
         }
@@ -82,7 +85,9 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> anyhow::Result<Optio
 
 async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
     let mut reader = BufReader::new(stream);
-    let Some(req) = read_request(&mut reader).await? else { return Ok(()) };
+    let Some(req) = read_request(&mut reader).await? else {
+        return Ok(());
+    };
     let mut stream = reader.into_inner();
     let path_only = req.path.split('?').next().unwrap_or("").to_string();
     if path_only == "/_mock/requests" {
@@ -126,7 +131,11 @@ async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
     }
 }
 
-pub async fn json_response(stream: &mut TcpStream, status: u16, body: &Value) -> anyhow::Result<()> {
+pub async fn json_response(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &Value,
+) -> anyhow::Result<()> {
     let text = body.to_string();
     let reason = match status {
         200 => "OK",

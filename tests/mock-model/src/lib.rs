@@ -106,7 +106,11 @@ impl MockServer {
 
     /// Requests to one API, in order.
     pub fn requests_to(&self, api: Api) -> Vec<RecordedRequest> {
-        lock(&self.log).iter().filter(|r| r.api == api).cloned().collect()
+        lock(&self.log)
+            .iter()
+            .filter(|r| r.api == api)
+            .cloned()
+            .collect()
     }
 
     pub fn clear_requests(&self) {

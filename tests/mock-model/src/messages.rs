@@ -19,7 +19,11 @@ fn next_id(prefix: &str) -> String {
 pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()> {
     let conv = script::conversation(Api::Messages, body);
     let plan = script::plan(&conv);
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("mock-model").to_string();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("mock-model")
+        .to_string();
     let input_tokens = (body.to_string().len() / 4) as u64;
     match &plan {
         Plan::Fail => {
@@ -39,13 +43,20 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let (blocks, stop_reason) = match &plan {
         Plan::Text(t) => (vec![json!({"type": "text", "text": t})], "end_turn"),
-        Plan::Slow => (vec![json!({"type": "text", "text": "slow ".repeat(100)})], "end_turn"),
+        Plan::Slow => (
+            vec![json!({"type": "text", "text": "slow ".repeat(100)})],
+            "end_turn",
+        ),
         Plan::Shell(cmd) => (
-            vec![json!({"type": "tool_use", "id": next_id("toolu"), "name": "Bash", "input": {"command": cmd, "description": "run the requested command"}})],
+            vec![
+                json!({"type": "tool_use", "id": next_id("toolu"), "name": "Bash", "input": {"command": cmd, "description": "run the requested command"}}),
+            ],
             "tool_use",
         ),
         Plan::WriteFile { path, content } => (
-            vec![json!({"type": "tool_use", "id": next_id("toolu"), "name": "Write", "input": {"file_path": path, "content": content}})],
+            vec![
+                json!({"type": "tool_use", "id": next_id("toolu"), "name": "Write", "input": {"file_path": path, "content": content}}),
+            ],
             "tool_use",
         ),
         Plan::Fail | Plan::Hang => return Ok(()),
@@ -65,7 +76,11 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                 "usage": {"input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
     )
     .await?;
-    let (pieces, gap) = if plan == Plan::Slow { (100, Duration::from_millis(100)) } else { (4, Duration::ZERO) };
+    let (pieces, gap) = if plan == Plan::Slow {
+        (100, Duration::from_millis(100))
+    } else {
+        (4, Duration::ZERO)
+    };
     for (index, block) in blocks.iter().enumerate() {
         match block.get("type").and_then(Value::as_str) {
             Some("text") => {
@@ -81,20 +96,29 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             _ => {
                 let mut start = block.clone();
                 start["input"] = json!({});
-                sse.event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": start})).await?;
+                sse.event(
+                    "content_block_start",
+                    &json!({"type": "content_block_start", "index": index, "content_block": start}),
+                )
+                .await?;
                 let input = block.get("input").cloned().unwrap_or(json!({})).to_string();
                 for piece in chunks(&input, 3) {
                     sse.event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})).await?;
                 }
             }
         }
-        sse.event("content_block_stop", &json!({"type": "content_block_stop", "index": index})).await?;
+        sse.event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        )
+        .await?;
     }
     sse.event(
         "message_delta",
         &json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 12}}),
     )
     .await?;
-    sse.event("message_stop", &json!({"type": "message_stop"})).await?;
+    sse.event("message_stop", &json!({"type": "message_stop"}))
+        .await?;
     Ok(())
 }

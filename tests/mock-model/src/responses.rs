@@ -19,7 +19,10 @@ fn next_id(prefix: &str) -> String {
 fn tool<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
     body.get("tools")?.as_array()?.iter().find(|t| {
         t.get("name").and_then(Value::as_str) == Some(name)
-            || t.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) == Some(name)
+            || t.get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                == Some(name)
     })
 }
 
@@ -44,7 +47,11 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
     }
     let resp_id = next_id("resp");
     let mut sse = Sse::start(stream).await?;
-    sse.event("response.created", &json!({"type": "response.created", "response": {"id": resp_id}})).await?;
+    sse.event(
+        "response.created",
+        &json!({"type": "response.created", "response": {"id": resp_id}}),
+    )
+    .await?;
     let item = match plan {
         Plan::Text(text) => message(&mut sse, &text, 4, Duration::ZERO).await?,
         Plan::Slow => {
@@ -63,9 +70,13 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             function_item(&mut sse, item).await?
         }
         Plan::WriteFile { path, content } => {
-            let patch = format!("*** Begin Patch\n*** Add File: {path}\n+{content}\n*** End Patch\n");
+            let patch =
+                format!("*** Begin Patch\n*** Add File: {path}\n+{content}\n*** End Patch\n");
             let call_id = next_id("call");
-            let custom = tool(body, "apply_patch").and_then(|t| t.get("type")).and_then(Value::as_str) == Some("custom");
+            let custom = tool(body, "apply_patch")
+                .and_then(|t| t.get("type"))
+                .and_then(Value::as_str)
+                == Some("custom");
             let item = if custom {
                 json!({"type": "custom_tool_call", "id": next_id("ctc"), "call_id": call_id, "name": "apply_patch", "input": patch})
             } else if tool(body, "apply_patch").is_some() {
@@ -88,7 +99,12 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn message(sse: &mut Sse<'_>, text: &str, pieces: usize, gap: Duration) -> anyhow::Result<Value> {
+async fn message(
+    sse: &mut Sse<'_>,
+    text: &str,
+    pieces: usize,
+    gap: Duration,
+) -> anyhow::Result<Value> {
     let id = next_id("msg");
     sse.event(
         "response.output_item.added",

@@ -33,7 +33,9 @@ fn text_of(content: &Value) -> String {
                 _ => {
                     let ty = p.get("type").and_then(Value::as_str).unwrap_or("");
                     match ty {
-                        "text" | "input_text" | "output_text" => p.get("text").and_then(Value::as_str).map(str::to_string),
+                        "text" | "input_text" | "output_text" => {
+                            p.get("text").and_then(Value::as_str).map(str::to_string)
+                        }
                         "tool_result" => Some(text_of(p.get("content").unwrap_or(&Value::Null))),
                         _ => None,
                     }
@@ -50,16 +52,29 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
     let mut out = Vec::new();
     match api {
         Api::Responses => {
-            for item in body.get("input").and_then(Value::as_array).into_iter().flatten() {
-                let ty = item.get("type").and_then(Value::as_str).unwrap_or("message");
+            for item in body
+                .get("input")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let ty = item
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("message");
                 match ty {
                     "message" => {
                         let role = item.get("role").and_then(Value::as_str).unwrap_or("");
                         if role == "user" || role == "assistant" {
                             let text = text_of(item.get("content").unwrap_or(&Value::Null));
                             // Codex adds its environment context as user messages; they are not the user's words.
-                            if !text.trim_start().starts_with("<environment_context>") && !text.trim_start().starts_with("# AGENTS.md") {
-                                out.push(Msg { role: role.into(), text });
+                            if !text.trim_start().starts_with("<environment_context>")
+                                && !text.trim_start().starts_with("# AGENTS.md")
+                            {
+                                out.push(Msg {
+                                    role: role.into(),
+                                    text,
+                                });
                             }
                         }
                     }
@@ -69,19 +84,29 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
                             Value::String(s) => s.clone(),
                             other => text_of(other.get("content").unwrap_or(other)),
                         };
-                        out.push(Msg { role: "tool".into(), text });
+                        out.push(Msg {
+                            role: "tool".into(),
+                            text,
+                        });
                     }
                     _ => {}
                 }
             }
         }
         Api::Messages | Api::Other => {
-            for m in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
+            for m in body
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let role = m.get("role").and_then(Value::as_str).unwrap_or("");
                 let content = m.get("content").unwrap_or(&Value::Null);
-                let is_tool_result = content
-                    .as_array()
-                    .is_some_and(|parts| parts.iter().any(|p| p.get("type").and_then(Value::as_str) == Some("tool_result")));
+                let is_tool_result = content.as_array().is_some_and(|parts| {
+                    parts
+                        .iter()
+                        .any(|p| p.get("type").and_then(Value::as_str) == Some("tool_result"))
+                });
                 match role {
                     "user" if is_tool_result => {
                         let errored = content
@@ -93,9 +118,15 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
                         if errored {
                             text = format!("ERROR: {text}");
                         }
-                        out.push(Msg { role: "tool".into(), text });
+                        out.push(Msg {
+                            role: "tool".into(),
+                            text,
+                        });
                     }
-                    "user" | "assistant" => out.push(Msg { role: role.into(), text: text_of(content) }),
+                    "user" | "assistant" => out.push(Msg {
+                        role: role.into(),
+                        text: text_of(content),
+                    }),
                     _ => {}
                 }
             }
@@ -105,7 +136,11 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
 }
 
 fn first_line(s: &str) -> String {
-    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     line.chars().take(120).collect()
 }
 
@@ -115,27 +150,52 @@ pub fn plan(conv: &[Msg]) -> Plan {
         return Plan::Text("mock reply to: (nothing)".into());
     };
     if last.role == "tool" {
-        let previous_user = conv.iter().rev().find(|m| m.role == "user").map(|m| m.text.as_str()).unwrap_or("");
+        let previous_user = conv
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(|m| m.text.as_str())
+            .unwrap_or("");
         if previous_user.contains("WRITE_FILE:") {
             let lower = last.text.to_ascii_lowercase();
-            let failed = ["error", "denied", "rejected", "declined", "not "].iter().any(|w| lower.contains(w));
-            return Plan::Text(if failed { "file not written".into() } else { "file written".into() });
+            let failed = ["error", "denied", "rejected", "declined", "not "]
+                .iter()
+                .any(|w| lower.contains(w));
+            return Plan::Text(if failed {
+                "file not written".into()
+            } else {
+                "file written".into()
+            });
         }
         return Plan::Text(format!("command finished: {}", first_line(&last.text)));
     }
     let text = &last.text;
-    if text.contains("CONTEXT CHECKPOINT COMPACTION") || text.contains("create a detailed summary of the conversation") {
+    if text.contains("CONTEXT CHECKPOINT COMPACTION")
+        || text.contains("create a detailed summary of the conversation")
+    {
         let users: Vec<&Msg> = conv.iter().filter(|m| m.role == "user").collect();
-        let real: Vec<&&Msg> = users.iter().filter(|m| !m.text.contains("CONTEXT CHECKPOINT COMPACTION") && !m.text.contains("detailed summary of the conversation")).collect();
+        let real: Vec<&&Msg> = users
+            .iter()
+            .filter(|m| {
+                !m.text.contains("CONTEXT CHECKPOINT COMPACTION")
+                    && !m.text.contains("detailed summary of the conversation")
+            })
+            .collect();
         let last_real = real.last().map(|m| first_line(&m.text)).unwrap_or_default();
-        return Plan::Text(format!("MOCK SUMMARY: {} earlier user messages; last: {last_real}", real.len()));
+        return Plan::Text(format!(
+            "MOCK SUMMARY: {} earlier user messages; last: {last_real}",
+            real.len()
+        ));
     }
     if let Some(rest) = after(text, "RUN_CMD:") {
         return Plan::Shell(rest);
     }
     if let Some(rest) = after(text, "WRITE_FILE:") {
         let (path, content) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
-        return Plan::WriteFile { path: path.to_string(), content: content.to_string() };
+        return Plan::WriteFile {
+            path: path.to_string(),
+            content: content.to_string(),
+        };
     }
     if text.contains("FAIL_529") {
         return Plan::Fail;
@@ -169,20 +229,35 @@ mod tests {
     use super::*;
 
     fn user(t: &str) -> Msg {
-        Msg { role: "user".into(), text: t.into() }
+        Msg {
+            role: "user".into(),
+            text: t.into(),
+        }
     }
 
     #[test]
     fn keywords_choose_the_plan() {
-        assert_eq!(plan(&[user("RUN_CMD: touch a.txt\nthanks")]), Plan::Shell("touch a.txt".into()));
+        assert_eq!(
+            plan(&[user("RUN_CMD: touch a.txt\nthanks")]),
+            Plan::Shell("touch a.txt".into())
+        );
         assert_eq!(
             plan(&[user("WRITE_FILE: out.txt hello world")]),
-            Plan::WriteFile { path: "out.txt".into(), content: "hello world".into() }
+            Plan::WriteFile {
+                path: "out.txt".into(),
+                content: "hello world".into()
+            }
         );
         assert_eq!(plan(&[user("SLOW please")]), Plan::Slow);
         assert_eq!(plan(&[user("hi")]), Plan::Text("mock reply to: hi".into()));
-        let tool = Msg { role: "tool".into(), text: "created\n".into() };
-        assert_eq!(plan(&[user("RUN_CMD: x"), tool]), Plan::Text("command finished: created".into()));
+        let tool = Msg {
+            role: "tool".into(),
+            text: "created\n".into(),
+        };
+        assert_eq!(
+            plan(&[user("RUN_CMD: x"), tool]),
+            Plan::Text("command finished: created".into())
+        );
     }
 
     #[test]
