@@ -49,7 +49,10 @@ CREATE TABLE events (
 
 /// Opens the file with restrictive permissions and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
         std::fs::create_dir_all(dir)?;
         set_mode(dir, 0o700)?;
     }
