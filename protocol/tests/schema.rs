@@ -1,4 +1,5 @@
 //! The committed schema must equal what the types generate.
+#![allow(clippy::unwrap_used)]
 
 #[test]
 fn committed_schema_is_fresh() {
