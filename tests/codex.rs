@@ -504,3 +504,121 @@ async fn two_threads_share_one_codex_process_and_eof_leaves_no_child() {
     let left: Vec<u32> = all.into_iter().filter(|p| process_alive(*p)).collect();
     assert!(left.is_empty(), "children left behind: {left:?}");
 }
+
+#[tokio::test]
+async fn a_cursor_codex_lost_starts_fresh_with_a_warning() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"includeRaw": true})).await;
+    let thread = start_thread(&mut b, &env, json!({})).await;
+    let id = thread["id"].as_str().unwrap().to_string();
+    let cursor = thread["providerThreadId"].as_str().unwrap().to_string();
+    let t1 = turn(&mut b, &id, "remember FIG").await;
+    wait_turn_end(&mut b, &id, &t1).await;
+    // includeRaw: live events carry the provider's message, persisted ones never do.
+    let live_delta = b
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "content.delta")
+        .unwrap();
+    assert_eq!(
+        live_delta["data"]["raw"]["method"], "item/agentMessage/delta",
+        "{live_delta}"
+    );
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    assert!(
+        read["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["data"].get("raw").is_none())
+    );
+
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    // Codex forgets the thread: its rollout files are gone.
+    std::fs::remove_dir_all(env.codex_home.join("sessions")).unwrap();
+    let t2 = turn(&mut b, &id, "anything there?").await;
+    wait_turn_end(&mut b, &id, &t2).await;
+    let i = id.clone();
+    let warning = b
+        .wait_event(T, move |e| {
+            is(e, &i, "runtime.warning")
+                && e["data"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no longer has")
+        })
+        .await;
+    assert!(
+        warning["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&cursor),
+        "{warning}"
+    );
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "session.started"))
+        .collect();
+    assert_eq!(started.last().unwrap()["data"]["resumed"], false);
+    assert_ne!(
+        started.last().unwrap()["data"]["providerThreadId"],
+        cursor.as_str()
+    );
+}
+
+#[tokio::test]
+async fn doctor_reports_providers_and_problems() {
+    let env = TestEnv::new().await;
+    let run = |extra: Vec<(&str, &str)>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.arg("doctor").envs(env.baton_env());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run(vec![]);
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(text.contains("codex") && text.contains("0.169.0"), "{text}");
+    assert!(text.contains(env.db.to_str().unwrap()), "{text}");
+    let bad = run(vec![("BATON_CODEX_BIN", "/nonexistent/codex")]);
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("/nonexistent/codex does not exist"), "{text}");
+}
+
+#[tokio::test]
+async fn a_missing_codex_binary_is_a_clear_error_at_thread_start() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &["--codex-bin", "/nonexistent/codex"], Framing::Lsp).await;
+    b.initialize().await;
+    let err = b
+        .request(
+            "thread/start",
+            json!({"provider": "codex", "cwd": env.work.to_str().unwrap()}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32013, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/codex"),
+        "{err}"
+    );
+    let list = b.request("thread/list", json!({})).await.unwrap();
+    assert_eq!(
+        list["threads"].as_array().unwrap().len(),
+        0,
+        "no thread is left behind"
+    );
+}

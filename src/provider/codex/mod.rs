@@ -128,7 +128,9 @@ impl CodexPool {
 /// Codex's answers to `thread/resume` when the cursor cannot be resumed at all.
 fn is_lost_cursor(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    m.contains("no rollout found") || m.contains("invalid session id") || m.contains("not found")
+    // Observed with codex 0.169: "no rollout found for thread id …", "invalid session id: …",
+    // and "invalid paginated history lineage for …: missing source rollout".
+    m.contains("rollout") || m.contains("invalid session id") || m.contains("not found")
 }
 
 /// The live Codex thread of one baton thread.
