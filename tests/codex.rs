@@ -6,41 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Baton, Framing, TestEnv, descendants, process_alive};
+use common::{Baton, Framing, TestEnv, descendants, is, process_alive, turn, wait_turn_end};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);
 
-fn is(ev: &Value, thread: &str, ty: &str) -> bool {
-    ev["threadId"] == thread && ev["type"] == ty
-}
-
 async fn start_thread(b: &mut Baton, env: &TestEnv, extra: Value) -> Value {
-    let mut params = json!({"provider": "codex", "cwd": env.work.to_str().unwrap()});
-    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
-        p.extend(e.clone());
-    }
-    b.request("thread/start", params).await.unwrap()["thread"].clone()
-}
-
-async fn turn(b: &mut Baton, thread: &str, text: &str) -> String {
-    let r = b
-        .request(
-            "turn/start",
-            json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
-        )
-        .await
-        .unwrap();
-    r["turnId"].as_str().unwrap().to_string()
-}
-
-async fn wait_turn_end(b: &mut Baton, thread: &str, turn_id: &str) -> Value {
-    let t = thread.to_string();
-    let u = turn_id.to_string();
-    b.wait_event(T, move |e| {
-        is(e, &t, "turn.completed") && e["turnId"] == u.as_str()
-    })
-    .await
+    common::start_thread(b, env, "codex", extra).await
 }
 
 fn codex_pids(baton_pid: u32) -> Vec<u32> {

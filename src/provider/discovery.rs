@@ -36,11 +36,6 @@ fn capabilities(id: ProviderId) -> ProviderCapabilities {
     }
 }
 
-/// Whether this build can drive the provider at all.
-fn supported(id: ProviderId) -> bool {
-    matches!(id, ProviderId::Codex)
-}
-
 async fn probe(id: ProviderId, explicit: Option<&str>, name: &str) -> ProviderInfo {
     let mut info = ProviderInfo {
         id,
@@ -70,11 +65,7 @@ async fn probe(id: ProviderId, explicit: Option<&str>, name: &str) -> ProviderIn
         Ok(Ok(out)) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
             info.version = parse_version(&text);
-            if supported(id) {
-                info.available = true;
-            } else {
-                info.error = Some("not supported by this build yet".into());
-            }
+            info.available = true;
         }
         Ok(Ok(out)) => {
             info.error = Some(format!(

@@ -5,6 +5,7 @@
 //! session *generation* it belongs to, so the thread's actor can drop late events from a session it
 //! already replaced or stopped. Nothing above this module knows a provider's wire format.
 
+pub mod claude;
 pub mod codex;
 pub mod discovery;
 pub mod process;
@@ -126,6 +127,7 @@ pub enum ProviderError {
 #[derive(Clone)]
 pub enum Session {
     Codex(codex::CodexSession),
+    Claude(claude::ClaudeSession),
 }
 
 impl Session {
@@ -137,6 +139,7 @@ impl Session {
     ) -> Result<Option<String>, ProviderError> {
         match self {
             Session::Codex(s) => s.send_turn(text, model).await.map(Some),
+            Session::Claude(s) => s.send_turn(text).await.map(|()| None),
         }
     }
 
@@ -144,6 +147,7 @@ impl Session {
     pub async fn interrupt(&self, native_turn: Option<String>) -> Result<(), ProviderError> {
         match self {
             Session::Codex(s) => s.interrupt(native_turn).await,
+            Session::Claude(s) => s.interrupt().await,
         }
     }
 
@@ -151,6 +155,7 @@ impl Session {
     pub async fn stop(&self) {
         match self {
             Session::Codex(s) => s.stop().await,
+            Session::Claude(s) => s.stop().await,
         }
     }
 }
@@ -183,9 +188,10 @@ impl Providers {
                 let (s, started) = self.codex.start(config, sink).await?;
                 Ok((Session::Codex(s), started))
             }
-            ProviderId::Claude => Err(ProviderError::Unavailable(
-                "the claude provider is not supported by this build yet".into(),
-            )),
+            ProviderId::Claude => {
+                let (s, started) = claude::start(&self.settings, config, sink).await?;
+                Ok((Session::Claude(s), started))
+            }
         }
     }
 

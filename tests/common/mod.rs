@@ -95,6 +95,7 @@ impl TestEnv {
             ("DISABLE_TELEMETRY".into(), "1".into()),
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
             ("DISABLE_ERROR_REPORTING".into(), "1".into()),
+            ("CLAUDE_CODE_MAX_RETRIES".into(), "1".into()),
             ("RUST_LOG".into(), "baton=debug".into()),
         ]
     }
@@ -402,6 +403,40 @@ impl Baton {
                 .status();
         }
     }
+}
+
+// Helpers shared by the provider tests.
+
+pub fn is(ev: &Value, thread: &str, ty: &str) -> bool {
+    ev["threadId"] == thread && ev["type"] == ty
+}
+
+pub async fn start_thread(b: &mut Baton, env: &TestEnv, provider: &str, extra: Value) -> Value {
+    let mut params = json!({"provider": provider, "cwd": env.work.to_str().unwrap()});
+    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    b.request("thread/start", params).await.unwrap()["thread"].clone()
+}
+
+pub async fn turn(b: &mut Baton, thread: &str, text: &str) -> String {
+    let r = b
+        .request(
+            "turn/start",
+            json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+        )
+        .await
+        .unwrap();
+    r["turnId"].as_str().unwrap().to_string()
+}
+
+pub async fn wait_turn_end(b: &mut Baton, thread: &str, turn_id: &str) -> Value {
+    let t = thread.to_string();
+    let u = turn_id.to_string();
+    b.wait_event(Duration::from_secs(60), move |e| {
+        is(e, &t, "turn.completed") && e["turnId"] == u.as_str()
+    })
+    .await
 }
 
 /// All live descendants of `pid` (children, grandchildren, ...), from /proc.

@@ -1,0 +1,320 @@
+//! Claude Code stream-json stdout lines -> baton's event taxonomy.
+//!
+//! Pure functions over JSON plus a little per-session state ([`TurnState`]): which tool uses are
+//! open (so a `tool_result` completes the right item) and whether the running turn was
+//! interrupted (Claude reports an interrupted turn as an error result).
+
+use std::collections::HashMap;
+
+use baton_protocol::{
+    ContentDelta, EventBody, FileChange, Item, ItemType, RuntimeWarning, Stream, TurnCompleted,
+    TurnState as Ending, UsageUpdated,
+};
+use serde_json::Value;
+
+use crate::provider::ProviderEvent;
+
+/// What the mapping remembers between lines of one session.
+#[derive(Debug, Default)]
+pub struct TurnState {
+    /// Open tool uses by id: the item they started.
+    pub tools: HashMap<String, Item>,
+    /// Set by `interrupt`; the next `result` is reported as interrupted.
+    pub interrupted: bool,
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn ev(body: EventBody, item_id: Option<String>) -> ProviderEvent {
+    ProviderEvent::Event {
+        body,
+        native_turn: None,
+        item_id,
+        raw: None,
+    }
+}
+
+/// The item a tool use starts, by tool name.
+pub fn tool_item(name: &str, input: &Value) -> Item {
+    match name {
+        "Bash" => Item {
+            command: s(input, "command"),
+            ..Item::new(ItemType::Command)
+        },
+        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
+            let path = s(input, "file_path").or_else(|| s(input, "notebook_path")).unwrap_or_default();
+            let diff = match name {
+                "Write" => s(input, "content").map(|c| c.lines().map(|l| format!("+{l}\n")).collect()),
+                "Edit" => match (s(input, "old_string"), s(input, "new_string")) {
+                    (Some(old), Some(new)) => Some(format!(
+                        "{}{}",
+                        old.lines().map(|l| format!("-{l}\n")).collect::<String>(),
+                        new.lines().map(|l| format!("+{l}\n")).collect::<String>()
+                    )),
+                    _ => None,
+                },
+                _ => None,
+            };
+            Item {
+                changes: Some(vec![FileChange {
+                    path,
+                    kind: if name == "Write" { "add".into() } else { "update".into() },
+                    diff,
+                }]),
+                tool: Some(name.to_string()),
+                ..Item::new(ItemType::FileChange)
+            }
+        }
+        "WebSearch" => Item {
+            text: s(input, "query"),
+            ..Item::new(ItemType::WebSearch)
+        },
+        other => Item {
+            tool: Some(other.to_string()),
+            text: Some(input.to_string()),
+            ..Item::new(ItemType::ToolCall)
+        },
+    }
+}
+
+fn tool_result_text(block: &Value) -> String {
+    match block.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// Maps one stdout message (anything but control messages, which the session handles).
+pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
+    let ty = msg.get("type").and_then(Value::as_str).unwrap_or("");
+    match ty {
+        "stream_event" => {
+            let event = msg.get("event").cloned().unwrap_or(Value::Null);
+            if event.get("type").and_then(Value::as_str) != Some("content_block_delta") {
+                return vec![ProviderEvent::Activity];
+            }
+            let delta = event.get("delta").cloned().unwrap_or(Value::Null);
+            let item_id = s(msg, "api_message_id");
+            match delta.get("type").and_then(Value::as_str) {
+                Some("text_delta") => match s(&delta, "text") {
+                    Some(d) => vec![ev(EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: d }), item_id)],
+                    None => vec![ProviderEvent::Activity],
+                },
+                Some("thinking_delta") => match s(&delta, "thinking") {
+                    Some(d) => vec![ev(EventBody::ContentDelta(ContentDelta { stream: Stream::Reasoning, delta: d }), item_id)],
+                    None => vec![ProviderEvent::Activity],
+                },
+                _ => vec![ProviderEvent::Activity],
+            }
+        }
+        "assistant" => {
+            let message = msg.get("message").cloned().unwrap_or(Value::Null);
+            let id = s(&message, "id");
+            let mut out = Vec::new();
+            for block in message.get("content").and_then(Value::as_array).into_iter().flatten() {
+                match block.get("type").and_then(Value::as_str) {
+                    Some("text") => out.push(ev(
+                        EventBody::ItemCompleted(Item {
+                            text: s(block, "text"),
+                            ..Item::new(ItemType::AssistantMessage)
+                        }),
+                        id.clone(),
+                    )),
+                    Some("thinking") => out.push(ev(
+                        EventBody::ItemCompleted(Item {
+                            text: s(block, "thinking"),
+                            ..Item::new(ItemType::Reasoning)
+                        }),
+                        id.clone(),
+                    )),
+                    Some("tool_use") => {
+                        let tool_id = s(block, "id").unwrap_or_default();
+                        let name = s(block, "name").unwrap_or_default();
+                        let item = tool_item(&name, block.get("input").unwrap_or(&Value::Null));
+                        state.tools.insert(tool_id.clone(), item.clone());
+                        out.push(ev(EventBody::ItemStarted(item), Some(tool_id)));
+                    }
+                    _ => {}
+                }
+            }
+            if out.is_empty() { vec![ProviderEvent::Activity] } else { out }
+        }
+        "user" => {
+            let content = msg.get("message").and_then(|m| m.get("content")).cloned().unwrap_or(Value::Null);
+            let mut out = Vec::new();
+            for block in content.as_array().into_iter().flatten() {
+                if block.get("type").and_then(Value::as_str) != Some("tool_result") {
+                    continue;
+                }
+                let tool_id = s(block, "tool_use_id").unwrap_or_default();
+                let mut item = state.tools.remove(&tool_id).unwrap_or_else(|| Item::new(ItemType::ToolCall));
+                let is_error = block.get("is_error").and_then(Value::as_bool) == Some(true);
+                item.output = Some(tool_result_text(block));
+                item.status = Some(if is_error { "failed".into() } else { "completed".into() });
+                if item.item_type == ItemType::Command {
+                    item.exit_code = bash_exit_code(msg.get("tool_use_result"), is_error);
+                }
+                out.push(ev(EventBody::ItemCompleted(item), Some(tool_id)));
+            }
+            if out.is_empty() { vec![ProviderEvent::Activity] } else { out }
+        }
+        "system" => match msg.get("subtype").and_then(Value::as_str) {
+            Some("api_retry") => {
+                let attempt = msg.get("attempt").and_then(Value::as_i64).unwrap_or(0);
+                let max = msg.get("max_retries").and_then(Value::as_i64).unwrap_or(0);
+                let error = s(msg, "error").unwrap_or_default();
+                vec![ev(
+                    EventBody::RuntimeWarning(RuntimeWarning {
+                        message: format!("claude API error ({error}); retry {attempt} of {max}"),
+                    }),
+                    None,
+                )]
+            }
+            _ => vec![ProviderEvent::Activity],
+        },
+        "result" => {
+            let usage = msg.get("usage").cloned().unwrap_or(Value::Null);
+            let n = |k: &str| usage.get(k).and_then(Value::as_i64).unwrap_or(0);
+            let input = n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
+            let output = n("output_tokens");
+            let context_window = msg
+                .get("modelUsage")
+                .and_then(Value::as_object)
+                .and_then(|m| m.values().find_map(|u| u.get("contextWindow").and_then(Value::as_i64)));
+            let usage_ev = ev(
+                EventBody::UsageUpdated(UsageUpdated {
+                    input_tokens: input,
+                    output_tokens: output,
+                    total_tokens: input + output,
+                    context_window,
+                    cost_usd: msg.get("total_cost_usd").and_then(Value::as_f64),
+                }),
+                None,
+            );
+            let is_error = msg.get("is_error").and_then(Value::as_bool) == Some(true);
+            let (state_end, error) = if std::mem::take(&mut state.interrupted) {
+                (Ending::Interrupted, None)
+            } else if is_error {
+                (Ending::Failed, Some(result_error(msg)))
+            } else {
+                (Ending::Completed, None)
+            };
+            state.tools.clear();
+            vec![usage_ev, ev(EventBody::TurnCompleted(TurnCompleted { state: state_end, error }), None)]
+        }
+        _ => vec![ProviderEvent::Activity],
+    }
+}
+
+/// The error text of a failed result: its `result`, its `errors`, or its terminal reason.
+fn result_error(msg: &Value) -> String {
+    if let Some(r) = s(msg, "result").filter(|r| !r.is_empty()) {
+        return r;
+    }
+    if let Some(errors) = msg.get("errors").and_then(Value::as_array) {
+        let text: Vec<String> = errors.iter().map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).collect();
+        if !text.is_empty() {
+            return text.join("; ");
+        }
+    }
+    let reason = s(msg, "terminal_reason").or_else(|| s(msg, "subtype")).unwrap_or_else(|| "error".into());
+    match msg.get("api_error_status").and_then(Value::as_i64) {
+        Some(status) => format!("claude turn failed: {reason} (HTTP {status})"),
+        None => format!("claude turn failed: {reason}"),
+    }
+}
+
+fn bash_exit_code(result: Option<&Value>, is_error: bool) -> Option<i64> {
+    let r = result?;
+    if let Some(code) = r.get("exitCode").or_else(|| r.get("exit_code")).and_then(Value::as_i64) {
+        return Some(code);
+    }
+    // Claude reports a finished command by its output; a non-error result ran to completion.
+    (r.get("stdout").is_some() && !is_error && r.get("interrupted").and_then(Value::as_bool) != Some(true)).then_some(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use serde_json::json;
+
+    fn body(e: &ProviderEvent) -> &EventBody {
+        match e {
+            ProviderEvent::Event { body, .. } => body,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_delta_and_assistant_message() {
+        let mut st = TurnState::default();
+        let d = map_line(&json!({"type":"stream_event","api_message_id":"m1","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"he"}}}), &mut st);
+        assert_eq!(body(&d[0]), &EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: "he".into() }));
+        let a = map_line(&json!({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"hello"}]}}), &mut st);
+        let EventBody::ItemCompleted(item) = body(&a[0]) else { panic!() };
+        assert_eq!((item.item_type, item.text.as_deref()), (ItemType::AssistantMessage, Some("hello")));
+    }
+
+    #[test]
+    fn tool_use_then_result_completes_the_same_item() {
+        let mut st = TurnState::default();
+        let started = map_line(&json!({"type":"assistant","message":{"id":"m","content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"/w/a.txt","content":"x\n"}}]}}), &mut st);
+        let EventBody::ItemStarted(item) = body(&started[0]) else { panic!() };
+        assert_eq!(item.item_type, ItemType::FileChange);
+        assert_eq!(item.changes.as_ref().unwrap()[0].path, "/w/a.txt");
+        let done = map_line(&json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"File created"}]}}), &mut st);
+        let ProviderEvent::Event { body: EventBody::ItemCompleted(item), item_id, .. } = &done[0] else { panic!() };
+        assert_eq!(item_id.as_deref(), Some("t1"));
+        assert_eq!((item.item_type, item.status.as_deref()), (ItemType::FileChange, Some("completed")));
+    }
+
+    #[test]
+    fn results_map_to_usage_and_turn_end() {
+        let mut st = TurnState::default();
+        let ok = map_line(&json!({"type":"result","subtype":"success","is_error":false,"usage":{"input_tokens":10,"output_tokens":5},"total_cost_usd":0.5}), &mut st);
+        let EventBody::UsageUpdated(u) = body(&ok[0]) else { panic!() };
+        assert_eq!((u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd), (10, 5, 15, Some(0.5)));
+        assert_eq!(body(&ok[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Completed, error: None }));
+        let err = map_line(&json!({"type":"result","subtype":"success","is_error":true,"result":"API Error: 529 Overloaded"}), &mut st);
+        assert_eq!(body(&err[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Failed, error: Some("API Error: 529 Overloaded".into()) }));
+        st.interrupted = true;
+        let int = map_line(&json!({"type":"result","is_error":true,"terminal_reason":"aborted_streaming"}), &mut st);
+        assert_eq!(body(&int[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Interrupted, error: None }));
+    }
+
+    /// Every stdout line of the recorded Claude transcripts maps; content lines are not dropped.
+    #[test]
+    fn recorded_transcripts_map() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/transcripts/claude-code-2.1.328");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let mut results = 0;
+        for entry in entries.flatten() {
+            let mut st = TurnState::default();
+            for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+                let rec: Value = serde_json::from_str(line).unwrap();
+                if rec["dir"] != "out" {
+                    continue;
+                }
+                let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else { continue };
+                let out = map_line(&msg, &mut st);
+                assert!(!out.is_empty());
+                if msg["type"] == "result" {
+                    results += 1;
+                    assert!(out.iter().any(|e| matches!(e, ProviderEvent::Event { body: EventBody::TurnCompleted(_), .. })));
+                }
+                if msg["type"] == "assistant" {
+                    assert!(out.iter().all(|e| matches!(e, ProviderEvent::Event { .. })), "{msg}");
+                }
+            }
+        }
+        assert!(results > 5);
+    }
+}

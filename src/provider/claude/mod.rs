@@ -1,0 +1,442 @@
+//! The Claude Code provider: one `claude -p` stream-json process per live thread.
+//!
+//! The first start chooses the session id (`--session-id`), so the resume cursor is known before
+//! the first turn; later starts pass `--resume`. Claude writes a session to disk only once it has
+//! a message, so a cursor with no session file on disk is started again under the same id (nothing
+//! was lost); a session file Claude then refuses to resume is replaced by a fresh session with a
+//! warning. stdout lines are mapped by [`mapping`]; control requests (`can_use_tool`,
+//! `hook_callback`) and our own control requests (`initialize`, `interrupt`, `set_model`) are
+//! correlated here.
+
+mod mapping;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use baton_protocol::{
+    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, Item, ItemType,
+    RuntimeWarning, TurnStarted,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStderr};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{ApprovalAsk, EventSink, ProviderError, ProviderEvent, ProviderSettings, SessionConfig, Started, process};
+
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a soft stop waits for claude to exit after its stdin closed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned map is still a valid map; baton must not crash over it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type Pending = StdMutex<HashMap<String, oneshot::Sender<Result<Value, String>>>>;
+
+struct Inner {
+    out: mpsc::Sender<Option<String>>,
+    pending: Pending,
+    next_request: AtomicU64,
+    stopping: AtomicBool,
+    interrupted: Arc<AtomicBool>,
+    allowed_tools: StdMutex<HashSet<String>>,
+    auto_allow: bool,
+    sink: EventSink,
+    exited: watch::Receiver<bool>,
+    kill: tokio::sync::Notify,
+    stderr_tail: Arc<StdMutex<Vec<String>>>,
+    include_raw: Arc<AtomicBool>,
+}
+
+/// The live Claude session of one thread.
+#[derive(Clone)]
+pub struct ClaudeSession {
+    inner: Arc<Inner>,
+}
+
+/// Claude's on-disk session file: `$HOME/.claude/projects/<cwd, non-alphanumerics as '-'>/<id>.jsonl`.
+fn session_file(cwd: &str, id: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let project: String = cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    Some(Path::new(&home).join(".claude/projects").join(project).join(format!("{id}.jsonl")))
+}
+
+/// Starts (or resumes) a session.
+pub async fn start(settings: &ProviderSettings, config: SessionConfig, sink: EventSink) -> Result<(ClaudeSession, Started), ProviderError> {
+    let bin = process::resolve_bin(settings.claude_bin.as_deref(), "claude").ok_or_else(|| {
+        ProviderError::Unavailable(match &settings.claude_bin {
+            Some(p) => format!("claude binary {p} does not exist"),
+            None => "`claude` not found on PATH (set BATON_CLAUDE_BIN)".into(),
+        })
+    })?;
+    let mut warning = None;
+    if let Some(cursor) = config.resume.clone() {
+        let on_disk = session_file(&config.cwd, &cursor).is_some_and(|p| p.exists());
+        if !on_disk {
+            // Claude never wrote this session (it had no turn): start it under the same id.
+            let (s, _) = spawn(&bin, settings, &config, Mode::New(cursor.clone()), sink.clone()).await?;
+            return Ok((s, Started { native_id: cursor, resumed: false, model: config.model.clone(), warning: None }));
+        }
+        match spawn(&bin, settings, &config, Mode::Resume(cursor.clone()), sink.clone()).await {
+            Ok((s, _)) => {
+                return Ok((s, Started { native_id: cursor, resumed: true, model: config.model.clone(), warning: None }));
+            }
+            Err(ProviderError::Failed(msg)) if msg.contains("No conversation found") => {
+                warning = Some(format!(
+                    "claude no longer has session {cursor} ({msg}); started a fresh claude session without its history"
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let (s, _) = spawn(&bin, settings, &config, Mode::New(id.clone()), sink).await?;
+    Ok((s, Started { native_id: id, resumed: false, model: config.model.clone(), warning }))
+}
+
+enum Mode {
+    New(String),
+    Resume(String),
+}
+
+async fn spawn(
+    bin: &PathBuf,
+    settings: &ProviderSettings,
+    config: &SessionConfig,
+    mode: Mode,
+    sink: EventSink,
+) -> Result<(ClaudeSession, ()), ProviderError> {
+    let mut args: Vec<String> = [
+        "-p",
+        "--input-format",
+        "stream-json",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--include-partial-messages",
+        "--permission-prompt-tool",
+        "stdio",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match &mode {
+        Mode::New(id) => args.extend(["--session-id".to_string(), id.clone()]),
+        Mode::Resume(id) => args.extend(["--resume".to_string(), id.clone()]),
+    }
+    if let Some(m) = &config.model {
+        args.extend(["--model".to_string(), m.clone()]);
+    }
+    tracing::debug!(thread = %config.thread_id, ?args, "starting claude");
+    let mut child = process::spawn(bin, &args, Some(&config.cwd))
+        .map_err(|e| ProviderError::Unavailable(format!("cannot start {}: {e}", bin.display())))?;
+    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+        return Err(ProviderError::Unavailable("claude stdio was not piped".into()));
+    };
+    let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
+    collect_stderr(stderr, stderr_tail.clone());
+    let (out_tx, out_rx) = mpsc::channel::<Option<String>>(256);
+    tokio::spawn(write_loop(stdin, out_rx));
+    let (exit_tx, exit_rx) = watch::channel(false);
+    let inner = Arc::new(Inner {
+        out: out_tx,
+        pending: StdMutex::new(HashMap::new()),
+        next_request: AtomicU64::new(1),
+        // Until the handshake succeeds an exit is a failed start, not a crash to report.
+        stopping: AtomicBool::new(true),
+        interrupted: Arc::new(AtomicBool::new(false)),
+        allowed_tools: StdMutex::new(HashSet::new()),
+        auto_allow: config.approval_policy == Some(ApprovalPolicy::Never),
+        sink,
+        exited: exit_rx,
+        kill: tokio::sync::Notify::new(),
+        stderr_tail,
+        include_raw: settings.include_raw.clone(),
+    });
+    let session = ClaudeSession { inner: inner.clone() };
+    tokio::spawn(read_loop(session.clone(), stdout));
+    tokio::spawn(watch_exit(session.clone(), child, exit_tx));
+    // The initialize handshake proves the process is up (and, for --resume, that the session
+    // exists: claude exits at once when it does not).
+    match session.control(json!({"subtype": "initialize", "hooks": {}})).await {
+        Ok(_) => {
+            session.inner.stopping.store(false, Ordering::SeqCst);
+            Ok((session, ()))
+        }
+        Err(e) => {
+            session.inner.stopping.store(true, Ordering::SeqCst);
+            session.inner.kill.notify_one();
+            let mut exited = session.inner.exited.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
+            let tail = lock(&session.inner.stderr_tail).join("\n");
+            Err(ProviderError::Failed(if tail.is_empty() { e } else { format!("{e}: {tail}") }))
+        }
+    }
+}
+
+fn collect_stderr(stderr: ChildStderr, tail: Arc<StdMutex<Vec<String>>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::debug!(target: "baton::provider::stderr", provider = "claude", "{line}");
+            let mut t = lock(&tail);
+            if t.len() >= 20 {
+                t.remove(0);
+            }
+            t.push(line);
+        }
+    });
+}
+
+async fn write_loop(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Option<String>>) {
+    while let Some(msg) = rx.recv().await {
+        let Some(mut line) = msg else { break };
+        line.push('\n');
+        if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
+            break;
+        }
+    }
+    // Dropping stdin closes it: claude finishes and exits.
+}
+
+impl ClaudeSession {
+    async fn write(&self, v: Value) -> Result<(), ProviderError> {
+        self.inner
+            .out
+            .send(Some(v.to_string()))
+            .await
+            .map_err(|_| ProviderError::Gone("claude is not running".into()))
+    }
+
+    /// Sends a control request and waits for its response.
+    async fn control(&self, request: Value) -> Result<Value, String> {
+        let id = format!("baton-{}", self.inner.next_request.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.pending).insert(id.clone(), tx);
+        if self.write(json!({"type": "control_request", "request_id": id, "request": request})).await.is_err() {
+            lock(&self.inner.pending).remove(&id);
+            return Err("claude is not running".into());
+        }
+        let mut exited = self.inner.exited.clone();
+        tokio::select! {
+            r = tokio::time::timeout(CONTROL_TIMEOUT, rx) => match r {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err("claude exited".into()),
+                Err(_) => {
+                    lock(&self.inner.pending).remove(&id);
+                    Err("claude did not answer a control request in time".into())
+                }
+            },
+            _ = exited.wait_for(|e| *e) => {
+                lock(&self.inner.pending).remove(&id);
+                Err("claude exited".into())
+            }
+        }
+    }
+
+    pub async fn send_turn(&self, text: String) -> Result<(), ProviderError> {
+        self.inner.interrupted.store(false, Ordering::SeqCst);
+        let sink = &self.inner.sink;
+        sink.send(event(EventBody::TurnStarted(TurnStarted { model: None }), None)).await;
+        let user = Item { text: Some(text.clone()), ..Item::new(ItemType::UserMessage) };
+        let user_id = Some(format!("user-{}", uuid::Uuid::new_v4()));
+        sink.send(event(EventBody::ItemStarted(user.clone()), user_id.clone())).await;
+        sink.send(event(EventBody::ItemCompleted(user), user_id)).await;
+        self.write(json!({
+            "type": "user",
+            "message": {"role": "user", "content": text},
+            "parent_tool_use_id": null,
+            "session_id": "",
+        }))
+        .await
+    }
+
+    pub async fn interrupt(&self) -> Result<(), ProviderError> {
+        self.inner.interrupted.store(true, Ordering::SeqCst);
+        self.control(json!({"subtype": "interrupt"})).await.map(|_| ()).map_err(ProviderError::Failed)
+    }
+
+    /// Closes stdin, waits briefly for the exit, then kills.
+    pub async fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let _ = self.inner.out.send(None).await;
+        let mut exited = self.inner.exited.clone();
+        if tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await.is_err() {
+            tracing::debug!("claude did not exit after stdin closed; killing it");
+            self.inner.kill.notify_one();
+            let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
+        }
+    }
+
+    async fn answer(&self, request_id: &str, response: Value) {
+        let _ = self
+            .write(json!({"type": "control_response", "response": {"subtype": "success", "request_id": request_id, "response": response}}))
+            .await;
+    }
+
+    async fn answer_error(&self, request_id: &str, error: &str) {
+        let _ = self
+            .write(json!({"type": "control_response", "response": {"subtype": "error", "request_id": request_id, "error": error}}))
+            .await;
+    }
+
+    /// A control request from claude.
+    async fn on_control_request(&self, msg: &Value) {
+        let request_id = msg.get("request_id").and_then(Value::as_str).unwrap_or("").to_string();
+        let request = msg.get("request").cloned().unwrap_or(Value::Null);
+        match request.get("subtype").and_then(Value::as_str) {
+            Some("can_use_tool") => self.on_can_use_tool(request_id, request).await,
+            Some("hook_callback") => self.answer(&request_id, json!({})).await,
+            other => {
+                tracing::debug!(subtype = ?other, "unsupported claude control request");
+                self.answer_error(&request_id, "not supported by baton").await;
+            }
+        }
+    }
+
+    async fn on_can_use_tool(&self, request_id: String, request: Value) {
+        let tool = request.get("tool_name").and_then(Value::as_str).unwrap_or("").to_string();
+        let input = request.get("input").cloned().unwrap_or(json!({}));
+        let allow = json!({"behavior": "allow", "updatedInput": input});
+        if self.inner.auto_allow || lock(&self.inner.allowed_tools).contains(&tool) {
+            return self.answer(&request_id, allow).await;
+        }
+        let item = mapping::tool_item(&tool, &input);
+        let kind = match item.item_type {
+            ItemType::Command => ApprovalKind::Command,
+            ItemType::FileChange => ApprovalKind::FileChange,
+            _ => ApprovalKind::Other,
+        };
+        let title = match kind {
+            ApprovalKind::Command => format!("Run `{}`", item.command.as_deref().unwrap_or("a command")),
+            ApprovalKind::FileChange => format!(
+                "{tool} {}",
+                item.changes.as_ref().and_then(|c| c.first()).map(|c| c.path.as_str()).unwrap_or("a file")
+            ),
+            ApprovalKind::Other => format!("Use {tool}"),
+        };
+        let ask = ApprovalAsk {
+            kind,
+            title,
+            command: item.command.clone(),
+            cwd: None,
+            changes: item.changes.clone(),
+            reason: request.get("description").and_then(Value::as_str).map(str::to_string),
+        };
+        let (tx, rx) = oneshot::channel();
+        if !self.inner.sink.send(ProviderEvent::Approval { ask, native_turn: None, reply: tx }).await {
+            return self.answer(&request_id, json!({"behavior": "deny", "message": "baton is shutting down"})).await;
+        }
+        let session = self.clone();
+        tokio::spawn(async move {
+            let decision = rx.await.unwrap_or(ApprovalDecision::Decline);
+            let response = match decision {
+                ApprovalDecision::Accept => allow,
+                ApprovalDecision::AcceptForSession => {
+                    lock(&session.inner.allowed_tools).insert(tool);
+                    allow
+                }
+                ApprovalDecision::Decline => json!({"behavior": "deny", "message": "The user declined this action."}),
+                ApprovalDecision::Cancel => {
+                    json!({"behavior": "deny", "message": "The user declined this action and stopped the turn.", "interrupt": true})
+                }
+            };
+            session.answer(&request_id, response).await;
+        });
+    }
+}
+
+fn event(body: EventBody, item_id: Option<String>) -> ProviderEvent {
+    ProviderEvent::Event { body, native_turn: None, item_id, raw: None }
+}
+
+async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) {
+    let inner = &session.inner;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut state = mapping::TurnState::default();
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!("cannot read claude's stdout: {e}");
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let msg: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => {
+                let shown: String = line.chars().take(200).collect();
+                inner
+                    .sink
+                    .send(event(EventBody::RuntimeWarning(RuntimeWarning { message: format!("claude printed a line that is not JSON: {shown}") }), None))
+                    .await;
+                continue;
+            }
+        };
+        match msg.get("type").and_then(Value::as_str) {
+            Some("control_response") => {
+                let resp = msg.get("response").cloned().unwrap_or(Value::Null);
+                let id = resp.get("request_id").and_then(Value::as_str).unwrap_or("");
+                if let Some(tx) = lock(&inner.pending).remove(id) {
+                    let r = if resp.get("subtype").and_then(Value::as_str) == Some("error") {
+                        Err(resp.get("error").and_then(Value::as_str).unwrap_or("error").to_string())
+                    } else {
+                        Ok(resp.get("response").cloned().unwrap_or(Value::Null))
+                    };
+                    let _ = tx.send(r);
+                }
+            }
+            Some("control_request") => session.on_control_request(&msg).await,
+            Some("control_cancel_request") => {}
+            _ => {
+                state.interrupted = inner.interrupted.load(Ordering::SeqCst);
+                let is_result = msg.get("type").and_then(Value::as_str) == Some("result");
+                let mut out = mapping::map_line(&msg, &mut state);
+                if is_result {
+                    inner.interrupted.store(false, Ordering::SeqCst);
+                }
+                if inner.include_raw.load(Ordering::Relaxed) {
+                    if let Some(ProviderEvent::Event { raw, .. }) = out.last_mut() {
+                        *raw = Some(msg.clone());
+                    }
+                }
+                for ev in out {
+                    if !inner.sink.send(ev).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reports an exit nobody asked for as a crash, exactly once.
+async fn watch_exit(session: ClaudeSession, mut child: Child, exit_tx: watch::Sender<bool>) {
+    let status = tokio::select! {
+        s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+        _ = session.inner.kill.notified() => {
+            let _ = child.kill().await;
+            "killed".to_string()
+        }
+    };
+    let _ = exit_tx.send(true);
+    let waiters: Vec<_> = lock(&session.inner.pending).drain().map(|(_, w)| w).collect();
+    for w in waiters {
+        let _ = w.send(Err("claude exited".into()));
+    }
+    if !session.inner.stopping.load(Ordering::SeqCst) {
+        let tail = lock(&session.inner.stderr_tail).join("\n");
+        let message = if tail.is_empty() { format!("claude exited ({status})") } else { format!("claude exited ({status}): {tail}") };
+        tracing::warn!("{message}");
+        session.inner.sink.send(ProviderEvent::Exited { reason: ExitReason::Crashed, message: Some(message) }).await;
+    }
+}
