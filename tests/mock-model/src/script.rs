@@ -123,7 +123,28 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
                             text,
                         });
                     }
-                    "user" | "assistant" => out.push(Msg {
+                    // Claude merges consecutive user messages into one and adds
+                    // `<system-reminder>` blocks: each real text block is its own message.
+                    "user" => match content.as_array() {
+                        Some(blocks) => {
+                            for b in blocks {
+                                let text = text_of(&Value::Array(vec![b.clone()]));
+                                if !text.is_empty()
+                                    && !text.trim_start().starts_with("<system-reminder>")
+                                {
+                                    out.push(Msg {
+                                        role: "user".into(),
+                                        text,
+                                    });
+                                }
+                            }
+                        }
+                        None => out.push(Msg {
+                            role: "user".into(),
+                            text: text_of(content),
+                        }),
+                    },
+                    "assistant" => out.push(Msg {
                         role: role.into(),
                         text: text_of(content),
                     }),
