@@ -1,12 +1,13 @@
-//! Message framing as free functions over `AsyncBufRead` / bytes: the LSP base protocol
-//! (`Content-Length: N\r\n\r\n` + body) and newline-delimited JSON.
+//! Message framing as free functions over `AsyncBufRead` / `AsyncWrite`: the LSP base protocol
+//! (`Content-Length: N\r\n\r\n` + body, what editors speak) and newline-delimited JSON (what
+//! `codex app-server` speaks).
 //!
 //! Readers are bounded: a message larger than the limit is skipped (the framing says where it
 //! ends) instead of being buffered, so a runaway peer cannot exhaust memory.
 
 use std::io;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 /// How messages are delimited on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,28 +185,39 @@ async fn skip_exact<R: AsyncBufRead + Unpin>(r: &mut R, mut n: usize) -> io::Res
     Ok(())
 }
 
-/// Frames one message body.
-pub fn encode(framing: Framing, body: &[u8]) -> Vec<u8> {
+/// Writes one framed message body. Nothing is flushed: the caller decides when, so that a
+/// burst of messages costs one flush.
+pub async fn write<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    framing: Framing,
+    body: &[u8],
+) -> io::Result<()> {
     match framing {
         Framing::Lsp => {
-            let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-            out.extend_from_slice(body);
-            out
+            let header = format!("Content-Length: {}\r\n\r\n", body.len());
+            w.write_all(header.as_bytes()).await?;
+            w.write_all(body).await
         }
         Framing::Ndjson => {
-            let mut out = Vec::with_capacity(body.len() + 1);
-            out.extend_from_slice(body);
-            out.push(b'\n');
-            out
+            w.write_all(body).await?;
+            w.write_all(b"\n").await
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use pretty_assertions::assert_eq;
     use tokio::io::BufReader;
+
+    /// Frames one body into bytes, through the same `write` the peer uses.
+    pub(crate) async fn encode(framing: Framing, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(&mut out, framing, body).await.unwrap();
+        out
+    }
 
     async fn all(bytes: &[u8], framing: Framing, max: usize) -> Vec<ReadOutcome> {
         let mut r = BufReader::new(bytes);
@@ -219,75 +231,100 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn lsp_round_trip_and_header_variants() {
-        let mut bytes = encode(Framing::Lsp, b"{\"a\":1}");
-        bytes.extend(b"content-length: 2\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}");
-        let got = all(&bytes, Framing::Lsp, 1024).await;
-        assert_eq!(
-            got,
-            vec![
-                ReadOutcome::Message(b"{\"a\":1}".to_vec()),
-                ReadOutcome::Message(b"{}".to_vec())
-            ]
-        );
+    fn msg(b: &[u8]) -> ReadOutcome {
+        ReadOutcome::Message(b.to_vec())
     }
 
     #[tokio::test]
-    async fn ndjson_round_trip_skips_blank_lines_and_crlf() {
-        let bytes = b"{\"a\":1}\n\n{\"b\":2}\r\n{\"c\":3}";
+    async fn writes_both_framings() {
+        assert_eq!(
+            encode(Framing::Lsp, b"{}").await,
+            b"Content-Length: 2\r\n\r\n{}".to_vec()
+        );
+        assert_eq!(encode(Framing::Ndjson, b"{}").await, b"{}\n".to_vec());
+    }
+
+    #[tokio::test]
+    async fn both_framings_round_trip() {
+        let bodies: [&[u8]; 3] = [b"{\"a\":1}", b"{\"text\":\"line\\nbreak \xc3\xa9\"}", b"[]"];
+        for framing in [Framing::Lsp, Framing::Ndjson] {
+            let mut bytes = Vec::new();
+            for b in bodies {
+                bytes.extend(encode(framing, b).await);
+            }
+            let got = all(&bytes, framing, 1024).await;
+            assert_eq!(got, Vec::from(bodies.map(msg)), "{framing:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn lsp_headers_are_case_insensitive_and_content_type_is_ignored() {
+        let bytes = b"content-length: 2\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}\
+            CONTENT-LENGTH:3\r\n\r\n[1]";
+        let got = all(bytes, Framing::Lsp, 1024).await;
+        assert_eq!(got, vec![msg(b"{}"), msg(b"[1]")]);
+    }
+
+    #[tokio::test]
+    async fn ndjson_skips_blank_lines_and_crlf_and_reads_an_unterminated_last_line() {
+        let bytes = b"{\"a\":1}\n\n  \n{\"b\":2}\r\n{\"c\":3}";
         let got = all(bytes, Framing::Ndjson, 1024).await;
         assert_eq!(
             got,
-            vec![
-                ReadOutcome::Message(b"{\"a\":1}".to_vec()),
-                ReadOutcome::Message(b"{\"b\":2}".to_vec()),
-                ReadOutcome::Message(b"{\"c\":3}".to_vec()),
-            ]
+            vec![msg(b"{\"a\":1}"), msg(b"{\"b\":2}"), msg(b"{\"c\":3}")]
         );
     }
 
     #[tokio::test]
     async fn oversized_messages_are_skipped_and_the_next_one_read() {
-        let mut bytes = encode(Framing::Lsp, &[b'x'; 100]);
-        bytes.extend(encode(Framing::Lsp, b"{}"));
+        let mut bytes = encode(Framing::Lsp, &[b'x'; 100]).await;
+        bytes.extend(encode(Framing::Lsp, b"{}").await);
         let got = all(&bytes, Framing::Lsp, 10).await;
-        assert_eq!(
-            got,
-            vec![
-                ReadOutcome::TooLarge(100),
-                ReadOutcome::Message(b"{}".to_vec())
-            ]
-        );
-        let mut bytes = vec![b'y'; 100];
+        assert_eq!(got, vec![ReadOutcome::TooLarge(100), msg(b"{}")]);
+        let mut bytes = vec![b'y'; 100_000];
         bytes.extend(b"\n{}\n");
-        let got = all(&bytes, Framing::Ndjson, 10).await;
+        // A small buffer makes the skipped line span many reads.
+        let mut r = BufReader::with_capacity(16, &bytes[..]);
         assert_eq!(
-            got,
-            vec![
-                ReadOutcome::TooLarge(100),
-                ReadOutcome::Message(b"{}".to_vec())
-            ]
+            read(&mut r, Framing::Ndjson, 10).await.unwrap(),
+            ReadOutcome::TooLarge(100_000)
         );
+        assert_eq!(read(&mut r, Framing::Ndjson, 10).await.unwrap(), msg(b"{}"));
     }
 
     #[tokio::test]
     async fn detection_by_first_byte() {
-        let mut r = BufReader::new(&b"  \n{\"a\":1}\n"[..]);
+        let mut r = BufReader::new(&b"  \r\n{\"a\":1}\n"[..]);
         assert_eq!(detect(&mut r).await.unwrap(), Some(Framing::Ndjson));
         assert_eq!(
             read(&mut r, Framing::Ndjson, 100).await.unwrap(),
-            ReadOutcome::Message(b"{\"a\":1}".to_vec())
+            msg(b"{\"a\":1}")
         );
+        let mut r = BufReader::new(&b"\n[1]\n"[..]);
+        assert_eq!(detect(&mut r).await.unwrap(), Some(Framing::Ndjson));
         let mut r = BufReader::new(&b"Content-Length: 2\r\n\r\n{}"[..]);
         assert_eq!(detect(&mut r).await.unwrap(), Some(Framing::Lsp));
-        let mut r = BufReader::new(&b""[..]);
+        assert_eq!(read(&mut r, Framing::Lsp, 100).await.unwrap(), msg(b"{}"));
+        let mut r = BufReader::new(&b" \n "[..]);
         assert_eq!(detect(&mut r).await.unwrap(), None);
     }
 
     #[tokio::test]
-    async fn missing_content_length_is_an_error() {
-        let mut r = BufReader::new(&b"Content-Type: x\r\n\r\n{}"[..]);
-        assert!(read(&mut r, Framing::Lsp, 100).await.is_err());
+    async fn broken_lsp_framing_is_an_error() {
+        let cases: [&[u8]; 5] = [
+            b"Content-Type: x\r\n\r\n{}",
+            b"Content-Length: two\r\n\r\n{}",
+            b"{\"not\":\"a header\"}\r\n\r\n",
+            b"Content-Length: 5\r\n",
+            b"Content-Length: 5\r\n\r\n{}",
+        ];
+        for bytes in cases {
+            let mut r = BufReader::new(bytes);
+            assert!(
+                read(&mut r, Framing::Lsp, 100).await.is_err(),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
     }
 }

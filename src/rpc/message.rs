@@ -1,4 +1,7 @@
 //! Request ids, errors, and the classification of an incoming JSON value.
+//!
+//! Classification is separate from the peer so that the rules (what is a request, what is a
+//! response, what is garbage) can be tested on plain values without any I/O.
 
 use baton_protocol::errors;
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,7 @@ impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestId::Number(n) => write!(f, "{n}"),
+            // Quoted, so that the string id "1" and the number 1 read differently in logs.
             RequestId::String(s) => write!(f, "{s:?}"),
         }
     }
@@ -38,6 +42,24 @@ impl RpcError {
             message: message.into(),
             data: None,
         }
+    }
+
+    /// Attaches structured detail for the other side.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    pub fn parse_error(message: impl Into<String>) -> Self {
+        Self::new(errors::PARSE_ERROR, message)
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(errors::INVALID_REQUEST, message)
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(errors::INVALID_PARAMS, message)
     }
 
     pub fn method_not_found(method: &str) -> Self {
@@ -68,8 +90,11 @@ pub enum Classified {
         method: String,
         params: Value,
     },
+    /// A response. Its id is `None` when the other side answered something it could not read
+    /// (`"id": null`); such a response matches nothing, and like every response it must never
+    /// be answered (two peers replying to each other's errors would loop forever).
     Response {
-        id: RequestId,
+        id: Option<RequestId>,
         result: Result<Value, RpcError>,
     },
     /// Not a JSON-RPC message; carries the id when one could be read, and what is wrong.
@@ -79,7 +104,8 @@ pub enum Classified {
     },
 }
 
-/// Classifies one parsed message.
+/// Classifies one parsed message. A missing `jsonrpc` member and unknown extra members are
+/// accepted, because Codex omits the former and adds `emittedAtMs` to notifications.
 pub fn classify(value: Value) -> Classified {
     let Value::Object(mut obj) = value else {
         let reason = if value.is_array() {
@@ -99,7 +125,7 @@ pub fn classify(value: Value) -> Classified {
             Err(_) => {
                 return Classified::Invalid {
                     id: None,
-                    reason: "id must be a number or a string".into(),
+                    reason: "id must be an integer or a string".into(),
                 };
             }
         },
@@ -112,7 +138,7 @@ pub fn classify(value: Value) -> Classified {
             id,
             reason: "method must be a string".into(),
         },
-        (None, Some(id)) => {
+        (None, id) => {
             if let Some(err) = obj.remove("error") {
                 let err = serde_json::from_value::<RpcError>(err)
                     .unwrap_or_else(|e| RpcError::internal(format!("malformed error object: {e}")));
@@ -127,61 +153,120 @@ pub fn classify(value: Value) -> Classified {
                 }
             } else {
                 Classified::Invalid {
-                    id: Some(id),
-                    reason: "a message with an id needs a method, a result or an error".into(),
+                    id,
+                    reason: "not a request, notification or response".into(),
                 }
             }
         }
-        (None, None) => Classified::Invalid {
-            id: None,
-            reason: "not a request, notification or response".into(),
-        },
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use pretty_assertions::assert_eq;
     use serde_json::json;
 
     #[test]
     fn classifies_every_kind() {
-        assert!(matches!(
-            classify(json!({"jsonrpc":"2.0","id":1,"method":"a","params":{}})),
-            Classified::Request {
-                id: RequestId::Number(1),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(json!({"method":"n","emittedAtMs":5})),
-            Classified::Notification { .. }
-        ));
-        assert!(matches!(
-            classify(json!({"id":"x","result":null})),
-            Classified::Response {
-                result: Ok(Value::Null),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(json!({"id":2,"error":{"code":-1,"message":"m"}})),
-            Classified::Response { result: Err(_), .. }
-        ));
-        assert!(matches!(
-            classify(json!([1])),
-            Classified::Invalid { id: None, .. }
-        ));
-        assert!(matches!(
-            classify(json!({"id":3})),
-            Classified::Invalid {
-                id: Some(RequestId::Number(3)),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(json!({"id":{"a":1},"method":"m"})),
-            Classified::Invalid { .. }
-        ));
+        let cases = [
+            (
+                json!({"jsonrpc":"2.0","id":1,"method":"a","params":{"x":1}}),
+                Classified::Request {
+                    id: RequestId::Number(1),
+                    method: "a".into(),
+                    params: json!({"x":1}),
+                },
+            ),
+            (
+                json!({"method":"n","emittedAtMs":5}),
+                Classified::Notification {
+                    method: "n".into(),
+                    params: Value::Null,
+                },
+            ),
+            (
+                json!({"id":"x","result":null}),
+                Classified::Response {
+                    id: Some(RequestId::String("x".into())),
+                    result: Ok(Value::Null),
+                },
+            ),
+            (
+                json!({"id":2,"error":{"code":-1,"message":"m"}}),
+                Classified::Response {
+                    id: Some(RequestId::Number(2)),
+                    result: Err(RpcError::new(-1, "m")),
+                },
+            ),
+            (
+                json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"p"}}),
+                Classified::Response {
+                    id: None,
+                    result: Err(RpcError::new(-32700, "p")),
+                },
+            ),
+            (
+                json!([1]),
+                Classified::Invalid {
+                    id: None,
+                    reason: "batches are not supported".into(),
+                },
+            ),
+            (
+                json!(3),
+                Classified::Invalid {
+                    id: None,
+                    reason: "a message must be a JSON object".into(),
+                },
+            ),
+            (
+                json!({"id":3}),
+                Classified::Invalid {
+                    id: Some(RequestId::Number(3)),
+                    reason: "not a request, notification or response".into(),
+                },
+            ),
+            (
+                json!({"result":1}),
+                Classified::Response {
+                    id: None,
+                    result: Ok(json!(1)),
+                },
+            ),
+            (
+                json!({"id":4,"method":7}),
+                Classified::Invalid {
+                    id: Some(RequestId::Number(4)),
+                    reason: "method must be a string".into(),
+                },
+            ),
+            (
+                json!({"id":{"a":1},"method":"m"}),
+                Classified::Invalid {
+                    id: None,
+                    reason: "id must be an integer or a string".into(),
+                },
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(classify(input.clone()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn errors_serialise_without_empty_data() {
+        assert_eq!(
+            serde_json::to_value(RpcError::invalid_params("x")).unwrap(),
+            json!({"code": -32602, "message": "x"})
+        );
+        assert_eq!(
+            serde_json::to_value(RpcError::internal("y").with_data(json!(1))).unwrap(),
+            json!({"code": -32603, "message": "y", "data": 1})
+        );
+        assert_eq!(RpcError::disconnected().code, crate::rpc::DISCONNECTED);
+        assert_eq!(RequestId::String("1".into()).to_string(), "\"1\"");
+        assert_eq!(RequestId::Number(1).to_string(), "1");
     }
 }

@@ -3,28 +3,31 @@
 //! The reader classifies each message: responses resolve the pending request they answer,
 //! requests and notifications go to the owner through a bounded channel (backpressure: the
 //! reader waits when the owner is behind). The writer owns the output and is fed by a bounded
-//! channel; it flushes when its queue runs dry, so bursts are written in few syscalls.
+//! channel; it flushes when its queue runs dry, so bursts are written with few syscalls.
+//! Because writing never involves the reader, `notify` and `respond` work even while the owner
+//! is not draining incoming messages.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use baton_protocol::errors;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{self, Framing, ReadOutcome};
 use super::message::{Classified, RequestId, RpcError, classify};
 
-/// How the reader finds message boundaries.
+/// How the reader finds message boundaries. Writes use the same framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadFraming {
-    /// Decide from the first byte: `{`/`[` is NDJSON, anything else LSP. Writes follow suit
-    /// (LSP until the first byte arrived).
+    /// Decide from the first non-whitespace byte: `{`/`[` is NDJSON, anything else LSP. Writes
+    /// follow suit, and use LSP until that byte arrived (editors speak first, so this only
+    /// matters for messages sent before the editor said anything).
     Auto,
+    Lsp,
     Ndjson,
 }
 
@@ -39,11 +42,12 @@ pub struct PeerOptions {
     /// Towards the editor: answer malformed messages with -32700/-32600. Towards providers:
     /// log and skip them.
     pub answer_malformed: bool,
-    /// Largest accepted message; bigger ones are skipped with a warning.
+    /// Largest accepted message in bytes; bigger ones are skipped with a warning.
     pub max_message_bytes: usize,
 }
 
 impl PeerOptions {
+    /// The editor on stdin/stdout: framing detected, malformed messages answered.
     pub fn editor() -> Self {
         PeerOptions {
             name: "editor",
@@ -55,6 +59,9 @@ impl PeerOptions {
         }
     }
 
+    /// A JSONL provider process such as `codex app-server`. Its event stream is bursty (one
+    /// notification per token delta), hence the larger incoming queue; a resumed thread can come
+    /// back as one large response, hence the larger size limit.
     pub fn provider(name: &'static str) -> Self {
         PeerOptions {
             name,
@@ -68,7 +75,7 @@ impl PeerOptions {
 }
 
 /// A request or notification from the other side.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
     Request {
         id: RequestId,
@@ -81,30 +88,53 @@ pub enum Incoming {
     },
 }
 
+/// What the writer task is asked to do.
 enum Outgoing {
     Message(Vec<u8>),
+    /// Flush, close the write half, then acknowledge.
     Close(oneshot::Sender<()>),
 }
 
-type Pending = Mutex<HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>;
+type Waiter = oneshot::Sender<Result<Value, RpcError>>;
 
 struct Shared {
     name: &'static str,
-    pending: Pending,
+    pending: Mutex<HashMap<RequestId, Waiter>>,
     next_id: AtomicI64,
-    /// Write framing: true = NDJSON.
+    /// The write framing: true = NDJSON.
     ndjson: AtomicBool,
-    /// Cancelled when the read side ended (EOF or error).
-    read_closed: CancellationToken,
+    /// Cancelled when the other side went away: the read side ended, or a write failed.
+    closed: CancellationToken,
 }
 
 impl Shared {
-    fn pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>
-    {
+    fn pending(&self) -> MutexGuard<'_, HashMap<RequestId, Waiter>> {
         // A poisoned map of senders is still a valid map.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a waiter unless the peer is closed. The check happens under the lock that
+    /// `mark_closed` also takes, so a request can never slip in after the final drain and
+    /// then wait forever.
+    fn register(&self, id: RequestId, waiter: Waiter) -> Result<(), RpcError> {
+        let mut pending = self.pending();
+        if self.closed.is_cancelled() {
+            return Err(RpcError::disconnected());
+        }
+        pending.insert(id, waiter);
+        Ok(())
+    }
+
+    /// Marks the other side gone and fails every pending request.
+    fn mark_closed(&self) {
+        let waiters: Vec<Waiter> = {
+            let mut pending = self.pending();
+            self.closed.cancel();
+            pending.drain().map(|(_, w)| w).collect()
+        };
+        for w in waiters {
+            let _ = w.send(Err(RpcError::disconnected()));
+        }
     }
 
     fn framing(&self) -> Framing {
@@ -116,7 +146,8 @@ impl Shared {
     }
 }
 
-/// A handle to the connection; cheap to clone.
+/// A handle to the connection; cheap to clone. The write half is closed when [`Peer::close`]
+/// is called or when the last handle is dropped.
 #[derive(Clone)]
 pub struct Peer {
     out: mpsc::Sender<Outgoing>,
@@ -124,23 +155,26 @@ pub struct Peer {
 }
 
 #[derive(Serialize)]
-struct RequestOut<'a, P> {
+struct RequestOut<'a> {
     jsonrpc: &'static str,
     id: &'a RequestId,
     method: &'a str,
-    params: P,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    params: Value,
 }
 
 #[derive(Serialize)]
-struct NotificationOut<'a, P> {
+struct NotificationOut<'a> {
     jsonrpc: &'static str,
     method: &'a str,
-    params: P,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    params: Value,
 }
 
 #[derive(Serialize)]
 struct ResponseOut<'a> {
     jsonrpc: &'static str,
+    /// `null` when answering a message whose id could not be read.
     id: Option<&'a RequestId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a Value>,
@@ -152,21 +186,24 @@ fn response_bytes(
     id: Option<&RequestId>,
     result: &Result<Value, RpcError>,
 ) -> Result<Vec<u8>, RpcError> {
-    let msg = match result {
-        Ok(v) => ResponseOut {
-            jsonrpc: "2.0",
-            id,
-            result: Some(v),
-            error: None,
-        },
-        Err(e) => ResponseOut {
-            jsonrpc: "2.0",
-            id,
-            result: None,
-            error: Some(e),
-        },
+    let (result, error) = match result {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e)),
     };
-    serde_json::to_vec(&msg).map_err(|e| RpcError::internal(format!("cannot serialise: {e}")))
+    serde_json::to_vec(&ResponseOut {
+        jsonrpc: "2.0",
+        id,
+        result,
+        error,
+    })
+    .map_err(|e| RpcError::internal(format!("cannot serialise a response: {e}")))
+}
+
+/// Turns caller params into a value; `null` (e.g. from `()`) means "no params", which JSON-RPC
+/// expresses by leaving the member out.
+fn params_value(method: &str, params: impl Serialize) -> Result<Value, RpcError> {
+    serde_json::to_value(params)
+        .map_err(|e| RpcError::internal(format!("cannot serialise params of {method}: {e}")))
 }
 
 /// Removes a pending entry when the request future is dropped before its answer.
@@ -195,34 +232,33 @@ impl Peer {
         let bytes = serde_json::to_vec(&NotificationOut {
             jsonrpc: "2.0",
             method,
-            params,
+            params: params_value(method, params)?,
         })
         .map_err(|e| RpcError::internal(format!("cannot serialise {method}: {e}")))?;
         self.send(bytes).await
     }
 
-    /// Sends a request and waits for its response. Dropping the future removes the pending
-    /// entry; when the other side goes away every pending request fails with `disconnected`.
+    /// Sends a request and waits for its response. Dropping the future (e.g. on a timeout)
+    /// removes the pending entry; when the other side goes away every pending request fails
+    /// with [`RpcError::disconnected`].
     pub async fn request(&self, method: &str, params: impl Serialize) -> Result<Value, RpcError> {
-        if self.shared.read_closed.is_cancelled() {
-            return Err(RpcError::disconnected());
-        }
         let id = RequestId::Number(self.shared.next_id.fetch_add(1, Ordering::Relaxed));
         let bytes = serde_json::to_vec(&RequestOut {
             jsonrpc: "2.0",
             id: &id,
             method,
-            params,
+            params: params_value(method, params)?,
         })
         .map_err(|e| RpcError::internal(format!("cannot serialise {method}: {e}")))?;
         let (tx, rx) = oneshot::channel();
-        self.shared.pending().insert(id.clone(), tx);
+        self.shared.register(id.clone(), tx)?;
         let mut guard = PendingGuard {
             shared: &self.shared,
             id: Some(id),
         };
         self.send(bytes).await?;
         let result = rx.await.unwrap_or_else(|_| Err(RpcError::disconnected()));
+        // The reader removed the entry when it delivered the answer.
         guard.id = None;
         result
     }
@@ -236,12 +272,23 @@ impl Peer {
         self.send(bytes).await
     }
 
-    /// Flushes what is queued, then closes the write half (for a child: closes its stdin).
+    /// Flushes what is queued, then closes the write half (for a child process: closes its
+    /// stdin). Later sends fail with [`RpcError::disconnected`]; the read side keeps running.
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self.out.send(Outgoing::Close(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Resolves when the other side went away: the read side reached EOF or failed, or a write
+    /// failed. Closing our own write half with [`Peer::close`] does not count.
+    pub async fn closed(&self) {
+        self.shared.closed.cancelled().await;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled()
     }
 }
 
@@ -254,331 +301,751 @@ where
     let shared = Arc::new(Shared {
         name: opts.name,
         pending: Mutex::new(HashMap::new()),
-        next_id: AtomicI64::new(0),
+        next_id: AtomicI64::new(1),
         ndjson: AtomicBool::new(opts.read_framing == ReadFraming::Ndjson),
-        read_closed: CancellationToken::new(),
+        closed: CancellationToken::new(),
     });
     let (out_tx, out_rx) = mpsc::channel(opts.outgoing_capacity.max(1));
     let (in_tx, in_rx) = mpsc::channel(opts.incoming_capacity.max(1));
     tokio::spawn(write_loop(writer, out_rx, shared.clone()));
-    let peer = Peer {
-        out: out_tx,
-        shared,
+    // The reader only holds a weak handle on the writer's queue, so that dropping every `Peer`
+    // closes the write half (a child sees EOF on stdin) even while the read side is open.
+    let reader_task = Reader {
+        tx: in_tx,
+        out: out_tx.downgrade(),
+        shared: shared.clone(),
+        opts,
     };
-    tokio::spawn(read_loop(reader, in_tx, peer.clone(), opts));
-    (peer, in_rx)
+    tokio::spawn(reader_task.run(reader));
+    (
+        Peer {
+            out: out_tx,
+            shared,
+        },
+        in_rx,
+    )
+}
+
+/// Why the writer stopped taking messages.
+enum WriterEnd {
+    /// `close()` asked for it.
+    Close(oneshot::Sender<()>),
+    /// Every `Peer` was dropped.
+    Dropped,
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
-    mut writer: W,
+    writer: W,
     mut rx: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
 ) {
     let name = shared.name;
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Outgoing::Message(body) => {
-                    let framed = codec::encode(shared.framing(), &body);
-                    if let Err(e) = writer.write_all(&framed).await {
-                        tracing::debug!(peer = name, "write failed, closing: {e}");
-                        return;
-                    }
-                }
-                Outgoing::Close(done) => {
-                    let _ = writer.flush().await;
-                    let _ = writer.shutdown().await;
-                    drop(writer);
-                    let _ = done.send(());
-                    // Later writers find the channel closed.
-                    rx.close();
-                    while let Some(m) = rx.recv().await {
-                        if let Outgoing::Close(d) = m {
-                            let _ = d.send(());
-                        }
-                    }
-                    return;
-                }
+    let mut w = BufWriter::with_capacity(64 * 1024, writer);
+    match pump(&mut w, &mut rx, &shared).await {
+        Ok(end) => {
+            if let Err(e) = w.flush().await {
+                tracing::debug!(peer = name, "flush before close failed: {e}");
             }
-            next = rx.try_recv().ok();
+            if let Err(e) = w.shutdown().await {
+                tracing::debug!(peer = name, "closing the write half failed: {e}");
+            }
+            // Dropped before acknowledging, so that the other side can see EOF by then.
+            drop(w);
+            drop(rx);
+            if let WriterEnd::Close(done) = end {
+                let _ = done.send(());
+            }
+            tracing::debug!(peer = name, "write half closed");
         }
-        if let Err(e) = writer.flush().await {
-            tracing::debug!(peer = name, "flush failed, closing: {e}");
-            return;
+        Err(e) => {
+            // Usually a broken pipe: the other side exited. Not worth more than a debug line;
+            // the read side reports the disconnection.
+            tracing::debug!(peer = name, "write failed, stopping the writer: {e}");
+            drop(rx);
+            shared.mark_closed();
         }
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
-    reader: R,
-    tx: mpsc::Sender<Incoming>,
-    peer: Peer,
-    opts: PeerOptions,
-) {
-    let shared = peer.shared.clone();
-    let name = opts.name;
-    let mut r = BufReader::with_capacity(64 * 1024, reader);
-    let framing = match opts.read_framing {
-        ReadFraming::Ndjson => Some(Framing::Ndjson),
-        ReadFraming::Auto => match codec::detect(&mut r).await {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::debug!(peer = name, "read failed: {e}");
-                None
-            }
-        },
-    };
-    if let Some(framing) = framing {
-        shared
-            .ndjson
-            .store(framing == Framing::Ndjson, Ordering::Relaxed);
+/// Writes messages until asked to close or abandoned, flushing whenever the queue runs dry.
+async fn pump<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    shared: &Shared,
+) -> std::io::Result<WriterEnd> {
+    loop {
+        let Some(mut msg) = rx.recv().await else {
+            return Ok(WriterEnd::Dropped);
+        };
         loop {
-            let bytes = match codec::read(&mut r, framing, opts.max_message_bytes).await {
+            match msg {
+                Outgoing::Message(body) => {
+                    tracing::trace!(peer = shared.name, "-> {}", String::from_utf8_lossy(&body));
+                    codec::write(w, shared.framing(), &body).await?;
+                }
+                Outgoing::Close(done) => return Ok(WriterEnd::Close(done)),
+            }
+            match rx.try_recv() {
+                Ok(next) => msg = next,
+                Err(_) => break,
+            }
+        }
+        w.flush().await?;
+    }
+}
+
+struct Reader {
+    tx: mpsc::Sender<Incoming>,
+    out: mpsc::WeakSender<Outgoing>,
+    shared: Arc<Shared>,
+    opts: PeerOptions,
+}
+
+impl Reader {
+    async fn run<R: AsyncRead + Unpin>(self, reader: R) {
+        let name = self.opts.name;
+        let mut r = BufReader::with_capacity(64 * 1024, reader);
+        let framing = match self.opts.read_framing {
+            ReadFraming::Ndjson => Some(Framing::Ndjson),
+            ReadFraming::Lsp => Some(Framing::Lsp),
+            ReadFraming::Auto => match codec::detect(&mut r).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(peer = name, "cannot read: {e}");
+                    None
+                }
+            },
+        };
+        if let Some(framing) = framing {
+            tracing::debug!(peer = name, ?framing, "reading");
+            self.shared
+                .ndjson
+                .store(framing == Framing::Ndjson, Ordering::Relaxed);
+            self.read_messages(&mut r, framing).await;
+        }
+        self.shared.mark_closed();
+        tracing::debug!(peer = name, "read side closed");
+        // Dropping `self.tx` here tells the owner that nothing more will arrive.
+    }
+
+    async fn read_messages<R: AsyncRead + Unpin>(&self, r: &mut BufReader<R>, framing: Framing) {
+        let name = self.opts.name;
+        loop {
+            let bytes = match codec::read(r, framing, self.opts.max_message_bytes).await {
                 Ok(ReadOutcome::Message(b)) => b,
                 Ok(ReadOutcome::TooLarge(n)) => {
                     tracing::warn!(
                         peer = name,
                         bytes = n,
+                        limit = self.opts.max_message_bytes,
                         "skipped a message over the size limit"
                     );
                     continue;
                 }
-                Ok(ReadOutcome::Eof) => break,
+                Ok(ReadOutcome::Eof) => return,
                 Err(e) => {
+                    // Broken LSP headers cannot be resynchronised: treat them as the end.
                     tracing::warn!(peer = name, "cannot read the stream any more: {e}");
-                    break;
+                    return;
                 }
             };
-            let value: Value = match serde_json::from_slice(&bytes) {
-                Ok(v) => v,
+            tracing::trace!(peer = name, "<- {}", String::from_utf8_lossy(&bytes));
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(value) => self.dispatch(classify(value)).await,
                 Err(e) => {
                     tracing::warn!(peer = name, "malformed JSON: {e}");
-                    if opts.answer_malformed {
-                        let err = RpcError::new(errors::PARSE_ERROR, format!("parse error: {e}"));
-                        if let Ok(b) = response_bytes(None, &Err(err)) {
-                            let _ = peer.send(b).await;
-                        }
-                    }
-                    continue;
-                }
-            };
-            match classify(value) {
-                Classified::Request { id, method, params } => {
-                    if tx
-                        .send(Incoming::Request { id, method, params })
-                        .await
-                        .is_err()
-                    {
-                        tracing::debug!(peer = name, "request dropped: nobody listens");
-                    }
-                }
-                Classified::Notification { method, params } => {
-                    let _ = tx.send(Incoming::Notification { method, params }).await;
-                }
-                Classified::Response { id, result } => match shared.pending().remove(&id) {
-                    Some(waiter) => {
-                        let _ = waiter.send(result);
-                    }
-                    None => tracing::debug!(peer = name, %id, "response to an unknown request"),
-                },
-                Classified::Invalid { id, reason } => {
-                    tracing::warn!(peer = name, "invalid message: {reason}");
-                    if opts.answer_malformed {
-                        let err = RpcError::new(
-                            errors::INVALID_REQUEST,
-                            format!("invalid request: {reason}"),
-                        );
-                        if let Ok(b) = response_bytes(id.as_ref(), &Err(err)) {
-                            let _ = peer.send(b).await;
-                        }
+                    if self.opts.answer_malformed {
+                        self.reply(None, RpcError::parse_error(format!("parse error: {e}")))
+                            .await;
                     }
                 }
             }
         }
     }
-    shared.read_closed.cancel();
-    let waiters: Vec<_> = shared.pending().drain().map(|(_, w)| w).collect();
-    for w in waiters {
-        let _ = w.send(Err(RpcError::disconnected()));
+
+    async fn dispatch(&self, msg: Classified) {
+        let name = self.opts.name;
+        match msg {
+            Classified::Request { id, method, params } => {
+                let msg = Incoming::Request {
+                    id: id.clone(),
+                    method,
+                    params,
+                };
+                if self.tx.send(msg).await.is_err() {
+                    // Nobody handles requests any more; answering keeps the other side from
+                    // waiting forever.
+                    tracing::debug!(peer = name, %id, "request arrived after the owner left");
+                    self.reply(Some(id), RpcError::internal("no longer accepting requests"))
+                        .await;
+                }
+            }
+            Classified::Notification { method, params } => {
+                if self
+                    .tx
+                    .send(Incoming::Notification { method, params })
+                    .await
+                    .is_err()
+                {
+                    tracing::debug!(peer = name, "notification arrived after the owner left");
+                }
+            }
+            Classified::Response {
+                id: Some(id),
+                result,
+            } => {
+                let waiter = self.shared.pending().remove(&id);
+                match waiter {
+                    Some(w) => {
+                        // The requester may have given up in the meantime; that is fine.
+                        let _ = w.send(result);
+                    }
+                    None => tracing::debug!(peer = name, %id, "response to an unknown request"),
+                }
+            }
+            Classified::Response { id: None, result } => {
+                tracing::warn!(peer = name, ?result, "response without an id");
+            }
+            Classified::Invalid { id, reason } => {
+                tracing::warn!(peer = name, "invalid message: {reason}");
+                if self.opts.answer_malformed {
+                    self.reply(
+                        id,
+                        RpcError::invalid_request(format!("invalid request: {reason}")),
+                    )
+                    .await;
+                }
+            }
+        }
     }
-    tracing::debug!(peer = name, "read side closed");
+
+    /// Sends an error response from the read side, if anyone still writes.
+    async fn reply(&self, id: Option<RequestId>, err: RpcError) {
+        let Some(out) = self.out.upgrade() else {
+            return;
+        };
+        match response_bytes(id.as_ref(), &Err(err)) {
+            Ok(bytes) => {
+                let _ = out.send(Outgoing::Message(bytes)).await;
+            }
+            Err(e) => tracing::warn!(peer = self.opts.name, "cannot answer: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use crate::rpc::codec::tests::encode;
+    use pretty_assertions::assert_eq;
     use serde_json::json;
     use std::time::Duration;
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, duplex};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, DuplexStream, duplex};
 
     const T: Duration = Duration::from_secs(5);
 
-    fn pair(
-        opts_a: PeerOptions,
-        opts_b: PeerOptions,
-    ) -> (
-        (Peer, mpsc::Receiver<Incoming>),
-        (Peer, mpsc::Receiver<Incoming>),
-    ) {
+    type End = (Peer, mpsc::Receiver<Incoming>);
+
+    /// Two peers connected through in-memory pipes.
+    fn pair(opts_a: PeerOptions, opts_b: PeerOptions) -> (End, End) {
         let (a, b) = duplex(1 << 16);
         let (ar, aw) = tokio::io::split(a);
         let (br, bw) = tokio::io::split(b);
         (spawn(ar, aw, opts_a), spawn(br, bw, opts_b))
     }
 
+    fn opts(framing: ReadFraming, answer_malformed: bool) -> PeerOptions {
+        PeerOptions {
+            read_framing: framing,
+            answer_malformed,
+            ..PeerOptions::provider("test")
+        }
+    }
+
     async fn next(rx: &mut mpsc::Receiver<Incoming>) -> Incoming {
-        tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap()
+        tokio::time::timeout(T, rx.recv())
+            .await
+            .expect("timed out waiting for a message")
+            .expect("incoming channel closed")
+    }
+
+    /// A peer whose other end the test drives byte by byte.
+    struct Raw {
+        io: tokio::io::BufReader<DuplexStream>,
+        peer: Peer,
+        rx: mpsc::Receiver<Incoming>,
+    }
+
+    fn raw(opts: PeerOptions) -> Raw {
+        let (client, server) = duplex(1 << 16);
+        let (r, w) = tokio::io::split(server);
+        let (peer, rx) = spawn(r, w, opts);
+        Raw {
+            io: tokio::io::BufReader::new(client),
+            peer,
+            rx,
+        }
+    }
+
+    impl Raw {
+        async fn send_raw(&mut self, bytes: &[u8]) {
+            self.io.get_mut().write_all(bytes).await.unwrap();
+        }
+
+        async fn send_lsp(&mut self, body: &str) {
+            let bytes = encode(Framing::Lsp, body.as_bytes()).await;
+            self.send_raw(&bytes).await;
+        }
+
+        async fn read_lsp(&mut self) -> Value {
+            let mut n = None;
+            loop {
+                let mut line = String::new();
+                tokio::time::timeout(T, self.io.read_line(&mut line))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                n = Some(
+                    line.strip_prefix("Content-Length: ")
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                );
+            }
+            let mut body = vec![0; n.unwrap()];
+            tokio::time::timeout(T, self.io.read_exact(&mut body))
+                .await
+                .unwrap()
+                .unwrap();
+            serde_json::from_slice(&body).unwrap()
+        }
+
+        async fn read_line(&mut self) -> Value {
+            let mut line = String::new();
+            tokio::time::timeout(T, self.io.read_line(&mut line))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(line.ends_with('\n'), "{line:?}");
+            serde_json::from_str(&line).unwrap()
+        }
+
+        /// Asserts that nothing arrives for a short while.
+        async fn assert_silent(&mut self) {
+            let mut buf = [0u8; 1];
+            let r = tokio::time::timeout(Duration::from_millis(100), self.io.read(&mut buf)).await;
+            assert!(r.is_err(), "unexpected output: {r:?}");
+        }
     }
 
     #[tokio::test]
     async fn requests_both_ways_with_interleaved_notifications() {
-        for framing in [ReadFraming::Auto, ReadFraming::Ndjson] {
-            let mut o = PeerOptions::provider("t");
-            o.read_framing = framing;
-            let ((a, mut a_in), (b, mut b_in)) = pair(o.clone(), o);
-            // b answers a's request only after asking a something itself.
+        let framings = [
+            (ReadFraming::Lsp, ReadFraming::Lsp),
+            (ReadFraming::Ndjson, ReadFraming::Ndjson),
+            (ReadFraming::Auto, ReadFraming::Auto),
+            (ReadFraming::Ndjson, ReadFraming::Auto),
+        ];
+        for (fa, fb) in framings {
+            let ((a, mut a_in), (b, mut b_in)) = pair(opts(fa, false), opts(fb, false));
+            // b answers a's request only after asking a something itself, so a server->client
+            // request runs while a client->server request is pending.
             let b2 = b.clone();
             let server = tokio::spawn(async move {
                 let Incoming::Request { id, method, params } = next(&mut b_in).await else {
-                    panic!()
+                    panic!("expected a request")
                 };
                 assert_eq!(method, "add");
                 b2.notify("progress", json!({"n": 1})).await.unwrap();
-                let answer = b2.request("ask", json!({})).await.unwrap();
+                let answer = b2.request("ask", json!({"q": "?"})).await.unwrap();
+                b2.notify("progress", json!({"n": 2})).await.unwrap();
                 let sum = params["x"].as_i64().unwrap() + answer.as_i64().unwrap();
                 b2.respond(id, Ok(json!(sum))).await.unwrap();
+                let Incoming::Notification { method, params } = next(&mut b_in).await else {
+                    panic!("expected a notification")
+                };
+                assert_eq!((method.as_str(), params), ("done", json!(null)));
             });
             let a2 = a.clone();
             let client = tokio::spawn(async move {
-                let Incoming::Notification { method, .. } = next(&mut a_in).await else {
-                    panic!()
+                let got = next(&mut a_in).await;
+                assert_eq!(
+                    got,
+                    Incoming::Notification {
+                        method: "progress".into(),
+                        params: json!({"n": 1})
+                    }
+                );
+                let Incoming::Request { id, method, params } = next(&mut a_in).await else {
+                    panic!("expected a request")
                 };
-                assert_eq!(method, "progress");
-                let Incoming::Request { id, method, .. } = next(&mut a_in).await else {
-                    panic!()
-                };
-                assert_eq!(method, "ask");
+                assert_eq!((method.as_str(), params), ("ask", json!({"q": "?"})));
                 a2.respond(id, Ok(json!(40))).await.unwrap();
+                let got = next(&mut a_in).await;
+                assert_eq!(
+                    got,
+                    Incoming::Notification {
+                        method: "progress".into(),
+                        params: json!({"n": 2})
+                    }
+                );
             });
             let r = tokio::time::timeout(T, a.request("add", json!({"x": 2})))
                 .await
                 .unwrap();
-            assert_eq!(r.unwrap(), json!(42));
-            server.await.unwrap();
-            client.await.unwrap();
+            assert_eq!(r.unwrap(), json!(42), "{fa:?}/{fb:?}");
+            a.notify("done", ()).await.unwrap();
+            tokio::time::timeout(T, server).await.unwrap().unwrap();
+            tokio::time::timeout(T, client).await.unwrap().unwrap();
+            assert!(a.shared.pending().is_empty() && b.shared.pending().is_empty());
         }
     }
 
-    async fn raw_editor() -> (tokio::io::DuplexStream, Peer, mpsc::Receiver<Incoming>) {
-        let (client, server) = duplex(1 << 16);
-        let (r, w) = tokio::io::split(server);
-        let (peer, rx) = spawn(r, w, PeerOptions::editor());
-        (client, peer, rx)
+    #[tokio::test]
+    async fn concurrent_requests_are_matched_by_id_and_errors_come_back() {
+        let ((a, _a_in), (b, mut b_in)) = pair(
+            opts(ReadFraming::Ndjson, false),
+            opts(ReadFraming::Ndjson, false),
+        );
+        let server = tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..3 {
+                let Incoming::Request { id, params, .. } = next(&mut b_in).await else {
+                    panic!("expected a request")
+                };
+                ids.push((id, params));
+            }
+            // Answer in reverse order.
+            for (id, params) in ids.into_iter().rev() {
+                let n = params["n"].as_i64().unwrap();
+                let result = if n == 1 {
+                    Err(RpcError::invalid_params("n must not be 1").with_data(json!({"n": 1})))
+                } else {
+                    Ok(json!(n * 10))
+                };
+                b.respond(id, result).await.unwrap();
+            }
+        });
+        let (r0, r1, r2) = tokio::time::timeout(T, async {
+            tokio::join!(
+                a.request("m", json!({"n": 0})),
+                a.request("m", json!({"n": 1})),
+                a.request("m", json!({"n": 2}))
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(r0.unwrap(), json!(0));
+        assert_eq!(
+            r1.unwrap_err(),
+            RpcError::invalid_params("n must not be 1").with_data(json!({"n": 1}))
+        );
+        assert_eq!(r2.unwrap(), json!(20));
+        tokio::time::timeout(T, server).await.unwrap().unwrap();
     }
 
-    async fn read_lsp_body(c: &mut tokio::io::BufReader<tokio::io::DuplexStream>) -> Value {
-        let mut header = String::new();
-        tokio::time::timeout(T, c.read_line(&mut header))
-            .await
-            .unwrap()
-            .unwrap();
-        let n: usize = header
-            .trim()
-            .trim_start_matches("Content-Length: ")
-            .parse()
-            .unwrap();
-        let mut blank = String::new();
-        c.read_line(&mut blank).await.unwrap();
-        let mut body = vec![0; n];
-        c.read_exact(&mut body).await.unwrap();
-        serde_json::from_slice(&body).unwrap()
+    #[tokio::test]
+    async fn lsp_is_detected_and_answered_in_lsp() {
+        let mut c = raw(PeerOptions::editor());
+        c.send_raw(b"\r\n").await;
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#)
+            .await;
+        let Incoming::Request { id, .. } = next(&mut c.rx).await else {
+            panic!("expected a request")
+        };
+        c.peer.respond(id, Ok(json!({"ok": true}))).await.unwrap();
+        assert_eq!(
+            c.read_lsp().await,
+            json!({"jsonrpc": "2.0", "id": 1, "result": {"ok": true}})
+        );
+    }
+
+    #[tokio::test]
+    async fn ndjson_is_detected_and_answered_in_ndjson() {
+        let mut c = raw(PeerOptions::editor());
+        c.send_raw(b"\n{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"m\"}\n")
+            .await;
+        let Incoming::Request { id, params, .. } = next(&mut c.rx).await else {
+            panic!("expected a request")
+        };
+        assert_eq!(params, Value::Null);
+        c.peer.respond(id, Ok(json!({"ok": true}))).await.unwrap();
+        assert_eq!(
+            c.read_line().await,
+            json!({"jsonrpc": "2.0", "id": "a", "result": {"ok": true}})
+        );
+        c.peer.notify("n", json!([1])).await.unwrap();
+        assert_eq!(
+            c.read_line().await,
+            json!({"jsonrpc": "2.0", "method": "n", "params": [1]})
+        );
+    }
+
+    #[tokio::test]
+    async fn auto_writes_lsp_before_anything_was_read() {
+        let mut c = raw(PeerOptions::editor());
+        c.peer.notify("hello", json!({"a": 1})).await.unwrap();
+        assert_eq!(
+            c.read_lsp().await,
+            json!({"jsonrpc": "2.0", "method": "hello", "params": {"a": 1}})
+        );
+    }
+
+    #[tokio::test]
+    async fn codex_style_messages_are_accepted() {
+        let mut c = raw(PeerOptions::provider("codex"));
+        c.send_raw(b"{\"method\":\"turn/started\",\"params\":{\"x\":1},\"emittedAtMs\":17}\n")
+            .await;
+        assert_eq!(
+            next(&mut c.rx).await,
+            Incoming::Notification {
+                method: "turn/started".into(),
+                params: json!({"x": 1})
+            }
+        );
+        let p = c.peer.clone();
+        let pending = tokio::spawn(async move { p.request("initialize", json!({})).await });
+        let sent = c.read_line().await;
+        assert_eq!(
+            sent,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+        );
+        c.send_raw(b"{\"id\":1,\"result\":{\"userAgent\":\"x\"}}\n")
+            .await;
+        let r = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+        assert_eq!(r.unwrap(), json!({"userAgent": "x"}));
     }
 
     #[tokio::test]
     async fn malformed_messages_get_errors_and_the_connection_survives() {
-        let (client, _peer, mut rx) = raw_editor().await;
-        let mut c = tokio::io::BufReader::new(client);
-        let send = |body: &str| codec::encode(Framing::Lsp, body.as_bytes());
-        c.get_mut().write_all(&send("{nope")).await.unwrap();
-        assert_eq!(read_lsp_body(&mut c).await["error"]["code"], -32700);
-        c.get_mut()
-            .write_all(&send("[{\"id\":1,\"method\":\"x\"}]"))
-            .await
-            .unwrap();
-        assert_eq!(read_lsp_body(&mut c).await["error"]["code"], -32600);
-        c.get_mut().write_all(&send("{\"id\":7}")).await.unwrap();
-        let r = read_lsp_body(&mut c).await;
+        let mut c = raw(PeerOptions::editor());
+        c.send_lsp("{nope").await;
+        let r = c.read_lsp().await;
         assert_eq!(
-            (r["error"]["code"].clone(), r["id"].clone()),
-            (json!(-32600), json!(7))
+            (&r["id"], &r["error"]["code"]),
+            (&json!(null), &json!(-32700))
         );
-        c.get_mut()
-            .write_all(&send("{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ok\"}"))
-            .await
-            .unwrap();
-        let Incoming::Request { id, method, .. } = next(&mut rx).await else {
-            panic!()
+        c.send_lsp(r#"[{"jsonrpc":"2.0","id":1,"method":"x"}]"#)
+            .await;
+        let r = c.read_lsp().await;
+        assert_eq!(
+            (&r["id"], &r["error"]["code"]),
+            (&json!(null), &json!(-32600))
+        );
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":7}"#).await;
+        let r = c.read_lsp().await;
+        assert_eq!((&r["id"], &r["error"]["code"]), (&json!(7), &json!(-32600)));
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":"s","method":5}"#).await;
+        let r = c.read_lsp().await;
+        assert_eq!(
+            (&r["id"], &r["error"]["code"]),
+            (&json!("s"), &json!(-32600))
+        );
+        // Responses are never answered, not even ones that match nothing.
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}"#)
+            .await;
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":99,"result":1}"#).await;
+        c.send_lsp(r#"{"jsonrpc":"2.0","id":8,"method":"ok"}"#)
+            .await;
+        let Incoming::Request { id, method, .. } = next(&mut c.rx).await else {
+            panic!("expected a request")
         };
         assert_eq!((id, method.as_str()), (RequestId::Number(8), "ok"));
+        c.assert_silent().await;
+        assert!(!c.peer.is_closed());
     }
 
     #[tokio::test]
-    async fn replies_use_the_detected_ndjson_framing() {
-        let (client, peer, mut rx) = raw_editor().await;
-        let mut c = tokio::io::BufReader::new(client);
-        c.get_mut()
-            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"m\"}\n")
-            .await
-            .unwrap();
-        let Incoming::Request { id, .. } = next(&mut rx).await else {
-            panic!()
-        };
-        peer.respond(id, Ok(json!({"ok": true}))).await.unwrap();
-        let mut line = String::new();
-        tokio::time::timeout(T, c.read_line(&mut line))
-            .await
-            .unwrap()
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap();
+    async fn providers_get_no_answer_to_garbage() {
+        let mut c = raw(PeerOptions::provider("p"));
+        c.send_raw(b"not json\n[1,2]\n{\"id\":3}\n{\"method\":\"ok\"}\n")
+            .await;
         assert_eq!(
-            v,
-            json!({"jsonrpc": "2.0", "id": "a", "result": {"ok": true}})
+            next(&mut c.rx).await,
+            Incoming::Notification {
+                method: "ok".into(),
+                params: Value::Null
+            }
+        );
+        c.assert_silent().await;
+    }
+
+    #[tokio::test]
+    async fn oversized_messages_are_skipped() {
+        for framing in [Framing::Lsp, Framing::Ndjson] {
+            let mut c = raw(PeerOptions {
+                max_message_bytes: 100,
+                ..PeerOptions::editor()
+            });
+            let big =
+                json!({"jsonrpc": "2.0", "id": 1, "method": "big", "params": "x".repeat(1000)});
+            let small = json!({"jsonrpc": "2.0", "id": 2, "method": "small"});
+            let mut bytes = encode(framing, big.to_string().as_bytes()).await;
+            bytes.extend(encode(framing, small.to_string().as_bytes()).await);
+            c.send_raw(&bytes).await;
+            let Incoming::Request { id, method, .. } = next(&mut c.rx).await else {
+                panic!("expected a request")
+            };
+            assert_eq!((id, method.as_str()), (RequestId::Number(2), "small"));
+            c.assert_silent().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn broken_lsp_headers_end_the_connection() {
+        let mut c = raw(PeerOptions::editor());
+        let p = c.peer.clone();
+        let pending = tokio::spawn(async move { p.request("x", ()).await });
+        c.read_lsp().await;
+        c.send_raw(b"Content-Type: x\r\n\r\n{}").await;
+        tokio::time::timeout(T, c.peer.closed()).await.unwrap();
+        let r = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+        assert_eq!(r.unwrap_err().code, crate::rpc::DISCONNECTED);
+        assert!(
+            tokio::time::timeout(T, c.rx.recv())
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 
     #[tokio::test]
-    async fn eof_fails_pending_requests_and_dropped_requests_leave_no_entry() {
-        let (client, peer, _rx) = raw_editor().await;
-        let dropped =
-            tokio::time::timeout(Duration::from_millis(50), peer.request("x", json!({}))).await;
-        assert!(dropped.is_err());
-        assert!(peer.shared.pending().is_empty());
-        let p2 = peer.clone();
-        let waiting = tokio::spawn(async move { p2.request("y", json!({})).await });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        drop(client);
-        let r = tokio::time::timeout(T, waiting).await.unwrap().unwrap();
-        assert_eq!(r.unwrap_err().code, crate::rpc::DISCONNECTED);
-        tokio::time::timeout(T, peer.shared.read_closed.cancelled())
+    async fn eof_fails_pending_requests_and_closes_incoming() {
+        let mut c = raw(PeerOptions::editor());
+        let p = c.peer.clone();
+        let pending = tokio::spawn(async move { p.request("y", ()).await });
+        // Once the request is on the wire its entry is registered.
+        let sent = c.read_lsp().await;
+        assert_eq!(sent, json!({"jsonrpc": "2.0", "id": 1, "method": "y"}));
+        assert!(!c.peer.is_closed());
+        let Raw { io, peer, mut rx } = c;
+        drop(io);
+        let r = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+        assert_eq!(r.unwrap_err(), RpcError::disconnected());
+        tokio::time::timeout(T, peer.closed()).await.unwrap();
+        assert!(peer.is_closed());
+        assert!(tokio::time::timeout(T, rx.recv()).await.unwrap().is_none());
+        // Requests after the end fail at once instead of waiting forever.
+        let late = tokio::time::timeout(T, peer.request("z", ()))
             .await
             .unwrap();
-        assert!(peer.request("z", json!({})).await.is_err());
+        assert_eq!(late.unwrap_err(), RpcError::disconnected());
+        assert!(peer.shared.pending().is_empty());
     }
 
     #[tokio::test]
-    async fn close_shuts_the_write_half() {
-        let (client, peer, _rx) = raw_editor().await;
-        let (mut cr, _cw) = tokio::io::split(client);
-        peer.notify("bye", json!({})).await.unwrap();
-        peer.close().await;
-        let mut all = Vec::new();
-        tokio::time::timeout(T, cr.read_to_end(&mut all))
+    async fn dropping_a_request_future_removes_its_pending_entry() {
+        let mut c = raw(PeerOptions::editor());
+        let timed_out =
+            tokio::time::timeout(Duration::from_millis(50), c.peer.request("x", ())).await;
+        assert!(timed_out.is_err());
+        assert!(c.peer.shared.pending().is_empty());
+        // A late answer to it is dropped, and the connection carries on.
+        let sent = c.read_lsp().await;
+        c.send_lsp(&json!({"jsonrpc": "2.0", "id": sent["id"], "result": 1}).to_string())
+            .await;
+        c.send_lsp(r#"{"jsonrpc":"2.0","method":"still-here"}"#)
+            .await;
+        assert!(
+            matches!(next(&mut c.rx).await, Incoming::Notification { method, .. } if method == "still-here")
+        );
+    }
+
+    #[tokio::test]
+    async fn close_flushes_then_closes_the_write_half() {
+        let c = raw(PeerOptions::provider("p"));
+        let (mut cr, _cw) = tokio::io::split(c.io);
+        for i in 0..100 {
+            c.peer.notify("n", json!({"i": i})).await.unwrap();
+        }
+        c.peer.close().await;
+        let mut all = String::new();
+        tokio::time::timeout(T, cr.read_to_string(&mut all))
             .await
             .unwrap()
             .unwrap();
-        assert!(String::from_utf8_lossy(&all).contains("\"bye\""));
-        assert!(peer.notify("late", json!({})).await.is_err());
+        assert_eq!(all.lines().count(), 100);
+        assert!(all.ends_with("{\"i\":99}}\n"));
+        assert_eq!(
+            c.peer.notify("late", ()).await.unwrap_err(),
+            RpcError::disconnected()
+        );
+        // Closing our write half is not the other side going away.
+        assert!(!c.peer.is_closed());
+        c.peer.close().await;
+    }
+
+    #[tokio::test]
+    async fn dropping_every_handle_closes_the_write_half() {
+        let c = raw(PeerOptions::provider("p"));
+        let (mut cr, _cw) = tokio::io::split(c.io);
+        c.peer.notify("last", ()).await.unwrap();
+        drop(c.peer);
+        let mut all = String::new();
+        tokio::time::timeout(T, cr.read_to_string(&mut all))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(all, "{\"jsonrpc\":\"2.0\",\"method\":\"last\"}\n");
+        drop(c.rx);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_marks_the_peer_closed() {
+        // The read side stays open; only the write side is broken.
+        let (_read_other, read_ours) = duplex(64);
+        let (write_other, write_ours) = duplex(64);
+        drop(write_other);
+        let (peer, _rx) = spawn(read_ours, write_ours, PeerOptions::provider("p"));
+        let r = tokio::time::timeout(T, peer.request("x", ()))
+            .await
+            .unwrap();
+        assert_eq!(r.unwrap_err(), RpcError::disconnected());
+        tokio::time::timeout(T, peer.closed()).await.unwrap();
+        assert!(peer.notify("n", ()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn notify_and_respond_work_while_incoming_is_not_drained() {
+        let ((a, _a_in), (b, mut b_in)) = pair(
+            PeerOptions {
+                incoming_capacity: 1,
+                ..opts(ReadFraming::Ndjson, false)
+            },
+            opts(ReadFraming::Ndjson, false),
+        );
+        // b floods a, whose owner never reads: a's reader blocks on the full incoming queue.
+        let flood = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    if b.notify("flood", json!({"i": i})).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::timeout(T, a.notify("out", json!(1)))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(T, a.respond(RequestId::Number(5), Ok(json!(2))))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            next(&mut b_in).await,
+            Incoming::Notification {
+                method: "out".into(),
+                params: json!(1)
+            }
+        );
+        flood.abort();
     }
 }
