@@ -65,6 +65,24 @@ pub enum EventBody {
     /// A turn ended.
     #[serde(rename = "turn.completed")]
     TurnCompleted(TurnCompleted),
+    /// A compaction of the thread's context started on its provider.
+    #[serde(rename = "compaction.started")]
+    CompactionStarted(CompactionStarted),
+    /// A compaction finished; carries the summary.
+    #[serde(rename = "compaction.completed")]
+    CompactionCompleted(CompactionCompleted),
+    /// A compaction failed.
+    #[serde(rename = "compaction.failed")]
+    CompactionFailed(CompactionFailed),
+    /// The thread is being handed to another provider.
+    #[serde(rename = "handoff.started")]
+    HandoffStarted(HandoffStarted),
+    /// The thread now runs on the target provider.
+    #[serde(rename = "handoff.completed")]
+    HandoffCompleted(HandoffCompleted),
+    /// The handoff failed; the thread stays on its provider.
+    #[serde(rename = "handoff.failed")]
+    HandoffFailed(HandoffFailed),
     /// Something the user should know; nothing failed.
     #[serde(rename = "runtime.warning")]
     RuntimeWarning(RuntimeWarning),
@@ -88,6 +106,12 @@ impl EventBody {
             EventBody::ApprovalResolved(_) => "approval.resolved",
             EventBody::UsageUpdated(_) => "usage.updated",
             EventBody::TurnCompleted(_) => "turn.completed",
+            EventBody::CompactionStarted(_) => "compaction.started",
+            EventBody::CompactionCompleted(_) => "compaction.completed",
+            EventBody::CompactionFailed(_) => "compaction.failed",
+            EventBody::HandoffStarted(_) => "handoff.started",
+            EventBody::HandoffCompleted(_) => "handoff.completed",
+            EventBody::HandoffFailed(_) => "handoff.failed",
             EventBody::RuntimeWarning(_) => "runtime.warning",
             EventBody::RuntimeError(_) => "runtime.error",
         }
@@ -304,4 +328,85 @@ pub struct RuntimeError {
     pub message: String,
     /// A stable category: `provider`, `protocol`, `store`, `process`.
     pub class: String,
+}
+
+/// What started a compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CompactionTrigger {
+    /// `thread/compact/start` (or a handoff that compacts).
+    Manual,
+    /// The provider compacted on its own because the context filled up.
+    Auto,
+}
+
+/// `compaction.started`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactionStarted {
+    pub trigger: CompactionTrigger,
+}
+
+/// `compaction.completed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactionCompleted {
+    /// The summary that replaces the earlier context.
+    pub summary: String,
+    pub trigger: CompactionTrigger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_tokens: Option<i64>,
+}
+
+/// `compaction.failed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactionFailed {
+    pub error: String,
+}
+
+/// How the context reaches the target provider in a handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HandoffStrategy {
+    /// Native compaction on the source provider; its summary is handed over.
+    Compact,
+    /// A transcript rendered by baton from its own event log.
+    Transcript,
+    /// The target already has a native thread for this conversation: it is resumed and only
+    /// what happened since it last took part is handed over.
+    Delta,
+    /// Nothing is handed over.
+    None,
+}
+
+/// `handoff.started`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffStarted {
+    pub from: ProviderId,
+    pub to: ProviderId,
+    pub strategy: HandoffStrategy,
+}
+
+/// `handoff.completed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffCompleted {
+    pub from: ProviderId,
+    pub to: ProviderId,
+    pub strategy: HandoffStrategy,
+    /// Size of the handoff text prepended to the next turn.
+    pub summary_chars: u64,
+}
+
+/// `handoff.failed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffFailed {
+    pub from: ProviderId,
+    pub to: ProviderId,
+    pub error: String,
 }

@@ -90,6 +90,18 @@ pub fn generate() -> String {
         Some(def::<EmptyResponse>(g)),
     );
     add(
+        "thread/compact/start",
+        "request",
+        def::<ThreadCompactStartParams>(g),
+        Some(def::<EmptyResponse>(g)),
+    );
+    add(
+        "thread/switch",
+        "request",
+        def::<ThreadSwitchParams>(g),
+        Some(def::<ThreadSwitchResponse>(g)),
+    );
+    add(
         "turn/start",
         "request",
         def::<TurnStartParams>(g),

@@ -216,3 +216,53 @@ pub struct ThreadDeleteParams {
 /// An empty result object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EmptyResponse {}
+
+/// Params of `thread/compact/start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadCompactStartParams {
+    pub thread_id: String,
+    /// Extra instructions for the summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+/// The handoff a switch asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HandoffMode {
+    /// `delta` when the target already has a native thread, else `compact` when the source can
+    /// compact, else `transcript`.
+    #[default]
+    Auto,
+    Compact,
+    Transcript,
+    None,
+}
+
+/// Params of `thread/switch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadSwitchParams {
+    pub thread_id: String,
+    pub provider: ProviderId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub handoff: HandoffMode,
+}
+
+/// What a switch handed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffInfo {
+    pub strategy: crate::HandoffStrategy,
+    pub summary_chars: u64,
+}
+
+/// Result of `thread/switch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ThreadSwitchResponse {
+    pub thread: Thread,
+    pub handoff: HandoffInfo,
+}

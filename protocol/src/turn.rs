@@ -16,6 +16,13 @@ pub enum InputItem {
 pub struct TurnStartParams {
     pub thread_id: String,
     pub input: Vec<InputItem>,
+    /// When it differs from the thread's provider, the thread is switched first (as `thread/switch`
+    /// with `handoff: "auto"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::ProviderId>,
+    /// When it differs from the thread's model, the model is changed first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// Result of `turn/start`: the turn runs on; its events follow as notifications.

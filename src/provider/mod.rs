@@ -151,6 +151,24 @@ impl Session {
         }
     }
 
+    /// Starts a native compaction; `compaction.*` events report its progress and summary.
+    pub async fn compact(&self, instructions: Option<String>) -> Result<(), ProviderError> {
+        match self {
+            // Codex's compaction takes no instructions.
+            Session::Codex(s) => s.compact().await,
+            Session::Claude(s) => s.compact(instructions).await,
+        }
+    }
+
+    /// Changes the model within the session.
+    pub async fn set_model(&self, model: &str) -> Result<(), ProviderError> {
+        match self {
+            // Codex takes the model per turn: the next turn/start carries it.
+            Session::Codex(_) => Ok(()),
+            Session::Claude(s) => s.set_model(model).await,
+        }
+    }
+
     /// Ends the native session softly: the provider keeps the thread so it can be resumed.
     pub async fn stop(&self) {
         match self {
@@ -193,6 +211,15 @@ impl Providers {
                 Ok((Session::Claude(s), started))
             }
         }
+    }
+
+    /// Whether the provider can compact natively (its binary must be there to do it).
+    pub fn can_compact(&self, provider: ProviderId) -> bool {
+        let (explicit, name) = match provider {
+            ProviderId::Codex => (self.settings.codex_bin.as_deref(), "codex"),
+            ProviderId::Claude => (self.settings.claude_bin.as_deref(), "claude"),
+        };
+        process::resolve_bin(explicit, name).is_some()
     }
 
     /// What each provider looks like on this machine.

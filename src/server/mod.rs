@@ -176,6 +176,8 @@ impl State {
             "thread/read" => Box::pin(thread::read(sessions, params)),
             "thread/stop" => Box::pin(thread::stop(sessions, params)),
             "thread/delete" => Box::pin(thread::delete(sessions, params)),
+            "thread/compact/start" => Box::pin(thread::compact(sessions, params)),
+            "thread/switch" => Box::pin(thread::switch(sessions, params)),
             "turn/start" => Box::pin(turn::start(sessions, params)),
             "turn/interrupt" => Box::pin(turn::interrupt(sessions, params)),
             _ => {

@@ -1,8 +1,9 @@
 //! `thread/start`, `thread/list`, `thread/read`, `thread/stop`, `thread/delete`.
 
 use baton_protocol::{
-    EmptyResponse, ThreadDeleteParams, ThreadListParams, ThreadListResponse, ThreadReadParams,
-    ThreadReadResponse, ThreadResponse, ThreadStartParams, ThreadStopParams, errors,
+    EmptyResponse, ThreadCompactStartParams, ThreadDeleteParams, ThreadListParams,
+    ThreadListResponse, ThreadReadParams, ThreadReadResponse, ThreadResponse, ThreadStartParams,
+    ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, errors,
 };
 use serde_json::Value;
 
@@ -82,4 +83,31 @@ pub async fn delete(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let actor = sessions.get(&p.thread_id).await?;
     actor.call(|reply| Command::Delete { reply }).await?;
     params::to_value(EmptyResponse {})
+}
+
+pub async fn compact(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: ThreadCompactStartParams = params::parse(p)?;
+    let actor = sessions.get(&p.thread_id).await?;
+    let instructions = p.instructions;
+    actor
+        .call(|reply| Command::Compact {
+            instructions,
+            reply,
+        })
+        .await?;
+    params::to_value(EmptyResponse {})
+}
+
+pub async fn switch(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: ThreadSwitchParams = params::parse(p)?;
+    let actor = sessions.get(&p.thread_id).await?;
+    let (thread, handoff) = actor
+        .call(|reply| Command::Switch {
+            provider: p.provider,
+            model: p.model,
+            handoff: p.handoff,
+            reply,
+        })
+        .await?;
+    params::to_value(ThreadSwitchResponse { thread, handoff })
 }

@@ -24,7 +24,12 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     }
     let actor = sessions.get(&p.thread_id).await?;
     let turn_id = actor
-        .call(|reply| Command::StartTurn { text, reply })
+        .call(|reply| Command::StartTurn {
+            text,
+            provider: p.provider,
+            model: p.model,
+            reply,
+        })
         .await?;
     params::to_value(TurnStartResponse { turn_id })
 }

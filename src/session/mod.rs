@@ -5,6 +5,7 @@
 //! commands on one thread are applied in the order they arrived.
 
 mod actor;
+mod handoff;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

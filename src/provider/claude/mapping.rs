@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use baton_protocol::{
-    ContentDelta, EventBody, FileChange, Item, ItemType, RuntimeWarning, Stream, TurnCompleted,
+    CompactionCompleted, CompactionFailed, CompactionStarted, CompactionTrigger, ContentDelta,
+    EventBody, FileChange, Item, ItemType, RuntimeWarning, Stream, TurnCompleted,
     TurnState as Ending, UsageUpdated,
 };
 use serde_json::Value;
@@ -21,6 +22,12 @@ pub struct TurnState {
     pub tools: HashMap<String, Item>,
     /// Set by `interrupt`; the next `result` is reported as interrupted.
     pub interrupted: bool,
+    /// Set when baton sent `/compact`: the compaction that follows is manual.
+    pub compact_requested: bool,
+    /// A compaction is running (status `compacting` seen, no outcome yet).
+    pub compacting: bool,
+    /// `compact_boundary` seen: the summary arrives in the next synthetic user message.
+    pub boundary: Option<(CompactionTrigger, Option<i64>, Option<i64>)>,
 }
 
 fn s(v: &Value, key: &str) -> Option<String> {
@@ -44,9 +51,13 @@ pub fn tool_item(name: &str, input: &Value) -> Item {
             ..Item::new(ItemType::Command)
         },
         "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
-            let path = s(input, "file_path").or_else(|| s(input, "notebook_path")).unwrap_or_default();
+            let path = s(input, "file_path")
+                .or_else(|| s(input, "notebook_path"))
+                .unwrap_or_default();
             let diff = match name {
-                "Write" => s(input, "content").map(|c| c.lines().map(|l| format!("+{l}\n")).collect()),
+                "Write" => {
+                    s(input, "content").map(|c| c.lines().map(|l| format!("+{l}\n")).collect())
+                }
                 "Edit" => match (s(input, "old_string"), s(input, "new_string")) {
                     (Some(old), Some(new)) => Some(format!(
                         "{}{}",
@@ -60,7 +71,11 @@ pub fn tool_item(name: &str, input: &Value) -> Item {
             Item {
                 changes: Some(vec![FileChange {
                     path,
-                    kind: if name == "Write" { "add".into() } else { "update".into() },
+                    kind: if name == "Write" {
+                        "add".into()
+                    } else {
+                        "update".into()
+                    },
                     diff,
                 }]),
                 tool: Some(name.to_string()),
@@ -104,11 +119,23 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
             let item_id = s(msg, "api_message_id");
             match delta.get("type").and_then(Value::as_str) {
                 Some("text_delta") => match s(&delta, "text") {
-                    Some(d) => vec![ev(EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: d }), item_id)],
+                    Some(d) => vec![ev(
+                        EventBody::ContentDelta(ContentDelta {
+                            stream: Stream::Assistant,
+                            delta: d,
+                        }),
+                        item_id,
+                    )],
                     None => vec![ProviderEvent::Activity],
                 },
                 Some("thinking_delta") => match s(&delta, "thinking") {
-                    Some(d) => vec![ev(EventBody::ContentDelta(ContentDelta { stream: Stream::Reasoning, delta: d }), item_id)],
+                    Some(d) => vec![ev(
+                        EventBody::ContentDelta(ContentDelta {
+                            stream: Stream::Reasoning,
+                            delta: d,
+                        }),
+                        item_id,
+                    )],
                     None => vec![ProviderEvent::Activity],
                 },
                 _ => vec![ProviderEvent::Activity],
@@ -118,7 +145,12 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
             let message = msg.get("message").cloned().unwrap_or(Value::Null);
             let id = s(&message, "id");
             let mut out = Vec::new();
-            for block in message.get("content").and_then(Value::as_array).into_iter().flatten() {
+            for block in message
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 match block.get("type").and_then(Value::as_str) {
                     Some("text") => out.push(ev(
                         EventBody::ItemCompleted(Item {
@@ -144,28 +176,98 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                     _ => {}
                 }
             }
-            if out.is_empty() { vec![ProviderEvent::Activity] } else { out }
+            if out.is_empty() {
+                vec![ProviderEvent::Activity]
+            } else {
+                out
+            }
+        }
+        "user" if state.boundary.is_some() && continuation_summary(msg).is_some() => {
+            let summary = continuation_summary(msg).unwrap_or_default();
+            let (trigger, pre_tokens, post_tokens) =
+                state
+                    .boundary
+                    .take()
+                    .unwrap_or((CompactionTrigger::Auto, None, None));
+            state.compacting = false;
+            vec![ev(
+                EventBody::CompactionCompleted(CompactionCompleted {
+                    summary,
+                    trigger,
+                    pre_tokens,
+                    post_tokens,
+                }),
+                None,
+            )]
         }
         "user" => {
-            let content = msg.get("message").and_then(|m| m.get("content")).cloned().unwrap_or(Value::Null);
+            let content = msg
+                .get("message")
+                .and_then(|m| m.get("content"))
+                .cloned()
+                .unwrap_or(Value::Null);
             let mut out = Vec::new();
             for block in content.as_array().into_iter().flatten() {
                 if block.get("type").and_then(Value::as_str) != Some("tool_result") {
                     continue;
                 }
                 let tool_id = s(block, "tool_use_id").unwrap_or_default();
-                let mut item = state.tools.remove(&tool_id).unwrap_or_else(|| Item::new(ItemType::ToolCall));
+                let mut item = state
+                    .tools
+                    .remove(&tool_id)
+                    .unwrap_or_else(|| Item::new(ItemType::ToolCall));
                 let is_error = block.get("is_error").and_then(Value::as_bool) == Some(true);
                 item.output = Some(tool_result_text(block));
-                item.status = Some(if is_error { "failed".into() } else { "completed".into() });
+                item.status = Some(if is_error {
+                    "failed".into()
+                } else {
+                    "completed".into()
+                });
                 if item.item_type == ItemType::Command {
                     item.exit_code = bash_exit_code(msg.get("tool_use_result"), is_error);
                 }
                 out.push(ev(EventBody::ItemCompleted(item), Some(tool_id)));
             }
-            if out.is_empty() { vec![ProviderEvent::Activity] } else { out }
+            if out.is_empty() {
+                vec![ProviderEvent::Activity]
+            } else {
+                out
+            }
         }
         "system" => match msg.get("subtype").and_then(Value::as_str) {
+            Some("status") if msg.get("status").and_then(Value::as_str) == Some("compacting") => {
+                state.compacting = true;
+                let trigger = if state.compact_requested {
+                    CompactionTrigger::Manual
+                } else {
+                    CompactionTrigger::Auto
+                };
+                vec![ev(
+                    EventBody::CompactionStarted(CompactionStarted { trigger }),
+                    None,
+                )]
+            }
+            Some("status")
+                if msg.get("compact_result").and_then(Value::as_str) == Some("failed") =>
+            {
+                state.compacting = false;
+                let error = s(msg, "compact_error")
+                    .unwrap_or_else(|| "claude could not compact the conversation".into());
+                vec![ev(
+                    EventBody::CompactionFailed(CompactionFailed { error }),
+                    None,
+                )]
+            }
+            Some("compact_boundary") => {
+                let meta = msg.get("compact_metadata").cloned().unwrap_or(Value::Null);
+                let trigger = match meta.get("trigger").and_then(Value::as_str) {
+                    Some("manual") => CompactionTrigger::Manual,
+                    _ => CompactionTrigger::Auto,
+                };
+                let n = |k: &str| meta.get(k).and_then(Value::as_i64);
+                state.boundary = Some((trigger, n("pre_tokens"), n("post_tokens")));
+                vec![ProviderEvent::Activity]
+            }
             Some("api_retry") => {
                 let attempt = msg.get("attempt").and_then(Value::as_i64).unwrap_or(0);
                 let max = msg.get("max_retries").and_then(Value::as_i64).unwrap_or(0);
@@ -182,12 +284,16 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
         "result" => {
             let usage = msg.get("usage").cloned().unwrap_or(Value::Null);
             let n = |k: &str| usage.get(k).and_then(Value::as_i64).unwrap_or(0);
-            let input = n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
+            let input =
+                n("input_tokens") + n("cache_creation_input_tokens") + n("cache_read_input_tokens");
             let output = n("output_tokens");
             let context_window = msg
                 .get("modelUsage")
                 .and_then(Value::as_object)
-                .and_then(|m| m.values().find_map(|u| u.get("contextWindow").and_then(Value::as_i64)));
+                .and_then(|m| {
+                    m.values()
+                        .find_map(|u| u.get("contextWindow").and_then(Value::as_i64))
+                });
             let usage_ev = ev(
                 EventBody::UsageUpdated(UsageUpdated {
                     input_tokens: input,
@@ -207,10 +313,55 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                 (Ending::Completed, None)
             };
             state.tools.clear();
-            vec![usage_ev, ev(EventBody::TurnCompleted(TurnCompleted { state: state_end, error }), None)]
+            let mut out = Vec::new();
+            if std::mem::take(&mut state.compacting)
+                || state.compact_requested && state.boundary.is_none() && is_error
+            {
+                // A compaction that ended without a summary (e.g. "No messages to compact").
+                let error = result_error(msg);
+                out.push(ev(
+                    EventBody::CompactionFailed(CompactionFailed { error }),
+                    None,
+                ));
+            }
+            state.boundary = None;
+            state.compact_requested = false;
+            out.push(usage_ev);
+            out.push(ev(
+                EventBody::TurnCompleted(TurnCompleted {
+                    state: state_end,
+                    error,
+                }),
+                None,
+            ));
+            out
         }
         _ => vec![ProviderEvent::Activity],
     }
+}
+
+/// The summary carried by the synthetic "This session is being continued …" user message.
+fn continuation_summary(msg: &Value) -> Option<String> {
+    let content = msg.get("message")?.get("content")?;
+    let text = match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => return None,
+    };
+    if !text.starts_with("This session is being continued") {
+        return None;
+    }
+    let after = text.split_once("Summary:").map(|(_, a)| a).unwrap_or(&text);
+    let summary = after
+        .split("\n\nIf you need specific details")
+        .next()
+        .unwrap_or(after)
+        .trim();
+    Some(summary.to_string())
 }
 
 /// The error text of a failed result: its `result`, its `errors`, or its terminal reason.
@@ -219,12 +370,21 @@ fn result_error(msg: &Value) -> String {
         return r;
     }
     if let Some(errors) = msg.get("errors").and_then(Value::as_array) {
-        let text: Vec<String> = errors.iter().map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).collect();
+        let text: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                e.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string())
+            })
+            .collect();
         if !text.is_empty() {
             return text.join("; ");
         }
     }
-    let reason = s(msg, "terminal_reason").or_else(|| s(msg, "subtype")).unwrap_or_else(|| "error".into());
+    let reason = s(msg, "terminal_reason")
+        .or_else(|| s(msg, "subtype"))
+        .unwrap_or_else(|| "error".into());
     match msg.get("api_error_status").and_then(Value::as_i64) {
         Some(status) => format!("claude turn failed: {reason} (HTTP {status})"),
         None => format!("claude turn failed: {reason}"),
@@ -233,11 +393,18 @@ fn result_error(msg: &Value) -> String {
 
 fn bash_exit_code(result: Option<&Value>, is_error: bool) -> Option<i64> {
     let r = result?;
-    if let Some(code) = r.get("exitCode").or_else(|| r.get("exit_code")).and_then(Value::as_i64) {
+    if let Some(code) = r
+        .get("exitCode")
+        .or_else(|| r.get("exit_code"))
+        .and_then(Value::as_i64)
+    {
         return Some(code);
     }
     // Claude reports a finished command by its output; a non-error result ran to completion.
-    (r.get("stdout").is_some() && !is_error && r.get("interrupted").and_then(Value::as_bool) != Some(true)).then_some(0)
+    (r.get("stdout").is_some()
+        && !is_error
+        && r.get("interrupted").and_then(Value::as_bool) != Some(true))
+    .then_some(0)
 }
 
 #[cfg(test)]
@@ -256,45 +423,156 @@ mod tests {
     #[test]
     fn text_delta_and_assistant_message() {
         let mut st = TurnState::default();
-        let d = map_line(&json!({"type":"stream_event","api_message_id":"m1","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"he"}}}), &mut st);
-        assert_eq!(body(&d[0]), &EventBody::ContentDelta(ContentDelta { stream: Stream::Assistant, delta: "he".into() }));
-        let a = map_line(&json!({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"hello"}]}}), &mut st);
-        let EventBody::ItemCompleted(item) = body(&a[0]) else { panic!() };
-        assert_eq!((item.item_type, item.text.as_deref()), (ItemType::AssistantMessage, Some("hello")));
+        let d = map_line(
+            &json!({"type":"stream_event","api_message_id":"m1","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"he"}}}),
+            &mut st,
+        );
+        assert_eq!(
+            body(&d[0]),
+            &EventBody::ContentDelta(ContentDelta {
+                stream: Stream::Assistant,
+                delta: "he".into()
+            })
+        );
+        let a = map_line(
+            &json!({"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"hello"}]}}),
+            &mut st,
+        );
+        let EventBody::ItemCompleted(item) = body(&a[0]) else {
+            panic!()
+        };
+        assert_eq!(
+            (item.item_type, item.text.as_deref()),
+            (ItemType::AssistantMessage, Some("hello"))
+        );
     }
 
     #[test]
     fn tool_use_then_result_completes_the_same_item() {
         let mut st = TurnState::default();
-        let started = map_line(&json!({"type":"assistant","message":{"id":"m","content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"/w/a.txt","content":"x\n"}}]}}), &mut st);
-        let EventBody::ItemStarted(item) = body(&started[0]) else { panic!() };
+        let started = map_line(
+            &json!({"type":"assistant","message":{"id":"m","content":[{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"/w/a.txt","content":"x\n"}}]}}),
+            &mut st,
+        );
+        let EventBody::ItemStarted(item) = body(&started[0]) else {
+            panic!()
+        };
         assert_eq!(item.item_type, ItemType::FileChange);
         assert_eq!(item.changes.as_ref().unwrap()[0].path, "/w/a.txt");
-        let done = map_line(&json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"File created"}]}}), &mut st);
-        let ProviderEvent::Event { body: EventBody::ItemCompleted(item), item_id, .. } = &done[0] else { panic!() };
+        let done = map_line(
+            &json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"File created"}]}}),
+            &mut st,
+        );
+        let ProviderEvent::Event {
+            body: EventBody::ItemCompleted(item),
+            item_id,
+            ..
+        } = &done[0]
+        else {
+            panic!()
+        };
         assert_eq!(item_id.as_deref(), Some("t1"));
-        assert_eq!((item.item_type, item.status.as_deref()), (ItemType::FileChange, Some("completed")));
+        assert_eq!(
+            (item.item_type, item.status.as_deref()),
+            (ItemType::FileChange, Some("completed"))
+        );
     }
 
     #[test]
     fn results_map_to_usage_and_turn_end() {
         let mut st = TurnState::default();
-        let ok = map_line(&json!({"type":"result","subtype":"success","is_error":false,"usage":{"input_tokens":10,"output_tokens":5},"total_cost_usd":0.5}), &mut st);
-        let EventBody::UsageUpdated(u) = body(&ok[0]) else { panic!() };
-        assert_eq!((u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd), (10, 5, 15, Some(0.5)));
-        assert_eq!(body(&ok[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Completed, error: None }));
-        let err = map_line(&json!({"type":"result","subtype":"success","is_error":true,"result":"API Error: 529 Overloaded"}), &mut st);
-        assert_eq!(body(&err[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Failed, error: Some("API Error: 529 Overloaded".into()) }));
+        let ok = map_line(
+            &json!({"type":"result","subtype":"success","is_error":false,"usage":{"input_tokens":10,"output_tokens":5},"total_cost_usd":0.5}),
+            &mut st,
+        );
+        let EventBody::UsageUpdated(u) = body(&ok[0]) else {
+            panic!()
+        };
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd),
+            (10, 5, 15, Some(0.5))
+        );
+        assert_eq!(
+            body(&ok[1]),
+            &EventBody::TurnCompleted(TurnCompleted {
+                state: Ending::Completed,
+                error: None
+            })
+        );
+        let err = map_line(
+            &json!({"type":"result","subtype":"success","is_error":true,"result":"API Error: 529 Overloaded"}),
+            &mut st,
+        );
+        assert_eq!(
+            body(&err[1]),
+            &EventBody::TurnCompleted(TurnCompleted {
+                state: Ending::Failed,
+                error: Some("API Error: 529 Overloaded".into())
+            })
+        );
         st.interrupted = true;
-        let int = map_line(&json!({"type":"result","is_error":true,"terminal_reason":"aborted_streaming"}), &mut st);
-        assert_eq!(body(&int[1]), &EventBody::TurnCompleted(TurnCompleted { state: Ending::Interrupted, error: None }));
+        let int = map_line(
+            &json!({"type":"result","is_error":true,"terminal_reason":"aborted_streaming"}),
+            &mut st,
+        );
+        assert_eq!(
+            body(&int[1]),
+            &EventBody::TurnCompleted(TurnCompleted {
+                state: Ending::Interrupted,
+                error: None
+            })
+        );
+    }
+
+    #[test]
+    fn manual_compaction_reports_start_and_summary() {
+        let mut st = TurnState {
+            compact_requested: true,
+            ..TurnState::default()
+        };
+        let started = map_line(
+            &json!({"type":"system","subtype":"status","status":"compacting"}),
+            &mut st,
+        );
+        assert_eq!(
+            body(&started[0]),
+            &EventBody::CompactionStarted(CompactionStarted {
+                trigger: CompactionTrigger::Manual
+            })
+        );
+        map_line(
+            &json!({"type":"system","subtype":"compact_boundary","compact_metadata":{"trigger":"manual","pre_tokens":15,"post_tokens":25}}),
+            &mut st,
+        );
+        let done = map_line(
+            &json!({"type":"user","message":{"role":"user","content":"This session is being continued from a previous conversation.\n\nSummary:\nMOCK SUMMARY: hi.\n\nIf you need specific details, read it."}}),
+            &mut st,
+        );
+        assert_eq!(
+            body(&done[0]),
+            &EventBody::CompactionCompleted(CompactionCompleted {
+                summary: "MOCK SUMMARY: hi.".into(),
+                trigger: CompactionTrigger::Manual,
+                pre_tokens: Some(15),
+                post_tokens: Some(25)
+            })
+        );
+        let end = map_line(
+            &json!({"type":"result","is_error":false,"usage":{}}),
+            &mut st,
+        );
+        assert!(matches!(body(&end[1]), EventBody::TurnCompleted(_)));
+        assert_eq!(end.len(), 2, "no failure after a summary");
     }
 
     /// Every stdout line of the recorded Claude transcripts maps; content lines are not dropped.
     #[test]
     fn recorded_transcripts_map() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/transcripts/claude-code-2.1.328");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/reference/transcripts/claude-code-2.1.328");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
         let mut results = 0;
         for entry in entries.flatten() {
             let mut st = TurnState::default();
@@ -303,15 +581,26 @@ mod tests {
                 if rec["dir"] != "out" {
                     continue;
                 }
-                let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else { continue };
+                let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else {
+                    continue;
+                };
                 let out = map_line(&msg, &mut st);
                 assert!(!out.is_empty());
                 if msg["type"] == "result" {
                     results += 1;
-                    assert!(out.iter().any(|e| matches!(e, ProviderEvent::Event { body: EventBody::TurnCompleted(_), .. })));
+                    assert!(out.iter().any(|e| matches!(
+                        e,
+                        ProviderEvent::Event {
+                            body: EventBody::TurnCompleted(_),
+                            ..
+                        }
+                    )));
                 }
                 if msg["type"] == "assistant" {
-                    assert!(out.iter().all(|e| matches!(e, ProviderEvent::Event { .. })), "{msg}");
+                    assert!(
+                        out.iter().all(|e| matches!(e, ProviderEvent::Event { .. })),
+                        "{msg}"
+                    );
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! `hook_callback`) and our own control requests (`initialize`, `interrupt`, `set_model`) are
 //! correlated here.
 
+mod control;
 mod mapping;
 
 use std::collections::{HashMap, HashSet};
@@ -25,7 +26,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{ApprovalAsk, EventSink, ProviderError, ProviderEvent, ProviderSettings, SessionConfig, Started, process};
+use super::{
+    ApprovalAsk, EventSink, ProviderError, ProviderEvent, ProviderSettings, SessionConfig, Started,
+    process,
+};
 
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a soft stop waits for claude to exit after its stdin closed.
@@ -44,6 +48,8 @@ struct Inner {
     next_request: AtomicU64,
     stopping: AtomicBool,
     interrupted: Arc<AtomicBool>,
+    /// Set by `compact`; tells the mapping the next compaction is manual.
+    compact_requested: AtomicBool,
     allowed_tools: StdMutex<HashSet<String>>,
     auto_allow: bool,
     sink: EventSink,
@@ -62,12 +68,24 @@ pub struct ClaudeSession {
 /// Claude's on-disk session file: `$HOME/.claude/projects/<cwd, non-alphanumerics as '-'>/<id>.jsonl`.
 fn session_file(cwd: &str, id: &str) -> Option<PathBuf> {
     let home = std::env::var_os("HOME")?;
-    let project: String = cwd.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    Some(Path::new(&home).join(".claude/projects").join(project).join(format!("{id}.jsonl")))
+    let project: String = cwd
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    Some(
+        Path::new(&home)
+            .join(".claude/projects")
+            .join(project)
+            .join(format!("{id}.jsonl")),
+    )
 }
 
 /// Starts (or resumes) a session.
-pub async fn start(settings: &ProviderSettings, config: SessionConfig, sink: EventSink) -> Result<(ClaudeSession, Started), ProviderError> {
+pub async fn start(
+    settings: &ProviderSettings,
+    config: SessionConfig,
+    sink: EventSink,
+) -> Result<(ClaudeSession, Started), ProviderError> {
     let bin = process::resolve_bin(settings.claude_bin.as_deref(), "claude").ok_or_else(|| {
         ProviderError::Unavailable(match &settings.claude_bin {
             Some(p) => format!("claude binary {p} does not exist"),
@@ -79,12 +97,43 @@ pub async fn start(settings: &ProviderSettings, config: SessionConfig, sink: Eve
         let on_disk = session_file(&config.cwd, &cursor).is_some_and(|p| p.exists());
         if !on_disk {
             // Claude never wrote this session (it had no turn): start it under the same id.
-            let (s, _) = spawn(&bin, settings, &config, Mode::New(cursor.clone()), sink.clone()).await?;
-            return Ok((s, Started { native_id: cursor, resumed: false, model: config.model.clone(), warning: None }));
+            let (s, _) = spawn(
+                &bin,
+                settings,
+                &config,
+                Mode::New(cursor.clone()),
+                sink.clone(),
+            )
+            .await?;
+            return Ok((
+                s,
+                Started {
+                    native_id: cursor,
+                    resumed: false,
+                    model: config.model.clone(),
+                    warning: None,
+                },
+            ));
         }
-        match spawn(&bin, settings, &config, Mode::Resume(cursor.clone()), sink.clone()).await {
+        match spawn(
+            &bin,
+            settings,
+            &config,
+            Mode::Resume(cursor.clone()),
+            sink.clone(),
+        )
+        .await
+        {
             Ok((s, _)) => {
-                return Ok((s, Started { native_id: cursor, resumed: true, model: config.model.clone(), warning: None }));
+                return Ok((
+                    s,
+                    Started {
+                        native_id: cursor,
+                        resumed: true,
+                        model: config.model.clone(),
+                        warning: None,
+                    },
+                ));
             }
             Err(ProviderError::Failed(msg)) if msg.contains("No conversation found") => {
                 warning = Some(format!(
@@ -96,7 +145,15 @@ pub async fn start(settings: &ProviderSettings, config: SessionConfig, sink: Eve
     }
     let id = uuid::Uuid::new_v4().to_string();
     let (s, _) = spawn(&bin, settings, &config, Mode::New(id.clone()), sink).await?;
-    Ok((s, Started { native_id: id, resumed: false, model: config.model.clone(), warning }))
+    Ok((
+        s,
+        Started {
+            native_id: id,
+            resumed: false,
+            model: config.model.clone(),
+            warning,
+        },
+    ))
 }
 
 enum Mode {
@@ -135,8 +192,12 @@ async fn spawn(
     tracing::debug!(thread = %config.thread_id, ?args, "starting claude");
     let mut child = process::spawn(bin, &args, Some(&config.cwd))
         .map_err(|e| ProviderError::Unavailable(format!("cannot start {}: {e}", bin.display())))?;
-    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
-        return Err(ProviderError::Unavailable("claude stdio was not piped".into()));
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(ProviderError::Unavailable(
+            "claude stdio was not piped".into(),
+        ));
     };
     let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
     collect_stderr(stderr, stderr_tail.clone());
@@ -150,6 +211,7 @@ async fn spawn(
         // Until the handshake succeeds an exit is a failed start, not a crash to report.
         stopping: AtomicBool::new(true),
         interrupted: Arc::new(AtomicBool::new(false)),
+        compact_requested: AtomicBool::new(false),
         allowed_tools: StdMutex::new(HashSet::new()),
         auto_allow: config.approval_policy == Some(ApprovalPolicy::Never),
         sink,
@@ -158,12 +220,17 @@ async fn spawn(
         stderr_tail,
         include_raw: settings.include_raw.clone(),
     });
-    let session = ClaudeSession { inner: inner.clone() };
+    let session = ClaudeSession {
+        inner: inner.clone(),
+    };
     tokio::spawn(read_loop(session.clone(), stdout));
     tokio::spawn(watch_exit(session.clone(), child, exit_tx));
     // The initialize handshake proves the process is up (and, for --resume, that the session
     // exists: claude exits at once when it does not).
-    match session.control(json!({"subtype": "initialize", "hooks": {}})).await {
+    match session
+        .control(json!({"subtype": "initialize", "hooks": {}}))
+        .await
+    {
         Ok(_) => {
             session.inner.stopping.store(false, Ordering::SeqCst);
             Ok((session, ()))
@@ -174,7 +241,11 @@ async fn spawn(
             let mut exited = session.inner.exited.clone();
             let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
             let tail = lock(&session.inner.stderr_tail).join("\n");
-            Err(ProviderError::Failed(if tail.is_empty() { e } else { format!("{e}: {tail}") }))
+            Err(ProviderError::Failed(if tail.is_empty() {
+                e
+            } else {
+                format!("{e}: {tail}")
+            }))
         }
     }
 }
@@ -215,10 +286,17 @@ impl ClaudeSession {
 
     /// Sends a control request and waits for its response.
     async fn control(&self, request: Value) -> Result<Value, String> {
-        let id = format!("baton-{}", self.inner.next_request.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "baton-{}",
+            self.inner.next_request.fetch_add(1, Ordering::Relaxed)
+        );
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.pending).insert(id.clone(), tx);
-        if self.write(json!({"type": "control_request", "request_id": id, "request": request})).await.is_err() {
+        if self
+            .write(json!({"type": "control_request", "request_id": id, "request": request}))
+            .await
+            .is_err()
+        {
             lock(&self.inner.pending).remove(&id);
             return Err("claude is not running".into());
         }
@@ -242,11 +320,20 @@ impl ClaudeSession {
     pub async fn send_turn(&self, text: String) -> Result<(), ProviderError> {
         self.inner.interrupted.store(false, Ordering::SeqCst);
         let sink = &self.inner.sink;
-        sink.send(event(EventBody::TurnStarted(TurnStarted { model: None }), None)).await;
-        let user = Item { text: Some(text.clone()), ..Item::new(ItemType::UserMessage) };
+        sink.send(event(
+            EventBody::TurnStarted(TurnStarted { model: None }),
+            None,
+        ))
+        .await;
+        let user = Item {
+            text: Some(text.clone()),
+            ..Item::new(ItemType::UserMessage)
+        };
         let user_id = Some(format!("user-{}", uuid::Uuid::new_v4()));
-        sink.send(event(EventBody::ItemStarted(user.clone()), user_id.clone())).await;
-        sink.send(event(EventBody::ItemCompleted(user), user_id)).await;
+        sink.send(event(EventBody::ItemStarted(user.clone()), user_id.clone()))
+            .await;
+        sink.send(event(EventBody::ItemCompleted(user), user_id))
+            .await;
         self.write(json!({
             "type": "user",
             "message": {"role": "user", "content": text},
@@ -258,7 +345,10 @@ impl ClaudeSession {
 
     pub async fn interrupt(&self) -> Result<(), ProviderError> {
         self.inner.interrupted.store(true, Ordering::SeqCst);
-        self.control(json!({"subtype": "interrupt"})).await.map(|_| ()).map_err(ProviderError::Failed)
+        self.control(json!({"subtype": "interrupt"}))
+            .await
+            .map(|_| ())
+            .map_err(ProviderError::Failed)
     }
 
     /// Closes stdin, waits briefly for the exit, then kills.
@@ -266,7 +356,10 @@ impl ClaudeSession {
         self.inner.stopping.store(true, Ordering::SeqCst);
         let _ = self.inner.out.send(None).await;
         let mut exited = self.inner.exited.clone();
-        if tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await.is_err() {
+        if tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e))
+            .await
+            .is_err()
+        {
             tracing::debug!("claude did not exit after stdin closed; killing it");
             self.inner.kill.notify_one();
             let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
@@ -287,20 +380,29 @@ impl ClaudeSession {
 
     /// A control request from claude.
     async fn on_control_request(&self, msg: &Value) {
-        let request_id = msg.get("request_id").and_then(Value::as_str).unwrap_or("").to_string();
+        let request_id = msg
+            .get("request_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let request = msg.get("request").cloned().unwrap_or(Value::Null);
         match request.get("subtype").and_then(Value::as_str) {
             Some("can_use_tool") => self.on_can_use_tool(request_id, request).await,
             Some("hook_callback") => self.answer(&request_id, json!({})).await,
             other => {
                 tracing::debug!(subtype = ?other, "unsupported claude control request");
-                self.answer_error(&request_id, "not supported by baton").await;
+                self.answer_error(&request_id, "not supported by baton")
+                    .await;
             }
         }
     }
 
     async fn on_can_use_tool(&self, request_id: String, request: Value) {
-        let tool = request.get("tool_name").and_then(Value::as_str).unwrap_or("").to_string();
+        let tool = request
+            .get("tool_name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let input = request.get("input").cloned().unwrap_or(json!({}));
         let allow = json!({"behavior": "allow", "updatedInput": input});
         if self.inner.auto_allow || lock(&self.inner.allowed_tools).contains(&tool) {
@@ -313,10 +415,16 @@ impl ClaudeSession {
             _ => ApprovalKind::Other,
         };
         let title = match kind {
-            ApprovalKind::Command => format!("Run `{}`", item.command.as_deref().unwrap_or("a command")),
+            ApprovalKind::Command => {
+                format!("Run `{}`", item.command.as_deref().unwrap_or("a command"))
+            }
             ApprovalKind::FileChange => format!(
                 "{tool} {}",
-                item.changes.as_ref().and_then(|c| c.first()).map(|c| c.path.as_str()).unwrap_or("a file")
+                item.changes
+                    .as_ref()
+                    .and_then(|c| c.first())
+                    .map(|c| c.path.as_str())
+                    .unwrap_or("a file")
             ),
             ApprovalKind::Other => format!("Use {tool}"),
         };
@@ -326,11 +434,28 @@ impl ClaudeSession {
             command: item.command.clone(),
             cwd: None,
             changes: item.changes.clone(),
-            reason: request.get("description").and_then(Value::as_str).map(str::to_string),
+            reason: request
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         };
         let (tx, rx) = oneshot::channel();
-        if !self.inner.sink.send(ProviderEvent::Approval { ask, native_turn: None, reply: tx }).await {
-            return self.answer(&request_id, json!({"behavior": "deny", "message": "baton is shutting down"})).await;
+        if !self
+            .inner
+            .sink
+            .send(ProviderEvent::Approval {
+                ask,
+                native_turn: None,
+                reply: tx,
+            })
+            .await
+        {
+            return self
+                .answer(
+                    &request_id,
+                    json!({"behavior": "deny", "message": "baton is shutting down"}),
+                )
+                .await;
         }
         let session = self.clone();
         tokio::spawn(async move {
@@ -341,7 +466,9 @@ impl ClaudeSession {
                     lock(&session.inner.allowed_tools).insert(tool);
                     allow
                 }
-                ApprovalDecision::Decline => json!({"behavior": "deny", "message": "The user declined this action."}),
+                ApprovalDecision::Decline => {
+                    json!({"behavior": "deny", "message": "The user declined this action."})
+                }
                 ApprovalDecision::Cancel => {
                     json!({"behavior": "deny", "message": "The user declined this action and stopped the turn.", "interrupt": true})
                 }
@@ -352,7 +479,12 @@ impl ClaudeSession {
 }
 
 fn event(body: EventBody, item_id: Option<String>) -> ProviderEvent {
-    ProviderEvent::Event { body, native_turn: None, item_id, raw: None }
+    ProviderEvent::Event {
+        body,
+        native_turn: None,
+        item_id,
+        raw: None,
+    }
 }
 
 async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) {
@@ -377,7 +509,12 @@ async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) 
                 let shown: String = line.chars().take(200).collect();
                 inner
                     .sink
-                    .send(event(EventBody::RuntimeWarning(RuntimeWarning { message: format!("claude printed a line that is not JSON: {shown}") }), None))
+                    .send(event(
+                        EventBody::RuntimeWarning(RuntimeWarning {
+                            message: format!("claude printed a line that is not JSON: {shown}"),
+                        }),
+                        None,
+                    ))
                     .await;
                 continue;
             }
@@ -388,7 +525,11 @@ async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) 
                 let id = resp.get("request_id").and_then(Value::as_str).unwrap_or("");
                 if let Some(tx) = lock(&inner.pending).remove(id) {
                     let r = if resp.get("subtype").and_then(Value::as_str) == Some("error") {
-                        Err(resp.get("error").and_then(Value::as_str).unwrap_or("error").to_string())
+                        Err(resp
+                            .get("error")
+                            .and_then(Value::as_str)
+                            .unwrap_or("error")
+                            .to_string())
                     } else {
                         Ok(resp.get("response").cloned().unwrap_or(Value::Null))
                     };
@@ -399,6 +540,9 @@ async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) 
             Some("control_cancel_request") => {}
             _ => {
                 state.interrupted = inner.interrupted.load(Ordering::SeqCst);
+                if inner.compact_requested.swap(false, Ordering::SeqCst) {
+                    state.compact_requested = true;
+                }
                 let is_result = msg.get("type").and_then(Value::as_str) == Some("result");
                 let mut out = mapping::map_line(&msg, &mut state);
                 if is_result {
@@ -429,14 +573,28 @@ async fn watch_exit(session: ClaudeSession, mut child: Child, exit_tx: watch::Se
         }
     };
     let _ = exit_tx.send(true);
-    let waiters: Vec<_> = lock(&session.inner.pending).drain().map(|(_, w)| w).collect();
+    let waiters: Vec<_> = lock(&session.inner.pending)
+        .drain()
+        .map(|(_, w)| w)
+        .collect();
     for w in waiters {
         let _ = w.send(Err("claude exited".into()));
     }
     if !session.inner.stopping.load(Ordering::SeqCst) {
         let tail = lock(&session.inner.stderr_tail).join("\n");
-        let message = if tail.is_empty() { format!("claude exited ({status})") } else { format!("claude exited ({status}): {tail}") };
+        let message = if tail.is_empty() {
+            format!("claude exited ({status})")
+        } else {
+            format!("claude exited ({status}): {tail}")
+        };
         tracing::warn!("{message}");
-        session.inner.sink.send(ProviderEvent::Exited { reason: ExitReason::Crashed, message: Some(message) }).await;
+        session
+            .inner
+            .sink
+            .send(ProviderEvent::Exited {
+                reason: ExitReason::Crashed,
+                message: Some(message),
+            })
+            .await;
     }
 }

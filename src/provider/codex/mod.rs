@@ -101,11 +101,17 @@ impl CodexPool {
             .get("model")
             .and_then(Value::as_str)
             .map(str::to_string);
-        server.register(&native_id, sink);
+        let rollout = result
+            .get("thread")
+            .and_then(|t| t.get("path"))
+            .and_then(Value::as_str)
+            .map(std::path::PathBuf::from);
+        let compaction = server.register(&native_id, sink, rollout);
         Ok((
             CodexSession {
                 server,
                 native_id: native_id.clone(),
+                compaction,
             },
             Started {
                 native_id,
@@ -138,6 +144,7 @@ fn is_lost_cursor(msg: &str) -> bool {
 pub struct CodexSession {
     server: Arc<CodexServer>,
     native_id: String,
+    compaction: Arc<server::Compaction>,
 }
 
 impl CodexSession {
@@ -168,13 +175,33 @@ impl CodexSession {
                 "codex has not started the turn yet".into(),
             ));
         };
-        self.server
-            .request(
-                "turn/interrupt",
-                json!({"threadId": self.native_id, "turnId": turn_id}),
-            )
-            .await
-            .map(|_| ())
+        // Right after turn/start Codex may not have begun the turn yet and answers "no active
+        // turn": an interrupt the user sent that early must still land, so retry briefly.
+        let params = json!({"threadId": self.native_id, "turnId": turn_id});
+        let mut attempts = 0;
+        loop {
+            match self.server.request("turn/interrupt", params.clone()).await {
+                Err(ProviderError::Failed(m)) if m.contains("no active turn") && attempts < 30 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                r => return r.map(|_| ()),
+            }
+        }
+    }
+
+    /// Starts a compaction; it runs as its own turn and reports `compaction.*` events.
+    pub async fn compact(&self) -> Result<(), ProviderError> {
+        use std::sync::atomic::Ordering;
+        self.compaction.manual.store(true, Ordering::SeqCst);
+        let r = self
+            .server
+            .request("thread/compact/start", json!({"threadId": self.native_id}))
+            .await;
+        if r.is_err() {
+            self.compaction.manual.store(false, Ordering::SeqCst);
+        }
+        r.map(|_| ())
     }
 
     /// Unsubscribes from the thread; Codex keeps its rollout so it can be resumed.

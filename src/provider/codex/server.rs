@@ -2,11 +2,15 @@
 //! requests to the threads that use it, crash detection and idle exit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use baton_protocol::{ApprovalDecision, ApprovalKind, ExitReason, FileChange};
+use baton_protocol::{
+    ApprovalDecision, ApprovalKind, CompactionCompleted, CompactionFailed, CompactionStarted,
+    CompactionTrigger, EventBody, ExitReason, FileChange,
+};
 use serde_json::{Value, json};
 use tokio::process::Child;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -18,7 +22,7 @@ use crate::rpc::{self, Incoming, Peer, PeerOptions, RequestId, RpcError};
 
 pub struct CodexServer {
     peer: Peer,
-    routes: StdMutex<HashMap<String, EventSink>>,
+    routes: StdMutex<HashMap<String, Route>>,
     /// File changes announced by `item/started`, so a file approval can show them.
     file_items: StdMutex<HashMap<String, Vec<FileChange>>>,
     last_used: StdMutex<Instant>,
@@ -112,9 +116,27 @@ impl CodexServer {
         *lock(&self.last_used) = Instant::now();
     }
 
-    pub fn register(&self, native_id: &str, sink: EventSink) {
+    /// Routes a thread's messages to `sink`; returns the thread's compaction state.
+    pub fn register(
+        &self,
+        native_id: &str,
+        sink: EventSink,
+        rollout: Option<PathBuf>,
+    ) -> Arc<Compaction> {
         self.touch();
-        lock(&self.routes).insert(native_id.to_string(), sink);
+        let compaction = Arc::new(Compaction {
+            rollout,
+            manual: AtomicBool::new(false),
+            seen: AtomicUsize::new(0),
+        });
+        lock(&self.routes).insert(
+            native_id.to_string(),
+            Route {
+                sink,
+                compaction: compaction.clone(),
+            },
+        );
+        compaction
     }
 
     pub fn unregister(&self, native_id: &str) {
@@ -122,7 +144,7 @@ impl CodexServer {
         lock(&self.routes).remove(native_id);
     }
 
-    fn route(&self, native_id: &str) -> Option<EventSink> {
+    fn route(&self, native_id: &str) -> Option<Route> {
         lock(&self.routes).get(native_id).cloned()
     }
 
@@ -203,18 +225,27 @@ async fn route_incoming(server: Arc<CodexServer>, mut incoming: mpsc::Receiver<I
                     tracing::debug!(method, "codex notification without thread");
                     continue;
                 };
-                let Some(sink) = server.route(thread) else {
+                let Some(route) = server.route(thread) else {
                     tracing::debug!(method, thread, "codex notification for an unrouted thread");
                     continue;
                 };
+                let sink = route.sink;
                 remember_file_changes(&server, &method, &params);
+                let compaction = compaction_event(&route.compaction, &method, &params).await;
                 let mut ev = mapping::map_notification(&method, &params);
                 if let (true, ProviderEvent::Event { raw, .. }) =
                     (server.include_raw.load(Ordering::Relaxed), &mut ev)
                 {
                     *raw = Some(json!({"method": method, "params": params}));
                 }
+                let started = matches!(compaction, Some((true, _)));
+                if started {
+                    sink.send(compaction_body(compaction.as_ref())).await;
+                }
                 sink.send(ev).await;
+                if let (false, Some(_)) = (started, &compaction) {
+                    sink.send(compaction_body(compaction.as_ref())).await;
+                }
             }
             Incoming::Request { id, method, params } => {
                 handle_request(&server, id, &method, params).await;
@@ -255,7 +286,7 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
         }
     };
     let thread = params.get("threadId").and_then(Value::as_str).unwrap_or("");
-    let Some(sink) = server.route(thread) else {
+    let Some(sink) = server.route(thread).map(|r| r.sink) else {
         let _ = server
             .peer
             .respond(id, Ok(json!({"decision": "decline"})))
@@ -325,7 +356,7 @@ async fn watch_exit(
     };
     server.dead.store(true, Ordering::SeqCst);
     let _ = exit_tx.send(true);
-    let sinks: Vec<EventSink> = lock(&server.routes).drain().map(|(_, s)| s).collect();
+    let sinks: Vec<EventSink> = lock(&server.routes).drain().map(|(_, r)| r.sink).collect();
     if !sinks.is_empty() {
         tracing::warn!(%status, threads = sinks.len(), "codex app-server exited unexpectedly");
     }
@@ -335,5 +366,123 @@ async fn watch_exit(
             message: Some(format!("codex app-server exited ({status})")),
         })
         .await;
+    }
+}
+
+/// Where a thread's messages go, and its compaction state.
+#[derive(Clone)]
+pub struct Route {
+    sink: EventSink,
+    compaction: Arc<Compaction>,
+}
+
+/// Compaction bookkeeping of one Codex thread. Codex does not put the summary in any
+/// notification: it appends `{"type":"compacted","payload":{"message":…}}` to the thread's
+/// rollout file, so the summary is read from there once the compaction item completes.
+pub struct Compaction {
+    rollout: Option<PathBuf>,
+    /// Set by `thread/compact/start`; a compaction without it was Codex's own (auto).
+    pub manual: AtomicBool,
+    /// How many `compacted` records the rollout had when the compaction started.
+    seen: AtomicUsize,
+}
+
+/// The `compacted` records of a rollout file, oldest first.
+async fn compacted_records(path: &PathBuf) -> Vec<String> {
+    let Ok(text) = tokio::fs::read_to_string(path).await else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| l.contains("\"compacted\""))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("type").and_then(Value::as_str) == Some("compacted"))
+        .filter_map(|v| {
+            v.get("payload")
+                .and_then(|p| p.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// `Some((true, body))` when a compaction item starts, `Some((false, body))` when it completes.
+async fn compaction_event(
+    state: &Compaction,
+    method: &str,
+    params: &Value,
+) -> Option<(bool, EventBody)> {
+    let item = params.get("item")?;
+    if item.get("type").and_then(Value::as_str) != Some("contextCompaction") {
+        return None;
+    }
+    let trigger = if state.manual.load(Ordering::SeqCst) {
+        CompactionTrigger::Manual
+    } else {
+        CompactionTrigger::Auto
+    };
+    match method {
+        "item/started" => {
+            if let Some(path) = &state.rollout {
+                state
+                    .seen
+                    .store(compacted_records(path).await.len(), Ordering::SeqCst);
+            }
+            Some((
+                true,
+                EventBody::CompactionStarted(CompactionStarted { trigger }),
+            ))
+        }
+        "item/completed" => {
+            state.manual.store(false, Ordering::SeqCst);
+            let Some(path) = &state.rollout else {
+                return Some((
+                    false,
+                    failed("codex did not say where the thread's rollout file is"),
+                ));
+            };
+            let seen = state.seen.load(Ordering::SeqCst);
+            // The record is written around the time the item completes: wait for it briefly.
+            for _ in 0..30 {
+                let records = compacted_records(path).await;
+                if records.len() > seen {
+                    let summary = records.last().cloned().unwrap_or_default();
+                    return Some((
+                        false,
+                        EventBody::CompactionCompleted(CompactionCompleted {
+                            summary,
+                            trigger,
+                            pre_tokens: None,
+                            post_tokens: None,
+                        }),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Some((
+                false,
+                failed(
+                    "codex compacted the thread but its summary was not found in the rollout file",
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn failed(error: &str) -> EventBody {
+    EventBody::CompactionFailed(CompactionFailed {
+        error: error.into(),
+    })
+}
+
+fn compaction_body(c: Option<&(bool, EventBody)>) -> ProviderEvent {
+    let body = c
+        .map(|(_, b)| b.clone())
+        .unwrap_or_else(|| failed("no compaction"));
+    ProviderEvent::Event {
+        body,
+        native_turn: None,
+        item_id: None,
+        raw: None,
     }
 }
