@@ -1,14 +1,23 @@
 //! The store: the only module that touches SQLite.
 //!
-//! Threads with their provider binding, the native threads each provider has for a baton thread,
-//! and the append-only event log live in one SQLite file (bundled SQLite, WAL). One dedicated
-//! thread owns the connection ([`worker`]); async callers send it commands over a bounded channel
-//! and get replies on oneshots. Commands that arrive together share one transaction (group
-//! commit), and a reply is sent only after its transaction committed.
+//! Threads with their provider binding, the native threads each provider holds for a baton
+//! thread, and the append-only event log live in one SQLite file (bundled SQLite, WAL).
+//!
+//! One dedicated OS thread owns the connection ([`worker`]); the async [`Store`] handle sends it
+//! commands over a bounded channel and awaits a oneshot reply. Commands that are queued together
+//! share one transaction (group commit), each inside its own savepoint so that a failing command
+//! fails only its own reply, and every reply is sent after its transaction committed: an event is
+//! durable before anyone can notify it.
+//!
+//! Layout: [`schema`] opens the file and migrates it, [`threads`] and [`events`] hold the SQL of
+//! each table, [`worker`] runs the command loop.
 
+mod events;
 mod schema;
+mod threads;
 mod worker;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use baton_protocol::{
@@ -18,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use worker::Op;
 
+/// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -28,10 +38,16 @@ pub enum StoreError {
     Closed,
     #[error("thread not found: {0}")]
     NotFound(String),
+    /// A `thread/list` cursor this store did not hand out.
     #[error("invalid cursor: {0}")]
     InvalidCursor(String),
+    /// Data in the file that this build cannot make sense of (or a schema from a newer baton).
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The command itself succeeded but the transaction it shared could not be committed, so
+    /// none of its writes happened.
+    #[error("transaction failed: {0}")]
+    Transaction(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -60,55 +76,53 @@ pub struct ThreadUpdate {
 }
 
 /// A thread plus the binding fields that are not on the wire.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     pub thread: Thread,
+    /// Milliseconds since the Unix epoch of the last activity (event, update or touch).
+    pub last_seen_at: i64,
+    /// The turn running on the provider, if any; closed by [`Store::recover`] after a crash.
     pub active_turn_id: Option<String>,
 }
 
-/// A provider's native thread for a baton thread.
+/// A provider's native thread for a baton thread (at most one per provider).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeThread {
     pub thread_id: String,
     pub provider: ProviderId,
     pub native_id: String,
     pub model: Option<String>,
-    /// The seq of the baton log up to which this native thread has seen the conversation.
+    /// The seq of the baton event log up to which this native thread has seen the conversation.
     pub last_seq: i64,
+    /// Milliseconds since the Unix epoch; stamped by the store on every upsert.
     pub updated_at: i64,
 }
 
-/// What `recover` did to one thread.
+/// What [`Store::recover`] did to one thread.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recovered {
     pub thread_id: String,
+    /// The turn that was closed as failed, if one was open.
     pub closed_turn: Option<String>,
 }
 
-/// The async handle to the store.
+/// The async handle to the store; cheap to clone. The worker stops when the last clone drops.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Op>,
 }
 
+/// Commands in flight before senders wait; bounds memory when the disk is slower than the agents.
 const CHANNEL_CAPACITY: usize = 256;
 
 impl Store {
-    /// `$XDG_DATA_HOME/baton/baton.db`, else `$HOME/.local/share/baton/baton.db`.
+    /// Default path: `$XDG_DATA_HOME/baton/baton.db`, else `$HOME/.local/share/baton/baton.db`.
     pub fn default_path() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(|h| PathBuf::from(h).join(".local/share"))
-            })?;
-        Some(base.join("baton").join("baton.db"))
+        default_path_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
     }
 
-    /// Opens (creating if needed, directory 0700 and file 0600) and migrates the database, and
-    /// starts the worker thread.
+    /// Opens the database, creating its directory (mode 0700) and file (mode 0600) when missing,
+    /// migrates it, and starts the worker thread.
     pub fn open(path: &Path) -> Result<Store> {
         let conn = schema::open(path)?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -127,6 +141,7 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Creates a thread: status `stopped`, no events, created/updated now.
     pub async fn create_thread(&self, t: NewThread) -> Result<Thread> {
         self.call(|r| Op::CreateThread(t, r)).await
     }
@@ -140,28 +155,39 @@ impl Store {
         self.call(|r| Op::GetBinding(id, r)).await
     }
 
-    /// Most recently updated first; `cursor` is the `nextCursor` of the previous page.
+    /// One page of threads, most recently updated first (ties by id, descending). `cursor` is
+    /// the second value returned for the previous page, which is `None` after the last page.
     pub async fn list_threads(
         &self,
         cursor: Option<String>,
         limit: u32,
         cwd: Option<String>,
     ) -> Result<(Vec<Thread>, Option<String>)> {
-        self.call(|r| Op::ListThreads {
+        self.call(|reply| Op::ListThreads {
             cursor,
             limit,
             cwd,
-            reply: r,
+            reply,
         })
         .await
     }
 
+    /// Applies `u` and bumps `updated_at`; `NotFound` when the thread does not exist.
     pub async fn update_thread(&self, id: &str, u: ThreadUpdate) -> Result<Thread> {
         let id = id.to_string();
         self.call(|r| Op::UpdateThread(id, u, r)).await
     }
 
-    /// Appends an event: seq = last_seq + 1, at = now; returns it once committed.
+    /// Records activity: `last_seen_at = now`. `NotFound` when the thread does not exist.
+    // Called by the session actors on editor activity that writes no event.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub async fn touch(&self, id: &str) -> Result<()> {
+        let id = id.to_string();
+        self.call(|r| Op::Touch(id, r)).await
+    }
+
+    /// Appends an event with `seq = last_seq + 1` and `at = now`, bumps the thread's `last_seq`,
+    /// `updated_at` and `last_seen_at`, and returns the event once it is committed.
     pub async fn append_event(
         &self,
         thread_id: &str,
@@ -171,17 +197,19 @@ impl Store {
         body: EventBody,
     ) -> Result<Event> {
         let thread_id = thread_id.to_string();
-        self.call(|r| Op::Append {
+        self.call(|reply| Op::Append {
             thread_id,
             provider,
             turn_id,
             item_id,
             body,
-            reply: r,
+            reply,
         })
         .await
     }
 
+    /// The events with `seq > since_seq`, in order, at most `limit` of them. Rows this build can
+    /// no longer read are skipped (and logged), so seqs may have gaps after a downgrade.
     pub async fn read_events(
         &self,
         thread_id: &str,
@@ -189,24 +217,27 @@ impl Store {
         limit: Option<u32>,
     ) -> Result<Vec<Event>> {
         let thread_id = thread_id.to_string();
-        self.call(|r| Op::ReadEvents {
+        self.call(|reply| Op::ReadEvents {
             thread_id,
             since_seq,
             limit,
-            reply: r,
+            reply,
         })
         .await
     }
 
+    /// Deletes the thread, its native threads and its events; false when it did not exist.
     pub async fn delete_thread(&self, id: &str) -> Result<bool> {
         let id = id.to_string();
         self.call(|r| Op::Delete(id, r)).await
     }
 
+    /// Inserts or replaces the native thread of `(n.thread_id, n.provider)`.
     pub async fn upsert_native_thread(&self, n: NativeThread) -> Result<()> {
         self.call(|r| Op::UpsertNative(n, r)).await
     }
 
+    /// The thread's native threads, most recently updated first.
     // Read back by provider switching, which hands a thread back to a provider's earlier native thread.
     #[cfg_attr(not(test), allow(dead_code))]
     pub async fn native_threads(&self, thread_id: &str) -> Result<Vec<NativeThread>> {
@@ -214,18 +245,34 @@ impl Store {
         self.call(|r| Op::NativeThreads(id, r)).await
     }
 
-    /// Run once at startup: threads a dead baton left idle/running become stopped, and an open
-    /// turn is closed with `turn.completed {failed, "baton restarted"}`. Cursors are kept.
+    /// Run once at startup, before anything else: threads a dead baton left idle/running become
+    /// stopped, and an open turn is closed with `turn.completed {failed, "baton restarted"}`.
+    /// Resume cursors are kept.
     pub async fn recover(&self) -> Result<Vec<Recovered>> {
         self.call(Op::Recover).await
     }
 
-    /// Checkpoints the WAL into the main file.
+    /// Checkpoints the WAL into the main file (orderly shutdown).
     pub async fn flush(&self) -> Result<()> {
         self.call(Op::Flush).await
     }
 }
 
+/// [`Store::default_path`] with its environment passed in, so it can be tested without mutating
+/// the process environment.
+fn default_path_from(xdg_data_home: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+    // The XDG spec says relative values are invalid and must be ignored.
+    let base = xdg_data_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("share"))
+        })?;
+    Some(base.join("baton").join("baton.db"))
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,13 +1,19 @@
 //! Opening the database file and its versioned migrations (`PRAGMA user_version`).
+//!
+//! The file holds whole conversations, so it is created private (0600, in a 0700 directory)
+//! before SQLite ever writes to it; SQLite gives its `-wal` and `-shm` files the same mode.
 
 use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
-use super::Result;
+use super::{Result, StoreError};
 
-/// Each entry migrates from version `index` to `index + 1`. Never edit a shipped entry: append.
-const MIGRATIONS: &[&str] = &[r#"
+/// Entry `i` migrates a file from version `i` to `i + 1`. Never edit an entry that has shipped:
+/// append a new one.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE threads (
     id                 TEXT PRIMARY KEY,
     provider           TEXT NOT NULL,
@@ -45,52 +51,114 @@ CREATE TABLE events (
     data      TEXT NOT NULL,
     PRIMARY KEY (thread_id, seq)
 ) WITHOUT ROWID;
-"#];
+"#,
+    // Editors list the threads of their workspace: `thread/list {cwd}` pages through this index
+    // instead of scanning every thread.
+    r#"
+CREATE INDEX threads_by_cwd ON threads (cwd, updated_at DESC, id DESC);
+"#,
+];
 
-/// Opens the file with restrictive permissions and brings its schema up to date.
+/// How long a statement waits for another process (a second editor's baton) holding the lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens the file with restrictive permissions, configures the connection and brings the schema
+/// up to date.
 pub fn open(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::create_dir_all(dir)?;
-        set_mode(dir, 0o700)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
     }
-    let existed = path.exists();
+    create_private_file(path)?;
     let mut conn = Connection::open(path)?;
-    if !existed {
-        set_mode(path, 0o600)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // Some file systems (network mounts) cannot share memory; the store still works, only
+        // with readers and the writer blocking each other.
+        tracing::warn!(journal_mode = %mode, "SQLite refused WAL mode");
     }
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut conn)?;
     Ok(conn)
 }
 
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+/// Creates `dir` and any missing parents with mode 0700; an existing directory is left as the
+/// user set it up.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        // The umask may have taken bits away from the mode; the directory must still be usable.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)?;
+    Ok(())
 }
 
-/// Applies the migrations the file has not seen yet, each in its own transaction.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: usize = conn
-        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
-        .try_into()
-        .unwrap_or(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+/// Creates an empty database file with mode 0600 unless it exists, so the file is never
+/// readable by others, not even for the moment before a `chmod`.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another process (or an earlier run) created it: keep its permissions.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies the migrations the file has not seen yet, all in one immediate transaction so that
+/// two batons opening the same new file do not both migrate it.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("negative schema version {version}")))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {version}, newer than this baton's {}; \
+             use a newer baton or another --db",
+            MIGRATIONS.len()
+        )));
+    }
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", latest() as i64)?;
+    tx.commit()?;
+    tracing::info!(from = version, to = latest(), "migrated the database");
     Ok(())
 }
 
 /// The schema version this build writes.
-#[cfg(test)]
 pub fn latest() -> usize {
     MIGRATIONS.len()
+}
+
+/// Applies only the first `n` migrations, to test upgrades from an older file.
+#[cfg(test)]
+pub fn migrate_to(conn: &Connection, n: usize) -> Result<()> {
+    for sql in &MIGRATIONS[..n] {
+        conn.execute_batch(sql)?;
+    }
+    conn.pragma_update(None, "user_version", n as i64)?;
+    Ok(())
 }

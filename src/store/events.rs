@@ -1,0 +1,147 @@
+//! SQL of the append-only `events` table, and how an [`EventBody`] is stored.
+//!
+//! An event body is adjacently tagged on the wire (`{"type": .., "data": ..}`); the store keeps
+//! `type` in its own column and `data` as JSON text. Appending is the hot path (every streamed
+//! delta), so the body is serialised once and the `data` part is cut out of that text rather than
+//! going through a `serde_json::Value`.
+
+use baton_protocol::{Event, EventBody, ProviderId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, StoreError, now_ms};
+
+/// Appends one event; see [`super::Store::append_event`].
+pub fn append(
+    c: &Connection,
+    thread_id: &str,
+    provider: ProviderId,
+    turn_id: Option<String>,
+    item_id: Option<String>,
+    body: EventBody,
+) -> Result<Event> {
+    // Serialise before writing anything, so a body that cannot be stored changes nothing.
+    let data = encode_data(&body)?;
+    let now = now_ms();
+    // One statement both claims the next seq and proves the thread exists; within the worker's
+    // transaction no one else can claim the same seq.
+    let seq: i64 = c
+        .prepare_cached(
+            "UPDATE threads SET last_seq = last_seq + 1, updated_at = max(updated_at, ?2),
+               last_seen_at = ?2
+             WHERE id = ?1 RETURNING last_seq",
+        )?
+        .query_row(params![thread_id, now], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(thread_id.to_string()))?;
+    c.prepare_cached(
+        "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        thread_id,
+        seq,
+        body.type_name(),
+        now,
+        provider.as_str(),
+        turn_id,
+        item_id,
+        data
+    ])?;
+    Ok(Event {
+        thread_id: thread_id.to_string(),
+        seq,
+        provider,
+        at: now,
+        turn_id,
+        item_id,
+        body,
+    })
+}
+
+/// Reads events; see [`super::Store::read_events`].
+pub fn read(
+    c: &Connection,
+    thread_id: &str,
+    since_seq: i64,
+    limit: Option<u32>,
+) -> Result<Vec<Event>> {
+    // A negative LIMIT means no limit in SQLite.
+    let limit = limit.map(i64::from).unwrap_or(-1);
+    let mut stmt = c.prepare_cached(
+        "SELECT seq, type, at, provider, turn_id, item_id, data FROM events
+         WHERE thread_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![thread_id, since_seq, limit])?;
+    let mut events = Vec::new();
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let ty: String = r.get(1)?;
+        let provider: String = r.get(3)?;
+        let data: String = r.get(6)?;
+        let Some(provider) = ProviderId::parse(&provider) else {
+            tracing::warn!(
+                thread_id,
+                seq,
+                provider,
+                "skipping an event of an unknown provider"
+            );
+            continue;
+        };
+        let body = match decode(&ty, &data) {
+            Ok(b) => b,
+            Err(e) => {
+                // Written by a newer baton, or a type since removed: the rest of the log is
+                // still worth showing.
+                tracing::warn!(
+                    thread_id,
+                    seq,
+                    ty,
+                    "skipping an event this build cannot read: {e}"
+                );
+                continue;
+            }
+        };
+        events.push(Event {
+            thread_id: thread_id.to_string(),
+            seq,
+            provider,
+            at: r.get(2)?,
+            turn_id: r.get(4)?,
+            item_id: r.get(5)?,
+            body,
+        });
+    }
+    Ok(events)
+}
+
+/// The `data` JSON of a body: its serialisation minus the `{"type":"<name>","data":` head and the
+/// closing brace. Falls back to a `Value` should serde ever lay the object out differently.
+pub fn encode_data(body: &EventBody) -> Result<String> {
+    let json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if let Some(data) = json
+        .strip_prefix("{\"type\":\"")
+        .and_then(|s| s.strip_prefix(body.type_name()))
+        .and_then(|s| s.strip_prefix("\",\"data\":"))
+        .and_then(|s| s.strip_suffix('}'))
+    {
+        return Ok(data.to_string());
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    value
+        .get("data")
+        .map(serde_json::Value::to_string)
+        .ok_or_else(|| StoreError::Corrupt(format!("event {} has no data", body.type_name())))
+}
+
+/// Reassembles the adjacently tagged body from its columns and deserialises it.
+pub fn decode(ty: &str, data: &str) -> serde_json::Result<EventBody> {
+    let ty = serde_json::to_string(ty)?;
+    let mut json = String::with_capacity(ty.len() + data.len() + 20);
+    json.push_str("{\"type\":");
+    json.push_str(&ty);
+    json.push_str(",\"data\":");
+    json.push_str(data);
+    json.push('}');
+    serde_json::from_str(&json)
+}
