@@ -4,6 +4,7 @@
 //! newline-delimited JSON when the first byte is `{`). stdout carries the protocol only; logs go
 //! to stderr and optionally to a file.
 
+mod cli;
 mod doctor;
 mod editor;
 mod provider;
@@ -57,6 +58,26 @@ struct Cli {
 enum Sub {
     /// Report the providers found, the database, and any problem; exit 1 on problems.
     Doctor,
+    /// Run one turn and render it for a person (approvals are asked on the terminal).
+    Exec {
+        /// codex or claude (for a new thread; with --thread, switches the thread).
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Working directory of a new thread (default: the current directory).
+        #[arg(long)]
+        cwd: Option<String>,
+        /// Continue this thread.
+        #[arg(long)]
+        thread: Option<String>,
+        /// Print the raw events as JSON lines.
+        #[arg(long)]
+        json: bool,
+        prompt: String,
+    },
+    /// An offline tour: a scripted model on 127.0.0.1 and the real codex and claude CLIs.
+    Demo,
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -106,14 +127,48 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
+        match &cli.command {
             Some(Sub::Doctor) => doctor::run(&cli).await,
+            Some(Sub::Exec {
+                provider,
+                model,
+                cwd,
+                thread,
+                json,
+                prompt,
+            }) => {
+                let args = cli::exec::ExecArgs {
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    cwd: cwd.clone(),
+                    thread: thread.clone(),
+                    json: *json,
+                    prompt: prompt.clone(),
+                };
+                cli::exec::run(server_args(&cli), args).await
+            }
+            Some(Sub::Demo) => cli::demo::run(cli.codex_bin.clone(), cli.claude_bin.clone()).await,
             None => serve(&cli).await,
         }
     });
     // Provider processes still running are killed when their handles drop with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(1));
     ExitCode::from(code)
+}
+
+/// The global flags a child server started by `exec` inherits.
+fn server_args(cli: &Cli) -> Vec<String> {
+    let mut args = vec!["--log-level".to_string(), "warn".to_string()];
+    if let Some(db) = &cli.db {
+        args.extend(["--db".to_string(), db.display().to_string()]);
+    }
+    if let Some(b) = &cli.codex_bin {
+        args.extend(["--codex-bin".to_string(), b.clone()]);
+    }
+    if let Some(b) = &cli.claude_bin {
+        args.extend(["--claude-bin".to_string(), b.clone()]);
+    }
+    args
 }
 
 fn db_path(cli: &Cli) -> Option<PathBuf> {

@@ -202,10 +202,19 @@ pub fn plan(conv: &[Msg]) -> Plan {
                     && !m.text.contains("detailed summary of the conversation")
             })
             .collect();
-        let last_real = real.last().map(|m| first_line(&m.text)).unwrap_or_default();
+        // Like a real summary, it carries every user message forward (earlier summaries
+        // included), so facts survive repeated compactions and handoffs.
+        let said: Vec<String> = real
+            .iter()
+            .map(|m| {
+                let flat = m.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                flat.chars().take(300).collect()
+            })
+            .collect();
         return Plan::Text(format!(
-            "MOCK SUMMARY: {} earlier user messages; last: {last_real}",
-            real.len()
+            "MOCK SUMMARY: {} earlier user messages; they said: {}",
+            real.len(),
+            said.join(" | ")
         ));
     }
     if let Some(rest) = after(text, "RUN_CMD:") {
