@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 const T: Duration = Duration::from_secs(90);
 
 async fn thread_on(b: &mut Baton, env: &TestEnv, provider: &str) -> String {
-    start_thread(b, env, provider, json!({})).await["id"].as_str().unwrap().to_string()
+    start_thread(b, env, provider, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn say(b: &mut Baton, id: &str, text: &str) {
@@ -22,28 +25,48 @@ async fn say(b: &mut Baton, id: &str, text: &str) {
 }
 
 fn last_user_text(env: &TestEnv, api: Api) -> String {
-    env.mock.requests_to(api).last().map(|r| r.last_user_text()).unwrap_or_default()
+    env.mock
+        .requests_to(api)
+        .last()
+        .map(|r| r.last_user_text())
+        .unwrap_or_default()
 }
 
 async fn compaction_of(b: &mut Baton, env: &TestEnv, provider: &str) {
     let id = thread_on(b, env, provider).await;
     say(b, &id, "remember the word COMPASS").await;
-    b.request("thread/compact/start", json!({"threadId": id})).await.unwrap();
+    b.request("thread/compact/start", json!({"threadId": id}))
+        .await
+        .unwrap();
     let i = id.clone();
     let done = b
-        .wait_event(T, move |e| is(e, &i, "compaction.completed") || is(e, &i, "compaction.failed"))
+        .wait_event(T, move |e| {
+            is(e, &i, "compaction.completed") || is(e, &i, "compaction.failed")
+        })
         .await;
     assert_eq!(done["type"], "compaction.completed", "{done}");
     assert_eq!(done["data"]["trigger"], "manual");
     let summary = done["data"]["summary"].as_str().unwrap();
-    assert!(summary.contains("MOCK SUMMARY") && summary.contains("COMPASS"), "{summary}");
+    assert!(
+        summary.contains("MOCK SUMMARY") && summary.contains("COMPASS"),
+        "{summary}"
+    );
     let i = id.clone();
     let done_seq = done["seq"].as_i64();
-    b.wait_event(T, move |e| is(e, &i, "thread.status") && e["data"]["status"] == "idle" && e["seq"].as_i64() > done_seq)
-        .await;
+    b.wait_event(T, move |e| {
+        is(e, &i, "thread.status") && e["data"]["status"] == "idle" && e["seq"].as_i64() > done_seq
+    })
+    .await;
     // The summary is stored.
-    let read = b.request("thread/read", json!({"threadId": id})).await.unwrap();
-    let stored = read["events"].as_array().unwrap().iter().any(|e| e["type"] == "compaction.completed" && e["data"]["summary"] == summary);
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let stored = read["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "compaction.completed" && e["data"]["summary"] == summary);
     assert!(stored);
     assert!(b.events().iter().any(|e| is(e, &id, "compaction.started")));
     // The thread goes on after compacting.
@@ -73,11 +96,22 @@ async fn compacting_while_a_turn_runs_is_refused() {
     b.initialize().await;
     let id = thread_on(&mut b, &env, "codex").await;
     let t = turn(&mut b, &id, "SLOW please").await;
-    let err = b.request("thread/compact/start", json!({"threadId": id})).await.unwrap_err();
+    let err = b
+        .request("thread/compact/start", json!({"threadId": id}))
+        .await
+        .unwrap_err();
     assert_eq!(err["code"], -32011, "{err}");
-    let err = b.request("thread/switch", json!({"threadId": id, "provider": "claude"})).await.unwrap_err();
+    let err = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude"}),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err["code"], -32011, "{err}");
-    b.request("turn/interrupt", json!({"threadId": id})).await.unwrap();
+    b.request("turn/interrupt", json!({"threadId": id}))
+        .await
+        .unwrap();
     wait_turn_end(&mut b, &id, &t).await;
 }
 
@@ -93,20 +127,42 @@ async fn codex_to_claude_and_back_with_compact_then_delta() {
     let codex_cursor = thread["providerThreadId"].as_str().unwrap().to_string();
     say(&mut b, &id, "remember the word ALPHA").await;
 
-    let r = b.request("thread/switch", json!({"threadId": id, "provider": "claude"})).await.unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r["handoff"]["strategy"], "compact", "{r}");
     assert!(r["handoff"]["summaryChars"].as_u64().unwrap() > 20);
     assert_eq!(r["thread"]["provider"], "claude");
     let i = id.clone();
-    let done = b.wait_event(T, move |e| is(e, &i, "handoff.completed")).await;
-    assert_eq!((done["data"]["from"].clone(), done["data"]["to"].clone()), (json!("codex"), json!("claude")));
+    let done = b
+        .wait_event(T, move |e| is(e, &i, "handoff.completed"))
+        .await;
+    assert_eq!(
+        (done["data"]["from"].clone(), done["data"]["to"].clone()),
+        (json!("codex"), json!("claude"))
+    );
 
     env.mock.clear_requests();
     say(&mut b, &id, "hello claude, say BRAVO").await;
     let first = last_user_text(&env, Api::Messages);
-    let all_claude: String = env.mock.requests_to(Api::Messages).iter().map(|r| r.conversation_text()).collect();
-    assert!(all_claude.contains("<provider_handoff from=\"codex\" to=\"claude\">"), "{all_claude}");
-    assert!(all_claude.contains("MOCK SUMMARY") && all_claude.contains("ALPHA"), "{all_claude}");
+    let all_claude: String = env
+        .mock
+        .requests_to(Api::Messages)
+        .iter()
+        .map(|r| r.conversation_text())
+        .collect();
+    assert!(
+        all_claude.contains("<provider_handoff from=\"codex\" to=\"claude\">"),
+        "{all_claude}"
+    );
+    assert!(
+        all_claude.contains("MOCK SUMMARY") && all_claude.contains("ALPHA"),
+        "{all_claude}"
+    );
     assert!(first.contains("hello claude"), "{first}");
     // The block is sent once.
     env.mock.clear_requests();
@@ -114,19 +170,46 @@ async fn codex_to_claude_and_back_with_compact_then_delta() {
     assert_eq!(last_user_text(&env, Api::Messages), "second claude turn");
 
     // Back to codex: its original thread is resumed and gets only the delta.
-    let r = b.request("thread/switch", json!({"threadId": id, "provider": "codex"})).await.unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "codex"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r["handoff"]["strategy"], "delta", "{r}");
     assert_eq!(r["thread"]["providerThreadId"], codex_cursor.as_str());
-    let started: Vec<Value> = b.events().into_iter().filter(|e| is(e, &id, "session.started")).collect();
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "session.started"))
+        .collect();
     assert_eq!(started.last().unwrap()["data"]["resumed"], true);
     env.mock.clear_requests();
     say(&mut b, &id, "back on codex").await;
-    let req = env.mock.requests_to(Api::Responses).into_iter().next().unwrap();
+    let req = env
+        .mock
+        .requests_to(Api::Responses)
+        .into_iter()
+        .next()
+        .unwrap();
     let last = req.last_user_text();
-    assert!(last.contains("<provider_handoff from=\"claude\" to=\"codex\">"), "{last}");
-    assert!(last.contains("BRAVO") && last.contains("second claude turn"), "the delta has claude's turns: {last}");
-    assert!(!last.contains("remember the word ALPHA"), "the delta does not repeat what codex saw: {last}");
-    assert!(req.conversation_text().contains("remember the word ALPHA"), "codex resumed its own history");
+    assert!(
+        last.contains("<provider_handoff from=\"claude\" to=\"codex\">"),
+        "{last}"
+    );
+    assert!(
+        last.contains("BRAVO") && last.contains("second claude turn"),
+        "the delta has claude's turns: {last}"
+    );
+    assert!(
+        !last.contains("remember the word ALPHA"),
+        "the delta does not repeat what codex saw: {last}"
+    );
+    assert!(
+        req.conversation_text().contains("remember the word ALPHA"),
+        "codex resumed its own history"
+    );
 }
 
 #[tokio::test]
@@ -136,13 +219,27 @@ async fn claude_to_codex_handoff_carries_the_summary() {
     b.initialize().await;
     let id = thread_on(&mut b, &env, "claude").await;
     say(&mut b, &id, "remember the word CHARLIE").await;
-    let r = b.request("thread/switch", json!({"threadId": id, "provider": "codex"})).await.unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "codex"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r["handoff"]["strategy"], "compact", "{r}");
     env.mock.clear_requests();
     say(&mut b, &id, "continue on codex").await;
     let last = last_user_text(&env, Api::Responses);
-    assert!(last.starts_with("<provider_handoff from=\"claude\" to=\"codex\">"), "{last}");
-    assert!(last.contains("MOCK SUMMARY") && last.contains("CHARLIE") && last.ends_with("continue on codex"), "{last}");
+    assert!(
+        last.starts_with("<provider_handoff from=\"claude\" to=\"codex\">"),
+        "{last}"
+    );
+    assert!(
+        last.contains("MOCK SUMMARY")
+            && last.contains("CHARLIE")
+            && last.ends_with("continue on codex"),
+        "{last}"
+    );
 }
 
 #[tokio::test]
@@ -155,16 +252,32 @@ async fn transcript_fallback_when_the_source_binary_is_gone() {
     let id = thread_on(&mut b, &env, "codex").await;
     say(&mut b, &id, "RUN_CMD: echo DELTA-OUTPUT").await;
     say(&mut b, &id, "remember ECHO").await;
-    b.request("thread/stop", json!({"threadId": id})).await.unwrap();
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
     std::fs::remove_file(&bin).unwrap();
-    let r = b.request("thread/switch", json!({"threadId": id, "provider": "claude"})).await.unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r["handoff"]["strategy"], "transcript", "{r}");
     env.mock.clear_requests();
     say(&mut b, &id, "go on").await;
     let last = last_user_text(&env, Api::Messages);
-    assert!(last.contains("<provider_handoff from=\"codex\" to=\"claude\">"), "{last}");
+    assert!(
+        last.contains("<provider_handoff from=\"codex\" to=\"claude\">"),
+        "{last}"
+    );
     assert!(last.contains("User: remember ECHO"), "{last}");
-    assert!(last.contains("Command: `") && last.contains("echo DELTA-OUTPUT") && last.contains("(exit 0)"), "{last}");
+    assert!(
+        last.contains("Command: `")
+            && last.contains("echo DELTA-OUTPUT")
+            && last.contains("(exit 0)"),
+        "{last}"
+    );
 }
 
 #[tokio::test]
@@ -176,19 +289,41 @@ async fn target_start_failure_leaves_the_thread_on_the_source() {
     let id = thread["id"].as_str().unwrap().to_string();
     say(&mut b, &id, "remember FOXTROT").await;
     let err = b
-        .request("thread/switch", json!({"threadId": id, "provider": "claude", "handoff": "transcript"}))
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude", "handoff": "transcript"}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err["code"], -32013, "{err}");
     let i = id.clone();
     let failed = b.wait_event(T, move |e| is(e, &i, "handoff.failed")).await;
-    assert!(failed["data"]["error"].as_str().unwrap().contains("/nonexistent/claude"), "{failed}");
-    let read = b.request("thread/read", json!({"threadId": id, "limit": 1})).await.unwrap();
+    assert!(
+        failed["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/claude"),
+        "{failed}"
+    );
+    let read = b
+        .request("thread/read", json!({"threadId": id, "limit": 1}))
+        .await
+        .unwrap();
     assert_eq!(read["thread"]["provider"], "codex");
-    assert_eq!(read["thread"]["providerThreadId"], thread["providerThreadId"]);
+    assert_eq!(
+        read["thread"]["providerThreadId"],
+        thread["providerThreadId"]
+    );
     env.mock.clear_requests();
     say(&mut b, &id, "still on codex?").await;
-    assert!(env.mock.requests_to(Api::Responses).last().unwrap().conversation_text().contains("FOXTROT"));
+    assert!(
+        env.mock
+            .requests_to(Api::Responses)
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("FOXTROT")
+    );
 }
 
 #[tokio::test]
@@ -204,11 +339,22 @@ async fn implicit_switch_through_turn_start() {
         .await
         .unwrap();
     let t = r["turnId"].as_str().unwrap().to_string();
-    assert_eq!(wait_turn_end(&mut b, &id, &t).await["data"]["state"], "completed");
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t).await["data"]["state"],
+        "completed"
+    );
     assert!(b.events().iter().any(|e| is(e, &id, "handoff.completed")));
     let last = last_user_text(&env, Api::Messages);
-    assert!(last.contains("<provider_handoff") && last.contains("GOLF") && last.ends_with("now on claude"), "{last}");
-    let read = b.request("thread/read", json!({"threadId": id, "limit": 1})).await.unwrap();
+    assert!(
+        last.contains("<provider_handoff")
+            && last.contains("GOLF")
+            && last.ends_with("now on claude"),
+        "{last}"
+    );
+    let read = b
+        .request("thread/read", json!({"threadId": id, "limit": 1}))
+        .await
+        .unwrap();
     assert_eq!(read["thread"]["provider"], "claude");
 }
 
@@ -220,7 +366,13 @@ async fn model_only_switch_keeps_the_resume_cursor() {
     let thread = start_thread(&mut b, &env, "codex", json!({})).await;
     let id = thread["id"].as_str().unwrap().to_string();
     say(&mut b, &id, "remember HOTEL").await;
-    let r = b.request("thread/switch", json!({"threadId": id, "provider": "codex", "model": "mock-model-2"})).await.unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "codex", "model": "mock-model-2"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r["handoff"]["strategy"], "none");
     assert_eq!(r["thread"]["model"], "mock-model-2");
     assert_eq!(r["thread"]["providerThreadId"], thread["providerThreadId"]);
