@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::rpc::{self, Incoming, Peer, PeerOptions, RequestId};
+use crate::rpc::{self, Incoming, Peer, PeerOptions, ReadFraming, RequestId};
 
 /// A running child server.
 pub struct Server {
@@ -39,8 +39,9 @@ impl Server {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(anyhow!("baton's stdio was not piped"));
         };
+        // Speak LSP framing, as most editors do, so the tour exercises that path end to end.
         let mut opts = PeerOptions::provider("baton");
-        opts.name = "baton";
+        opts.read_framing = ReadFraming::Lsp;
         let (peer, incoming) = rpc::spawn(stdout, stdin, opts);
         let server = Server {
             peer,
@@ -97,6 +98,8 @@ impl Server {
         let _ = self.request("shutdown", Value::Null).await;
         let _ = self.peer.notify("exit", Value::Null).await;
         self.peer.close().await;
+        // The server closes its stdout as it exits.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.peer.closed()).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
 }

@@ -1,6 +1,5 @@
 //! Params in, results out: turning JSON into typed params with errors that name the field.
 
-use baton_protocol::errors;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -12,12 +11,12 @@ pub fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     let params = if params.is_null() { json!({}) } else { params };
     serde_json::from_value(params).map_err(|e| {
         let msg = e.to_string();
-        let field = msg.split('`').nth(1).map(str::to_string);
-        let mut err = RpcError::new(errors::INVALID_PARAMS, format!("invalid params: {msg}"));
-        if let Some(f) = field {
-            err.data = Some(json!({ "field": f }));
+        let err = RpcError::invalid_params(format!("invalid params: {msg}"));
+        // serde names the field between backticks: "missing field `input`".
+        match msg.split('`').nth(1) {
+            Some(field) => err.with_data(json!({ "field": field })),
+            None => err,
         }
-        err
     })
 }
 
@@ -26,11 +25,8 @@ pub fn to_value<T: Serialize>(v: T) -> Result<Value, RpcError> {
         .map_err(|e| RpcError::internal(format!("cannot serialise the result: {e}")))
 }
 
+/// An invalid-params error about `field`.
 pub fn invalid(field: &str, msg: impl Into<String>) -> RpcError {
-    let mut err = RpcError::new(
-        errors::INVALID_PARAMS,
-        format!("invalid params: {}", msg.into()),
-    );
-    err.data = Some(json!({ "field": field }));
-    err
+    RpcError::invalid_params(format!("invalid params: {}", msg.into()))
+        .with_data(json!({ "field": field }))
 }

@@ -548,10 +548,10 @@ async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) 
                 if is_result {
                     inner.interrupted.store(false, Ordering::SeqCst);
                 }
-                if inner.include_raw.load(Ordering::Relaxed) {
-                    if let Some(ProviderEvent::Event { raw, .. }) = out.last_mut() {
-                        *raw = Some(msg.clone());
-                    }
+                if let (true, Some(ProviderEvent::Event { raw, .. })) =
+                    (inner.include_raw.load(Ordering::Relaxed), out.last_mut())
+                {
+                    *raw = Some(msg.clone());
                 }
                 for ev in out {
                     if !inner.sink.send(ev).await {

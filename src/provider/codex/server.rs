@@ -149,7 +149,7 @@ impl CodexServer {
     }
 
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ProviderError> {
-        if self.dead.load(Ordering::SeqCst) {
+        if self.dead.load(Ordering::SeqCst) || self.peer.is_closed() {
             return Err(ProviderError::Gone(
                 "codex app-server is not running".into(),
             ));
