@@ -383,3 +383,70 @@ async fn model_only_switch_keeps_the_resume_cursor() {
     assert!(req.conversation_text().contains("HOTEL"));
     assert!(b.events().iter().all(|e| e["type"] != "handoff.started"));
 }
+
+#[tokio::test]
+async fn a_pending_handoff_survives_a_baton_restart() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let id = thread_on(&mut b, &env, "codex").await;
+    say(&mut b, &id, "remember INDIA").await;
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude", "handoff": "transcript"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["handoff"]["strategy"], "transcript");
+    b.close_stdin().await;
+    assert_eq!(b.wait_exit(Duration::from_secs(5)).await, Some(0));
+
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    env.mock.clear_requests();
+    say(&mut b, &id, "after the restart").await;
+    let last = last_user_text(&env, Api::Messages);
+    assert!(
+        last.contains("<provider_handoff from=\"codex\" to=\"claude\">") && last.contains("INDIA"),
+        "{last}"
+    );
+    env.mock.clear_requests();
+    say(&mut b, &id, "and once more").await;
+    assert_eq!(last_user_text(&env, Api::Messages), "and once more");
+}
+
+#[tokio::test]
+async fn codex_auto_compaction_is_surfaced() {
+    let env = TestEnv::new().await;
+    let config = env.codex_home.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // A tiny limit makes Codex compact on its own once the context grows.
+    std::fs::write(
+        &config,
+        format!("model_auto_compact_token_limit = 2000\n{text}"),
+    )
+    .unwrap();
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let id = thread_on(&mut b, &env, "codex").await;
+    for i in 0..4 {
+        say(&mut b, &id, &format!("turn number {i} mentions KILO")).await;
+        if b.events()
+            .iter()
+            .any(|e| is(e, &id, "compaction.completed"))
+        {
+            break;
+        }
+    }
+    let done = b
+        .events()
+        .into_iter()
+        .find(|e| is(e, &id, "compaction.completed"))
+        .expect("codex compacted on its own");
+    assert_eq!(done["data"]["trigger"], "auto", "{done}");
+    assert!(
+        done["data"]["summary"].as_str().unwrap().contains("KILO"),
+        "{done}"
+    );
+}

@@ -99,7 +99,12 @@ struct Actor {
 const COMMAND_CAPACITY: usize = 64;
 const EVENT_CAPACITY: usize = 256;
 
-pub fn spawn(ctx: Context, thread: Thread, sessions: Sessions) -> ActorHandle {
+pub fn spawn(
+    ctx: Context,
+    thread: Thread,
+    pending_handoff: Option<String>,
+    sessions: Sessions,
+) -> ActorHandle {
     let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
     let actor = Actor {
@@ -113,7 +118,7 @@ pub fn spawn(ctx: Context, thread: Thread, sessions: Sessions) -> ActorHandle {
         active_turn: None,
         approvals: HashMap::new(),
         last_activity: Instant::now(),
-        pending_handoff: None,
+        pending_handoff,
         last_compaction: None,
     };
     tokio::spawn(actor.run(rx, events_rx));
@@ -493,7 +498,15 @@ impl Actor {
         match sent {
             Ok(native) => {
                 // The provider has the handoff now; it is sent once.
-                self.pending_handoff = None;
+                if self.pending_handoff.take().is_some() {
+                    let cleared = ThreadUpdate {
+                        pending_handoff: Some(None),
+                        ..Default::default()
+                    };
+                    if let Err(e) = self.update(cleared).await {
+                        tracing::warn!(thread = %self.thread.id, "cannot clear the handoff: {}", e.message);
+                    }
+                }
                 if let Some(t) = self
                     .active_turn
                     .as_mut()
@@ -999,6 +1012,11 @@ impl Actor {
         )
         .await;
         self.pending_handoff = (!text.is_empty()).then(|| handoff::block(from, to, &text));
+        self.update(ThreadUpdate {
+            pending_handoff: Some(self.pending_handoff.clone()),
+            ..Default::default()
+        })
+        .await?;
         let summary_chars = text.chars().count() as u64;
         self.emit(
             EventBody::HandoffCompleted(HandoffCompleted {

@@ -95,10 +95,10 @@ impl Sessions {
         if let Some(h) = self.actors().get(thread_id) {
             return Ok(h.clone());
         }
-        let thread = self
+        let binding = self
             .ctx
             .store
-            .get_thread(thread_id)
+            .get_binding(thread_id)
             .await
             .map_err(store_error)?
             .ok_or_else(|| {
@@ -111,7 +111,12 @@ impl Sessions {
         if let Some(h) = actors.get(thread_id) {
             return Ok(h.clone());
         }
-        let h = actor::spawn(self.ctx.clone(), thread, self.clone());
+        let h = actor::spawn(
+            self.ctx.clone(),
+            binding.thread,
+            binding.pending_handoff,
+            self.clone(),
+        );
         actors.insert(thread_id.to_string(), h.clone());
         Ok(h)
     }
@@ -134,7 +139,7 @@ impl Sessions {
             })
             .await
             .map_err(store_error)?;
-        let h = actor::spawn(self.ctx.clone(), thread, self.clone());
+        let h = actor::spawn(self.ctx.clone(), thread, None, self.clone());
         self.actors().insert(id.clone(), h.clone());
         match h.call(|reply| Command::Start { reply }).await {
             Ok(t) => Ok(t),

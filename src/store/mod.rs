@@ -73,6 +73,8 @@ pub struct ThreadUpdate {
     pub model: Option<Option<String>>,
     pub active_turn_id: Option<Option<String>>,
     pub title: Option<Option<String>>,
+    /// The handoff block waiting for the next user message.
+    pub pending_handoff: Option<Option<String>>,
 }
 
 /// A thread plus the binding fields that are not on the wire.
@@ -83,6 +85,8 @@ pub struct Binding {
     pub last_seen_at: i64,
     /// The turn running on the provider, if any; closed by [`Store::recover`] after a crash.
     pub active_turn_id: Option<String>,
+    /// The handoff block a switch left for the next user message.
+    pub pending_handoff: Option<String>,
 }
 
 /// A provider's native thread for a baton thread (at most one per provider).

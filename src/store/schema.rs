@@ -57,6 +57,11 @@ CREATE TABLE events (
     r#"
 CREATE INDEX threads_by_cwd ON threads (cwd, updated_at DESC, id DESC);
 "#,
+    // A provider switch prepends its handoff block to the next user message, once; it is kept
+    // here so a baton restart between the switch and that turn does not lose it.
+    r#"
+ALTER TABLE threads ADD COLUMN pending_handoff TEXT;
+"#,
 ];
 
 /// How long a statement waits for another process (a second editor's baton) holding the lock.

@@ -15,7 +15,8 @@ use super::{
 };
 
 const COLUMNS: &str = "id, provider, model, cwd, title, status, provider_thread_id, \
-    approval_policy, sandbox, created_at, updated_at, last_seq, last_seen_at, active_turn_id";
+    approval_policy, sandbox, created_at, updated_at, last_seq, last_seen_at, active_turn_id, \
+    pending_handoff";
 
 /// A `threads` row as stored, before its text columns are parsed.
 struct RawThread {
@@ -33,6 +34,7 @@ struct RawThread {
     last_seq: i64,
     last_seen_at: i64,
     active_turn_id: Option<String>,
+    pending_handoff: Option<String>,
 }
 
 impl RawThread {
@@ -52,6 +54,7 @@ impl RawThread {
             last_seq: r.get(11)?,
             last_seen_at: r.get(12)?,
             active_turn_id: r.get(13)?,
+            pending_handoff: r.get(14)?,
         })
     }
 
@@ -91,6 +94,7 @@ impl RawThread {
             },
             last_seen_at: self.last_seen_at,
             active_turn_id: self.active_turn_id,
+            pending_handoff: self.pending_handoff,
         })
     }
 }
@@ -157,12 +161,16 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
     if let Some(a) = u.active_turn_id {
         b.active_turn_id = a;
     }
+    if let Some(h) = u.pending_handoff {
+        b.pending_handoff = h;
+    }
     // updated_at never goes backwards, so list order and cursors stay stable under clock jitter.
     let now = now_ms();
     t.updated_at = now.max(t.updated_at);
     c.prepare_cached(
         "UPDATE threads SET status = ?2, provider = ?3, provider_thread_id = ?4, model = ?5,
-           title = ?6, active_turn_id = ?7, updated_at = ?8, last_seen_at = ?9 WHERE id = ?1",
+           title = ?6, active_turn_id = ?7, updated_at = ?8, last_seen_at = ?9,
+           pending_handoff = ?10 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -173,7 +181,8 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
         t.title,
         b.active_turn_id,
         t.updated_at,
-        now
+        now,
+        b.pending_handoff
     ])?;
     Ok(b.thread)
 }
