@@ -199,6 +199,7 @@ async fn update_sets_and_clears_fields() {
             model: Some(Some("m2".into())),
             active_turn_id: Some(Some("turn".into())),
             title: Some(Some("title".into())),
+            pending_handoff: Some(Some("<provider_handoff>".into())),
         },
     ))
     .await
@@ -213,6 +214,7 @@ async fn update_sets_and_clears_fields() {
     let b = w(store.get_binding("t")).await.unwrap().unwrap();
     assert_eq!(b.thread, t, "what update returns is what is stored");
     assert_eq!(b.active_turn_id.as_deref(), Some("turn"));
+    assert_eq!(b.pending_handoff.as_deref(), Some("<provider_handoff>"));
 
     // An empty update changes nothing but the time.
     let same = w(store.update_thread("t", ThreadUpdate::default()))
@@ -231,6 +233,7 @@ async fn update_sets_and_clears_fields() {
             model: Some(None),
             active_turn_id: Some(None),
             title: Some(None),
+            pending_handoff: Some(None),
             ..Default::default()
         },
     ))
