@@ -570,9 +570,12 @@ mod tests {
     fn recorded_transcripts_map() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/reference/transcripts/claude-code-2.1.328");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (shared/ must sit beside the repository)",
+                dir.display()
+            )
+        });
         let mut results = 0;
         for entry in entries.flatten() {
             let mut st = TurnState::default();

@@ -283,9 +283,12 @@ mod tests {
     fn recorded_transcripts_map() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/reference/transcripts/codex-0.169.0");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
-        };
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (shared/ must sit beside the repository)",
+                dir.display()
+            )
+        });
         let mut mapped = 0;
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap();
