@@ -1,0 +1,181 @@
+--- The plugin's operations, one per protocol request: each is asynchronous and calls
+--- `cb(err, result)` on the main loop (by default errors become notifications), so commands never
+--- block the editor while an agent starts, compacts or hands off.
+local client = require('baton.client')
+local config = require('baton.config')
+local threads = require('baton.threads')
+
+local M = {}
+
+local function default_cb(what)
+  return function(err)
+    if err then
+      vim.notify('baton ' .. what .. ': ' .. client.errmsg(err), vim.log.levels.ERROR)
+    end
+  end
+end
+
+--- The current thread, or an error through `cb`.
+local function need_thread(cb)
+  local view = threads.current()
+  if not view then
+    cb({ message = 'no current thread (use :BatonStart or :BatonThreads)' })
+  end
+  return view
+end
+
+--- Starts a new thread (`thread/start`) and opens its chat buffer.
+--- @param opts {provider: string?, model: string?, cwd: string?, title: string?, approval_policy: string?, sandbox: string?}?
+--- @param cb fun(err: table?, thread: table?)?
+function M.start(opts, cb)
+  opts = opts or {}
+  cb = cb or default_cb('start')
+  local o = config.options
+  local params = {
+    provider = opts.provider or o.default_provider,
+    cwd = vim.fs.normalize(vim.fn.fnamemodify(opts.cwd or o.cwd or vim.fn.getcwd(), ':p')),
+    model = opts.model or o.model,
+    approvalPolicy = opts.approval_policy or o.approval_policy,
+    sandbox = opts.sandbox or o.sandbox,
+    title = opts.title,
+  }
+  client.request('thread/start', params, function(err, result)
+    if err or not result then
+      return cb(err or { message = 'no result' })
+    end
+    local view = threads.update(result.thread)
+    threads.show(view)
+    cb(nil, result.thread)
+  end)
+end
+
+--- Sends a prompt to the current thread (`turn/start`), starting a thread first when there is none.
+--- @param text string
+--- @param cb fun(err: table?, result: table?)?
+function M.send(text, cb)
+  cb = cb or default_cb('send')
+  if not text or vim.trim(text) == '' then
+    return cb({ message = 'nothing to send' })
+  end
+  local view = threads.current()
+  if not view then
+    return M.start({}, function(err)
+      if err then
+        return cb(err)
+      end
+      M.send(text, cb)
+    end)
+  end
+  threads.show(view)
+  client.request('turn/start', {
+    threadId = view.id,
+    input = { { type = 'text', text = text } },
+  }, cb)
+end
+
+--- Interrupts the current thread's running turn (`turn/interrupt`).
+function M.interrupt(cb)
+  cb = cb or default_cb('interrupt')
+  local view = need_thread(cb)
+  if view then
+    client.request('turn/interrupt', { threadId = view.id }, cb)
+  end
+end
+
+--- Stops the current thread's provider session (`thread/stop`); `detach` also forgets its cursor.
+--- @param detach boolean?
+function M.stop(detach, cb)
+  cb = cb or default_cb('stop')
+  local view = need_thread(cb)
+  if view then
+    client.request('thread/stop', { threadId = view.id, detach = detach or false }, function(err, result)
+      if result and result.thread then
+        threads.update(result.thread)
+      end
+      cb(err, result)
+    end)
+  end
+end
+
+--- Compacts the current thread's context on its provider (`thread/compact/start`).
+--- @param instructions string?
+function M.compact(instructions, cb)
+  cb = cb or default_cb('compact')
+  local view = need_thread(cb)
+  if view then
+    local params = { threadId = view.id }
+    if instructions and instructions ~= '' then
+      params.instructions = instructions
+    end
+    client.request('thread/compact/start', params, cb)
+  end
+end
+
+--- Moves the current thread to another provider (`thread/switch`, handoff chosen by baton).
+--- @param provider string
+--- @param model string?
+function M.switch(provider, model, cb)
+  cb = cb or default_cb('switch')
+  local view = need_thread(cb)
+  if not view then
+    return
+  end
+  client.request('thread/switch', { threadId = view.id, provider = provider, model = model }, function(err, result)
+    if result and result.thread then
+      threads.update(result.thread)
+    end
+    cb(err, result)
+  end)
+end
+
+--- Opens a thread's chat buffer and renders its history (`thread/read`) plus what streams on.
+--- @param id string
+function M.open(id, cb)
+  cb = cb or default_cb('open')
+  local view = threads.view(id)
+  threads.begin_loading(view)
+  client.request('thread/read', { threadId = id, sinceSeq = view.seq }, function(err, result)
+    if err or not result then
+      threads.replay(view, {})
+      return cb(err or { message = 'no result' })
+    end
+    threads.update(result.thread)
+    threads.replay(view, result.events or {})
+    threads.show(view)
+    cb(nil, result.thread)
+  end)
+end
+
+--- One line describing a thread in the picker.
+function M.describe(t)
+  local when = os.date('%Y-%m-%d %H:%M', math.floor((t.updatedAt or 0) / 1000))
+  return ('%s  [%s%s · %s]  %s'):format(
+    t.title or t.id:sub(1, 13),
+    t.provider,
+    t.model and (' · ' .. t.model) or '',
+    t.status,
+    when
+  )
+end
+
+--- Lets the user pick a thread (`thread/list`, vim.ui.select) and opens it.
+function M.pick(cb)
+  cb = cb or default_cb('threads')
+  client.request('thread/list', { limit = 100 }, function(err, result)
+    if err or not result then
+      return cb(err or { message = 'no result' })
+    end
+    if #result.threads == 0 then
+      vim.notify('baton: no threads yet', vim.log.levels.INFO)
+      return cb(nil, nil)
+    end
+    vim.ui.select(result.threads, { prompt = 'baton threads', kind = 'baton.thread', format_item = M.describe }, function(t)
+      if not t then
+        return cb(nil, nil)
+      end
+      M.open(t.id, cb)
+    end)
+  end)
+end
+
+return M

@@ -1,0 +1,34 @@
+--- `:checkhealth baton`: is the baton binary there, which version, which providers it found.
+local M = {}
+
+function M.check()
+  local health = vim.health
+  local config = require('baton.config').options
+  health.start('baton')
+  local exe = config.cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    health.error(('`%s` is not executable'):format(exe), { 'Set `cmd` in require("baton").setup{}' })
+    return
+  end
+  health.ok('binary: ' .. vim.fn.exepath(exe))
+  local client = require('baton.client')
+  local ok, why = client.ensure()
+  if not ok then
+    health.error(why or 'baton did not start')
+    return
+  end
+  local info = client.server or {}
+  health.ok(('version %s, protocol %s'):format(
+    info.serverInfo and info.serverInfo.version or '?',
+    tostring(info.protocolVersion)
+  ))
+  for _, p in ipairs(info.providers or {}) do
+    if p.available then
+      health.ok(('%s %s (%s)'):format(p.id, p.version or '', p.path or ''))
+    else
+      health.warn(('%s unavailable: %s'):format(p.id, p.error or '?'))
+    end
+  end
+end
+
+return M
