@@ -1,0 +1,781 @@
+/* eslint-disable */
+// Generated from protocol/schema/baton.schema.json by scripts/gen-protocol.mjs; do not edit.
+// Regenerate with `npm run gen-protocol` (in editors/vscode) after the schema changes.
+
+/**
+ * The editor's answer.
+ */
+export type ApprovalDecision = ("accept" | "decline") | "acceptForSession" | "cancel";
+/**
+ * What is being approved.
+ */
+export type ApprovalKind = "command" | "fileChange" | "other";
+/**
+ * When the agent must ask before acting.
+ */
+export type ApprovalPolicy = "untrusted" | "on-request" | "never";
+/**
+ * What started a compaction.
+ */
+export type CompactionTrigger = "manual" | "auto";
+/**
+ * Which stream a delta belongs to.
+ */
+export type Stream = "assistant" | "reasoning" | "command_output";
+/**
+ * Params of the `thread/event` notification: one event of one thread.
+ */
+export type Event = {
+  /**
+   * Milliseconds since the Unix epoch.
+   */
+  at: number;
+  itemId?: string | null;
+  provider: ProviderId;
+  seq: number;
+  threadId: string;
+  turnId?: string | null;
+} & Event1;
+/**
+ * A provider id: the agent CLI behind a thread.
+ */
+export type ProviderId = "codex" | "claude";
+export type Event1 =
+  | {
+      data: SessionStarted;
+      type: "session.started";
+    }
+  | {
+      data: SessionExited;
+      type: "session.exited";
+    }
+  | {
+      data: ThreadStatusChanged;
+      type: "thread.status";
+    }
+  | {
+      data: TurnStarted;
+      type: "turn.started";
+    }
+  | {
+      data: ContentDelta;
+      type: "content.delta";
+    }
+  | {
+      data: Item;
+      type: "item.started";
+    }
+  | {
+      data: Item;
+      type: "item.completed";
+    }
+  | {
+      data: ApprovalRequested;
+      type: "approval.requested";
+    }
+  | {
+      data: ApprovalResolved;
+      type: "approval.resolved";
+    }
+  | {
+      data: UsageUpdated;
+      type: "usage.updated";
+    }
+  | {
+      data: TurnCompleted;
+      type: "turn.completed";
+    }
+  | {
+      data: CompactionStarted;
+      type: "compaction.started";
+    }
+  | {
+      data: CompactionCompleted;
+      type: "compaction.completed";
+    }
+  | {
+      data: CompactionFailed;
+      type: "compaction.failed";
+    }
+  | {
+      data: HandoffStarted;
+      type: "handoff.started";
+    }
+  | {
+      data: HandoffCompleted;
+      type: "handoff.completed";
+    }
+  | {
+      data: HandoffFailed;
+      type: "handoff.failed";
+    }
+  | {
+      data: RuntimeWarning;
+      type: "runtime.warning";
+    }
+  | {
+      data: RuntimeError;
+      type: "runtime.error";
+    };
+/**
+ * Why a session ended.
+ */
+export type ExitReason = "stopped" | "detached" | "idle" | "crashed" | "shutdown" | "deleted";
+/**
+ * The state of a thread's provider session.
+ */
+export type ThreadStatus = "idle" | "running" | "stopped" | "error";
+/**
+ * The kind of an item.
+ */
+export type ItemType =
+  | "user_message"
+  | "assistant_message"
+  | "reasoning"
+  | "command"
+  | "file_change"
+  | "tool_call"
+  | "web_search"
+  | "plan"
+  | "compaction"
+  | "other";
+/**
+ * How a turn ended.
+ */
+export type TurnState = "completed" | "failed" | "interrupted";
+/**
+ * How the context reaches the target provider in a handoff.
+ */
+export type HandoffStrategy = "compact" | "transcript" | "delta" | "none";
+/**
+ * The handoff a switch asks for.
+ */
+export type HandoffMode = ("compact" | "transcript" | "none") | "auto";
+/**
+ * One piece of user input.
+ */
+export type InputItem = {
+  text: string;
+  type: "text";
+};
+/**
+ * What the agent's commands may touch.
+ */
+export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access";
+
+export interface BatonProtocolDefinitions {
+  ApprovalDecision?: ApprovalDecision;
+  ApprovalKind?: ApprovalKind;
+  ApprovalPolicy?: ApprovalPolicy;
+  ApprovalRequestParams?: ApprovalRequestParams;
+  ApprovalRequested?: ApprovalRequested;
+  ApprovalResolved?: ApprovalResolved;
+  ApprovalResponse?: ApprovalResponse;
+  CancelParams?: CancelParams;
+  ClientInfo?: ClientInfo;
+  CompactionCompleted?: CompactionCompleted;
+  CompactionFailed?: CompactionFailed;
+  CompactionStarted?: CompactionStarted;
+  CompactionTrigger?: CompactionTrigger;
+  ContentDelta?: ContentDelta;
+  EmptyResponse?: EmptyResponse;
+  Event?: Event;
+  ExitReason?: ExitReason;
+  FileChange?: FileChange;
+  HandoffCompleted?: HandoffCompleted;
+  HandoffFailed?: HandoffFailed;
+  HandoffInfo?: HandoffInfo;
+  HandoffMode?: HandoffMode;
+  HandoffStarted?: HandoffStarted;
+  HandoffStrategy?: HandoffStrategy;
+  InitializationOptions?: InitializationOptions;
+  InitializeParams?: InitializeParams;
+  InitializeResult?: InitializeResult;
+  InputItem?: InputItem;
+  Item?: Item;
+  ItemType?: ItemType;
+  ProviderCapabilities?: ProviderCapabilities;
+  ProviderId?: ProviderId;
+  ProviderInfo?: ProviderInfo;
+  ProviderListParams?: ProviderListParams;
+  ProviderListResponse?: ProviderListResponse;
+  RuntimeError?: RuntimeError;
+  RuntimeWarning?: RuntimeWarning;
+  SandboxMode?: SandboxMode;
+  ServerCapabilities?: ServerCapabilities;
+  ServerInfo?: ServerInfo;
+  SessionExited?: SessionExited;
+  SessionStarted?: SessionStarted;
+  Stream?: Stream;
+  Thread?: Thread;
+  ThreadCompactStartParams?: ThreadCompactStartParams;
+  ThreadDeleteParams?: ThreadDeleteParams;
+  ThreadListParams?: ThreadListParams;
+  ThreadListResponse?: ThreadListResponse;
+  ThreadReadParams?: ThreadReadParams;
+  ThreadReadResponse?: ThreadReadResponse;
+  ThreadResponse?: ThreadResponse;
+  ThreadStartParams?: ThreadStartParams;
+  ThreadStatus?: ThreadStatus;
+  ThreadStatusChanged?: ThreadStatusChanged;
+  ThreadStopParams?: ThreadStopParams;
+  ThreadSwitchParams?: ThreadSwitchParams;
+  ThreadSwitchResponse?: ThreadSwitchResponse;
+  TurnCompleted?: TurnCompleted;
+  TurnInterruptParams?: TurnInterruptParams;
+  TurnStartParams?: TurnStartParams;
+  TurnStartResponse?: TurnStartResponse;
+  TurnStarted?: TurnStarted;
+  TurnState?: TurnState;
+  UsageUpdated?: UsageUpdated;
+}
+/**
+ * Params of the server -> client request `approval/request`.
+ */
+export interface ApprovalRequestParams {
+  changes?: FileChange[] | null;
+  command?: string | null;
+  cwd?: string | null;
+  kind: ApprovalKind;
+  reason?: string | null;
+  /**
+   * baton's id for this approval; it appears in `approval.requested` / `approval.resolved`.
+   */
+  requestId: string;
+  threadId: string;
+  /**
+   * One line for a prompt.
+   */
+  title: string;
+  turnId: string;
+}
+/**
+ * One file touched by a file-change item.
+ */
+export interface FileChange {
+  diff?: string | null;
+  /**
+   * `add`, `delete` or `update`.
+   */
+  kind: string;
+  path: string;
+}
+/**
+ * `approval.requested`.
+ */
+export interface ApprovalRequested {
+  command?: string | null;
+  kind: ApprovalKind;
+  requestId: string;
+  title?: string | null;
+}
+/**
+ * `approval.resolved`.
+ */
+export interface ApprovalResolved {
+  /**
+   * Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+   */
+  by?: string | null;
+  decision: ApprovalDecision;
+  requestId: string;
+}
+/**
+ * Result of `approval/request`. An error reply, a disconnect or a timeout counts as `decline`.
+ */
+export interface ApprovalResponse {
+  decision: ApprovalDecision;
+}
+/**
+ * Params of `$/cancelRequest`.
+ */
+export interface CancelParams {
+  /**
+   * The id of the request to cancel.
+   */
+  id: {
+    [k: string]: unknown | undefined;
+  };
+}
+/**
+ * Name and version of the editor.
+ */
+export interface ClientInfo {
+  name: string;
+  version?: string | null;
+}
+/**
+ * `compaction.completed`.
+ */
+export interface CompactionCompleted {
+  postTokens?: number | null;
+  preTokens?: number | null;
+  /**
+   * The summary that replaces the earlier context.
+   */
+  summary: string;
+  trigger: CompactionTrigger;
+}
+/**
+ * `compaction.failed`.
+ */
+export interface CompactionFailed {
+  error: string;
+}
+/**
+ * `compaction.started`.
+ */
+export interface CompactionStarted {
+  trigger: CompactionTrigger;
+}
+/**
+ * `content.delta`: concatenating the deltas of an item gives its text.
+ */
+export interface ContentDelta {
+  delta: string;
+  stream: Stream;
+}
+/**
+ * An empty result object.
+ */
+export interface EmptyResponse {}
+/**
+ * `session.started`.
+ */
+export interface SessionStarted {
+  model?: string | null;
+  providerThreadId: string;
+  /**
+   * True when an existing provider thread was resumed with its history.
+   */
+  resumed: boolean;
+}
+/**
+ * `session.exited`.
+ */
+export interface SessionExited {
+  message?: string | null;
+  reason: ExitReason;
+  /**
+   * True when the next turn can resume the same provider thread.
+   */
+  recoverable: boolean;
+}
+/**
+ * `thread.status`.
+ */
+export interface ThreadStatusChanged {
+  status: ThreadStatus;
+}
+/**
+ * `turn.started`.
+ */
+export interface TurnStarted {
+  model?: string | null;
+}
+/**
+ * `item.started` / `item.completed`.
+ */
+export interface Item {
+  changes?: FileChange[] | null;
+  command?: string | null;
+  cwd?: string | null;
+  exitCode?: number | null;
+  itemType: ItemType;
+  /**
+   * Output of a command, when complete.
+   */
+  output?: string | null;
+  /**
+   * Provider status of the item (e.g. `completed`, `failed`, `declined`).
+   */
+  status?: string | null;
+  text?: string | null;
+  /**
+   * Tool name for `tool_call` items.
+   */
+  tool?: string | null;
+}
+/**
+ * `usage.updated`.
+ */
+export interface UsageUpdated {
+  contextWindow?: number | null;
+  costUsd?: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+/**
+ * `turn.completed`.
+ */
+export interface TurnCompleted {
+  error?: string | null;
+  state: TurnState;
+}
+/**
+ * `handoff.started`.
+ */
+export interface HandoffStarted {
+  from: ProviderId;
+  strategy: HandoffStrategy;
+  to: ProviderId;
+}
+/**
+ * `handoff.completed`.
+ */
+export interface HandoffCompleted {
+  from: ProviderId;
+  strategy: HandoffStrategy;
+  /**
+   * Size of the handoff text prepended to the next turn.
+   */
+  summaryChars: number;
+  to: ProviderId;
+}
+/**
+ * `handoff.failed`.
+ */
+export interface HandoffFailed {
+  error: string;
+  from: ProviderId;
+  to: ProviderId;
+}
+/**
+ * `runtime.warning`.
+ */
+export interface RuntimeWarning {
+  message: string;
+}
+/**
+ * `runtime.error`.
+ */
+export interface RuntimeError {
+  /**
+   * A stable category: `provider`, `protocol`, `store`, `process`.
+   */
+  class: string;
+  message: string;
+}
+/**
+ * What a switch handed over.
+ */
+export interface HandoffInfo {
+  strategy: HandoffStrategy;
+  summaryChars: number;
+}
+/**
+ * Options an editor may pass in `initialize.initializationOptions`.
+ */
+export interface InitializationOptions {
+  /**
+   * Treat an approval the editor has not answered within this many seconds as declined
+   * (default: wait forever).
+   */
+  approvalTimeoutSecs?: number | null;
+  /**
+   * Soft-stop provider sessions idle longer than this many seconds (default: `--idle-timeout`).
+   */
+  idleTimeoutSecs?: number | null;
+  /**
+   * Attach the provider's raw message under `data.raw` of live `thread/event` notifications.
+   * Raw messages are not persisted, so `thread/read` never carries them.
+   */
+  includeRaw?: boolean;
+}
+/**
+ * Params of `initialize`. LSP `InitializeParams` are accepted as they are; unknown fields are ignored.
+ */
+export interface InitializeParams {
+  /**
+   * LSP client capabilities; baton does not depend on any.
+   */
+  capabilities?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * Who the editor is.
+   */
+  clientInfo?: ClientInfo | null;
+  /**
+   * baton's own options.
+   */
+  initializationOptions?: InitializationOptions | null;
+  /**
+   * The editor's process id, if it has one.
+   */
+  processId?: number | null;
+  /**
+   * LSP root URI; informational.
+   */
+  rootUri?: string | null;
+}
+/**
+ * Result of `initialize`.
+ */
+export interface InitializeResult {
+  /**
+   * Reserved for future capability flags; always an object.
+   */
+  capabilities: ServerCapabilities;
+  /**
+   * The baton protocol version; see `PROTOCOL_VERSION`.
+   */
+  protocolVersion: number;
+  /**
+   * The providers baton knows, with their availability.
+   */
+  providers: ProviderInfo[];
+  serverInfo: ServerInfo;
+}
+/**
+ * Server capabilities; empty in protocol version 1.
+ */
+export interface ServerCapabilities {}
+/**
+ * One provider, as found on this machine.
+ */
+export interface ProviderInfo {
+  /**
+   * Whether the binary was found and answered `--version`.
+   */
+  available: boolean;
+  capabilities: ProviderCapabilities;
+  /**
+   * Why the provider is unavailable.
+   */
+  error?: string | null;
+  id: ProviderId;
+  /**
+   * The binary baton runs.
+   */
+  path?: string | null;
+  version?: string | null;
+}
+/**
+ * What a provider supports.
+ */
+export interface ProviderCapabilities {
+  approvals: boolean;
+  compact: boolean;
+  inSessionModelSwitch: boolean;
+  interrupt: boolean;
+  resume: boolean;
+}
+/**
+ * Name and version of the server.
+ */
+export interface ServerInfo {
+  name: string;
+  version: string;
+}
+/**
+ * Params of `provider/list` (none).
+ */
+export interface ProviderListParams {}
+/**
+ * Result of `provider/list`.
+ */
+export interface ProviderListResponse {
+  providers: ProviderInfo[];
+}
+/**
+ * A baton thread: one conversation, bound to a provider's native thread (the resume cursor).
+ */
+export interface Thread {
+  approvalPolicy?: ApprovalPolicy | null;
+  /**
+   * Milliseconds since the Unix epoch.
+   */
+  createdAt: number;
+  cwd: string;
+  id: string;
+  /**
+   * The seq of the newest event in the thread's log (0 when empty).
+   */
+  lastSeq: number;
+  model?: string | null;
+  provider: ProviderId;
+  /**
+   * The provider's own thread/session id: the cursor the next session resumes.
+   */
+  providerThreadId?: string | null;
+  sandbox?: SandboxMode | null;
+  status: ThreadStatus;
+  title?: string | null;
+  /**
+   * Milliseconds since the Unix epoch.
+   */
+  updatedAt: number;
+}
+/**
+ * Params of `thread/compact/start`.
+ */
+export interface ThreadCompactStartParams {
+  /**
+   * Extra instructions for the summary.
+   */
+  instructions?: string | null;
+  threadId: string;
+}
+/**
+ * Params of `thread/delete`.
+ */
+export interface ThreadDeleteParams {
+  threadId: string;
+}
+/**
+ * Params of `thread/list`.
+ */
+export interface ThreadListParams {
+  /**
+   * The `nextCursor` of the previous page.
+   */
+  cursor?: string | null;
+  /**
+   * Only threads whose cwd is exactly this.
+   */
+  cwd?: string | null;
+  /**
+   * Page size (default 50, at most 500).
+   */
+  limit?: number | null;
+}
+/**
+ * Result of `thread/list`: most recently updated first.
+ */
+export interface ThreadListResponse {
+  /**
+   * Present when more threads follow.
+   */
+  nextCursor?: string | null;
+  threads: Thread[];
+}
+/**
+ * Params of `thread/read`.
+ */
+export interface ThreadReadParams {
+  /**
+   * At most this many events (default: all).
+   */
+  limit?: number | null;
+  /**
+   * Only events with a greater seq (default 0: from the start).
+   */
+  sinceSeq?: number | null;
+  threadId: string;
+}
+/**
+ * Result of `thread/read`: the persisted events, in order, identical to the live notifications
+ * (less `data.raw`, which is never persisted).
+ */
+export interface ThreadReadResponse {
+  events: Event[];
+  thread: Thread;
+}
+/**
+ * Result of `thread/start`, `thread/stop`.
+ */
+export interface ThreadResponse {
+  thread: Thread;
+}
+/**
+ * Params of `thread/start`: create a thread and start its provider session at once.
+ */
+export interface ThreadStartParams {
+  approvalPolicy?: ApprovalPolicy | null;
+  /**
+   * Absolute working directory of the agent.
+   */
+  cwd: string;
+  model?: string | null;
+  provider: ProviderId;
+  sandbox?: SandboxMode | null;
+  title?: string | null;
+}
+/**
+ * Params of `thread/stop`.
+ */
+export interface ThreadStopParams {
+  /**
+   * Also clear the resume cursor: the next turn starts a fresh provider thread.
+   */
+  detach?: boolean;
+  threadId: string;
+}
+/**
+ * Params of `thread/switch`.
+ */
+export interface ThreadSwitchParams {
+  handoff?: HandoffMode & string;
+  model?: string | null;
+  provider: ProviderId;
+  threadId: string;
+}
+/**
+ * Result of `thread/switch`.
+ */
+export interface ThreadSwitchResponse {
+  handoff: HandoffInfo;
+  thread: Thread;
+}
+/**
+ * Params of `turn/interrupt`.
+ */
+export interface TurnInterruptParams {
+  threadId: string;
+}
+/**
+ * Params of `turn/start`.
+ */
+export interface TurnStartParams {
+  input: InputItem[];
+  /**
+   * When it differs from the thread's model, the model is changed first.
+   */
+  model?: string | null;
+  /**
+   * When it differs from the thread's provider, the thread is switched first (as `thread/switch`
+   * with `handoff: "auto"`).
+   */
+  provider?: ProviderId | null;
+  threadId: string;
+}
+/**
+ * Result of `turn/start`: the turn runs on; its events follow as notifications.
+ */
+export interface TurnStartResponse {
+  turnId: string;
+}
+
+/** The protocol version these types describe. */
+export const PROTOCOL_VERSION = 1;
+
+/** Editor -> baton requests: params and result of each method. */
+export interface ClientRequests {
+  "initialize": { params: InitializeParams; result: InitializeResult };
+  "provider/list": { params: ProviderListParams; result: ProviderListResponse };
+  "shutdown": { params: null; result: null };
+  "thread/compact/start": { params: ThreadCompactStartParams; result: EmptyResponse };
+  "thread/delete": { params: ThreadDeleteParams; result: EmptyResponse };
+  "thread/list": { params: ThreadListParams; result: ThreadListResponse };
+  "thread/read": { params: ThreadReadParams; result: ThreadReadResponse };
+  "thread/start": { params: ThreadStartParams; result: ThreadResponse };
+  "thread/stop": { params: ThreadStopParams; result: ThreadResponse };
+  "thread/switch": { params: ThreadSwitchParams; result: ThreadSwitchResponse };
+  "turn/interrupt": { params: TurnInterruptParams; result: EmptyResponse };
+  "turn/start": { params: TurnStartParams; result: TurnStartResponse };
+}
+
+/** Notifications in either direction (`thread/event` is baton -> editor): params of each method. */
+export interface Notifications {
+  "$/cancelRequest": CancelParams;
+  "exit": null;
+  "initialized": Record<string, never>;
+  "thread/event": Event;
+}
+
+/** baton -> editor requests: params and result of each method. */
+export interface ServerRequests {
+  "approval/request": { params: ApprovalRequestParams; result: ApprovalResponse };
+}
