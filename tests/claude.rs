@@ -15,17 +15,8 @@ async fn start_thread(b: &mut Baton, env: &TestEnv, extra: Value) -> Value {
     common::start_thread(b, env, "claude", extra).await
 }
 
-/// The native `claude` process of a baton (the npm bin may be a launcher; the native binary is
-/// the one whose command line carries the stream-json flags and is not node).
 fn claude_pids(baton_pid: u32) -> Vec<u32> {
-    descendants(baton_pid)
-        .into_iter()
-        .filter(|pid| {
-            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let argv0 = cmd.split('\0').next().unwrap_or("");
-            cmd.contains("stream-json") && !argv0.ends_with("node")
-        })
-        .collect()
+    common::native_pids(baton_pid, "stream-json")
 }
 
 fn claude_requests(env: &TestEnv) -> Vec<common::RecordedRequest> {

@@ -14,18 +14,8 @@ const T: Duration = Duration::from_secs(60);
 async fn start_thread(b: &mut Baton, env: &TestEnv, extra: Value) -> Value {
     common::start_thread(b, env, "codex", extra).await
 }
-
 fn codex_pids(baton_pid: u32) -> Vec<u32> {
-    descendants(baton_pid)
-        .into_iter()
-        .filter(|pid| {
-            // The npm package's `codex` is a node launcher for the native binary: count the
-            // native process, which is the one doing the work.
-            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let argv0 = cmd.split('\0').next().unwrap_or("");
-            cmd.contains("app-server") && !argv0.ends_with("node")
-        })
-        .collect()
+    common::native_pids(baton_pid, "app-server")
 }
 
 #[tokio::test]

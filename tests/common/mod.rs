@@ -621,6 +621,20 @@ pub async fn wait_turn_end(b: &mut Baton, thread: &str, turn_id: &str) -> Value 
     .await
 }
 
+/// The provider processes among `baton_pid`'s descendants whose command line contains `marker`.
+/// The npm packages' binaries may be node launchers for the native binary: the native process,
+/// the one doing the work, is counted, not its launcher.
+pub fn native_pids(baton_pid: u32, marker: &str) -> Vec<u32> {
+    descendants(baton_pid)
+        .into_iter()
+        .filter(|pid| {
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let argv0 = cmd.split('\0').next().unwrap_or("");
+            cmd.contains(marker) && !argv0.ends_with("node")
+        })
+        .collect()
+}
+
 /// All live descendants of `pid` (children, grandchildren, ...), from the ppid links in
 /// /proc/*/stat. Zombies do not count: they are already dead.
 pub fn descendants(pid: u32) -> Vec<u32> {
