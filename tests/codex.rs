@@ -584,3 +584,46 @@ async fn a_missing_codex_binary_is_a_clear_error_at_thread_start() {
         "no thread is left behind"
     );
 }
+
+/// Two editors may each run a baton on the same database: the second one's startup recovery must
+/// leave the first one's live turn alone, and recover it only once that baton is gone.
+#[tokio::test]
+async fn a_second_baton_on_the_same_database_leaves_live_turns_alone() {
+    let env = TestEnv::new().await;
+    let mut a = Baton::spawn(&env, &[], Framing::Lsp).await;
+    a.initialize().await;
+    let id = start_thread(&mut a, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = turn(&mut a, &id, "HANG here").await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let last = read["events"].as_array().unwrap().last().unwrap().clone();
+    assert_ne!(
+        last["type"], "turn.completed",
+        "the live turn was closed by the other baton: {last}"
+    );
+    assert_eq!(read["thread"]["status"], "running");
+    b.close_stdin().await;
+    b.wait_exit(Duration::from_secs(5)).await;
+    a.kill9();
+    a.wait_exit(Duration::from_secs(5)).await;
+    let mut c = Baton::spawn(&env, &[], Framing::Lsp).await;
+    c.initialize().await;
+    let read = c
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let last = read["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["type"].clone(), last["turnId"].clone()),
+        (json!("turn.completed"), json!(t)),
+        "{last}"
+    );
+    assert_eq!(last["data"]["error"], "baton restarted");
+}

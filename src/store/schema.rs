@@ -62,6 +62,11 @@ CREATE INDEX threads_by_cwd ON threads (cwd, updated_at DESC, id DESC);
     r#"
 ALTER TABLE threads ADD COLUMN pending_handoff TEXT;
 "#,
+    // Which baton process last drove the thread: two editors may each run a baton on the same
+    // database, and one's startup recovery must not close the other's live turns.
+    r#"
+ALTER TABLE threads ADD COLUMN owner_pid INTEGER;
+"#,
 ];
 
 /// How long a statement waits for another process (a second editor's baton) holding the lock.

@@ -170,7 +170,7 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
     c.prepare_cached(
         "UPDATE threads SET status = ?2, provider = ?3, provider_thread_id = ?4, model = ?5,
            title = ?6, active_turn_id = ?7, updated_at = ?8, last_seen_at = ?9,
-           pending_handoff = ?10 WHERE id = ?1",
+           pending_handoff = ?10, owner_pid = ?11 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -182,7 +182,8 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
         b.active_turn_id,
         t.updated_at,
         now,
-        b.pending_handoff
+        b.pending_handoff,
+        std::process::id()
     ])?;
     Ok(b.thread)
 }
@@ -331,15 +332,19 @@ pub fn native_threads(c: &Connection, thread_id: &str) -> Result<Vec<NativeThrea
 
 /// See [`super::Store::recover`].
 pub fn recover(c: &Connection) -> Result<Vec<Recovered>> {
-    let rows: Vec<(String, String, Option<String>)> = c
+    let rows: Vec<(String, String, Option<String>, Option<u32>)> = c
         .prepare(
-            "SELECT id, provider, active_turn_id FROM threads
+            "SELECT id, provider, active_turn_id, owner_pid FROM threads
              WHERE status IN ('idle', 'running') OR active_turn_id IS NOT NULL ORDER BY id",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, provider, turn) in rows {
+    for (id, provider, turn, owner) in rows {
+        if owner.is_some_and(owned_by_another_live_baton) {
+            // Another baton (another editor) is driving this thread right now.
+            continue;
+        }
         if let Some(turn_id) = &turn {
             // An unknown provider cannot be resumed anyway; the event still records the failure.
             let provider = ProviderId::parse(&provider).unwrap_or(ProviderId::Codex);
@@ -367,4 +372,21 @@ pub fn recover(c: &Connection) -> Result<Vec<Recovered>> {
         });
     }
     Ok(out)
+}
+
+/// True when `pid` is another running baton process (not us, alive, and a baton).
+fn owned_by_another_live_baton(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    // A pid can be reused by an unrelated program: only a live process named like us counts.
+    let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return false;
+    };
+    let ours = std::env::current_exe().ok();
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match ours {
+        Some(me) => name(&exe) == name(&me),
+        None => false,
+    }
 }
