@@ -163,7 +163,7 @@ impl Actor {
                 Some((generation, ev)) = events.recv() => self.provider_event(generation, ev).await,
                 _ = sleep_until_opt(idle_at) => {
                     tracing::info!(thread = %self.thread.id, "idle; stopping the provider session");
-                    self.stop_session(ExitReason::Idle, false).await;
+                    self.stop_session(&mut events, ExitReason::Idle, false).await;
                 }
             }
         }
@@ -259,7 +259,7 @@ impl Actor {
                 } else {
                     ExitReason::Stopped
                 };
-                self.stop_session(reason, detach).await;
+                self.stop_session(events, reason, detach).await;
                 let r = if detach {
                     self.update(ThreadUpdate {
                         provider_thread_id: Some(None),
@@ -273,7 +273,7 @@ impl Actor {
                 let _ = reply.send(r);
             }
             Command::Delete { reply } => {
-                self.stop_session(ExitReason::Deleted, false).await;
+                self.stop_session(events, ExitReason::Deleted, false).await;
                 let r = self
                     .ctx
                     .store
@@ -285,7 +285,7 @@ impl Actor {
                 return Flow::Exit;
             }
             Command::Shutdown { reply } => {
-                self.stop_session(ExitReason::Shutdown, false).await;
+                self.stop_session(events, ExitReason::Shutdown, false).await;
                 let _ = reply.send(Ok(()));
                 return Flow::Exit;
             }
@@ -570,7 +570,16 @@ impl Actor {
     }
 
     /// Ends the live session, keeping the binding and (unless detaching) the resume cursor.
-    async fn stop_session(&mut self, reason: ExitReason, detach: bool) {
+    ///
+    /// The provider calls are driven while the thread's events keep being drained (and, being
+    /// stale now, dropped): a provider blocked on a full event channel could otherwise never
+    /// answer, and a shared Codex process would stall every other thread with it.
+    async fn stop_session(
+        &mut self,
+        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+        reason: ExitReason,
+        detach: bool,
+    ) {
         let Some(session) = self.session.take() else {
             return;
         };
@@ -578,8 +587,10 @@ impl Actor {
         self.generation += 1;
         self.reject_approvals();
         if self.active_turn.is_some() {
-            let _ = session
-                .interrupt(self.active_turn.as_ref().and_then(|t| t.native.clone()))
+            let native = self.active_turn.as_ref().and_then(|t| t.native.clone());
+            let s = session.clone();
+            let _ = self
+                .drive(events, async move { s.interrupt(native).await })
                 .await;
             self.finish_turn(
                 TurnState::Interrupted,
@@ -588,7 +599,8 @@ impl Actor {
             )
             .await;
         }
-        session.stop().await;
+        self.drive(events, async move { session.stop().await })
+            .await;
         self.emit(
             EventBody::SessionExited(SessionExited {
                 reason,
@@ -981,7 +993,7 @@ impl Actor {
         };
         self.generation = new_generation;
         if let Some(old) = self.session.replace(session) {
-            old.stop().await;
+            self.drive(events, async move { old.stop().await }).await;
         }
         self.last_activity = Instant::now();
         self.update(ThreadUpdate {
