@@ -627,3 +627,42 @@ async fn a_second_baton_on_the_same_database_leaves_live_turns_alone() {
     );
     assert_eq!(last["data"]["error"], "baton restarted");
 }
+
+/// A provider streaming faster than baton drains must not wedge a stop: the actor keeps draining
+/// the thread's (now stale) events while it waits for the provider, and the shared codex process
+/// goes on serving the other thread.
+#[tokio::test]
+async fn stopping_a_flooding_turn_does_not_wedge_the_thread_or_codex() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let id = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = turn(&mut b, &id, "FLOOD please").await;
+    let i = id.clone();
+    b.wait_event(T, move |e| is(e, &i, "content.delta")).await;
+    let started = std::time::Instant::now();
+    let stopped = b
+        .request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    assert_eq!(stopped["thread"]["status"], "stopped");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "interrupted");
+    let t2 = turn(&mut b, &other, "still served?").await;
+    assert_eq!(
+        wait_turn_end(&mut b, &other, &t2).await["data"]["state"],
+        "completed"
+    );
+}

@@ -11,6 +11,7 @@
 //! | `RUN_CMD: <cmd>` | calls the shell tool with `<cmd>`; the follow-up answers `command finished: …` |
 //! | `WRITE_FILE: <path> <content>` | writes a file with the edit tool; the follow-up says whether it was written |
 //! | `SLOW` | 100 deltas, 100 ms apart |
+//! | `FLOOD` | 3000 one-character deltas, 1 ms apart |
 //! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |
 //! | `HANG` | sends nothing for 60 s |
 //! | a compaction request | `MOCK SUMMARY: …` |

@@ -47,6 +47,10 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             vec![json!({"type": "text", "text": "slow ".repeat(100)})],
             "end_turn",
         ),
+        Plan::Flood => (
+            vec![json!({"type": "text", "text": "f".repeat(3000)})],
+            "end_turn",
+        ),
         Plan::Shell(cmd) => (
             vec![
                 json!({"type": "tool_use", "id": next_id("toolu"), "name": "Bash", "input": {"command": cmd, "description": "run the requested command"}}),
@@ -76,10 +80,10 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                 "usage": {"input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
     )
     .await?;
-    let (pieces, gap) = if plan == Plan::Slow {
-        (100, Duration::from_millis(100))
-    } else {
-        (4, Duration::ZERO)
+    let (pieces, gap) = match plan {
+        Plan::Slow => (100, Duration::from_millis(100)),
+        Plan::Flood => (3000, Duration::from_millis(1)),
+        _ => (4, Duration::ZERO),
     };
     for (index, block) in blocks.iter().enumerate() {
         match block.get("type").and_then(Value::as_str) {

@@ -58,6 +58,10 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             let text = "slow ".repeat(100);
             message(&mut sse, &text, 100, Duration::from_millis(100)).await?
         }
+        Plan::Flood => {
+            let text = "f".repeat(3000);
+            message(&mut sse, &text, 3000, Duration::from_millis(1)).await?
+        }
         Plan::Shell(cmd) => {
             let call_id = next_id("call");
             let item = if tool(body, "exec_command").is_some() || tool(body, "shell").is_none() {

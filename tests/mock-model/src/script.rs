@@ -17,8 +17,13 @@ pub struct Msg {
 pub enum Plan {
     Text(String),
     Slow,
+    /// Thousands of tiny deltas, 1 ms apart: a provider that outpaces its consumer.
+    Flood,
     Shell(String),
-    WriteFile { path: String, content: String },
+    WriteFile {
+        path: String,
+        content: String,
+    },
     Fail,
     Hang,
 }
@@ -235,6 +240,9 @@ pub fn plan(conv: &[Msg]) -> Plan {
     }
     if text.contains("SLOW") {
         return Plan::Slow;
+    }
+    if text.contains("FLOOD") {
+        return Plan::Flood;
     }
     let short: String = text.chars().take(60).collect();
     Plan::Text(format!("mock reply to: {short}"))
