@@ -1102,3 +1102,7 @@ impl Actor {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "actor_tests.rs"]
+mod tests;
