@@ -307,6 +307,15 @@ async fn idle_reaping_then_resume() {
         read["thread"]["providerThreadId"],
         thread["providerThreadId"]
     );
+    // With no thread using it for the idle timeout, the shared codex process exits too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !codex_pids(b.pid()).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        codex_pids(b.pid()).is_empty(),
+        "the idle codex app-server did not exit"
+    );
     env.mock.clear_requests();
     let t2 = turn(&mut b, &id, "which fruit?").await;
     wait_turn_end(&mut b, &id, &t2).await;
