@@ -675,3 +675,33 @@ async fn stopping_a_flooding_turn_does_not_wedge_the_thread_or_codex() {
         "completed"
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_approval_is_declined_after_the_approval_timeout() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"approvalTimeoutSecs": 1})).await;
+    let id = start_thread(
+        &mut b,
+        &env,
+        json!({"approvalPolicy": "untrusted", "sandbox": "workspace-write"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = turn(&mut b, &id, "RUN_CMD: touch ignored.txt").await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request");
+    // No answer: after a second the approval counts as declined.
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed");
+    let resolved = b
+        .events()
+        .into_iter()
+        .find(|e| is(e, &id, "approval.resolved"))
+        .unwrap();
+    assert_eq!(resolved["data"]["decision"], "decline");
+    assert_eq!(resolved["data"]["by"], "timeout");
+    assert!(!env.work.join("ignored.txt").exists());
+}
