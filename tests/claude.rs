@@ -410,12 +410,16 @@ async fn idle_reaping_then_resume() {
 }
 
 #[tokio::test]
-async fn a_thread_started_but_never_used_resumes_without_a_warning() {
+async fn a_thread_started_but_never_used_continues_under_the_same_id() {
+    // Claude stores nothing before a session's first turn, so the resume finds no conversation.
+    // Nothing was lost, but baton cannot tell that from a deleted session: it says so once and
+    // keeps the cursor.
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
     b.initialize().await;
     let thread = start_thread(&mut b, &env, json!({})).await;
     let id = thread["id"].as_str().unwrap().to_string();
+    let cursor = thread["providerThreadId"].as_str().unwrap().to_string();
     b.request("thread/stop", json!({"threadId": id}))
         .await
         .unwrap();
@@ -424,18 +428,123 @@ async fn a_thread_started_but_never_used_resumes_without_a_warning() {
         wait_turn_end(&mut b, &id, &t).await["data"]["state"],
         "completed"
     );
+    let warnings: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "runtime.warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
-        b.events().iter().all(|e| e["type"] != "runtime.warning"),
-        "{:#?}",
-        b.events()
+        warnings[0]["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&cursor)
     );
     let started: Vec<Value> = b
         .events()
         .into_iter()
         .filter(|e| is(e, &id, "session.started"))
         .collect();
-    assert_eq!(
-        started[1]["data"]["providerThreadId"],
-        thread["providerThreadId"]
+    assert_eq!(started[1]["data"]["providerThreadId"], cursor.as_str());
+    assert_eq!(started[1]["data"]["resumed"], false);
+    // The refused resume is the start's business: it reports no turn or usage of its own.
+    assert!(
+        b.events()
+            .iter()
+            .filter(|e| is(e, &id, "usage.updated"))
+            .count()
+            == 1
+    );
+}
+
+#[tokio::test]
+async fn a_symlinked_cwd_still_resumes_with_history() {
+    // Claude files sessions under the real path of its cwd, so baton must not guess the file's
+    // location from the thread's cwd: a resume has to work through a symlink too.
+    let env = TestEnv::new().await;
+    let link = env.root.path().join("work-link");
+    std::os::unix::fs::symlink(&env.work, &link).unwrap();
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let thread = start_thread(&mut b, &env, json!({"cwd": link.to_str().unwrap()})).await;
+    let id = thread["id"].as_str().unwrap().to_string();
+    let t = turn(&mut b, &id, "remember DAHLIA").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    env.mock.clear_requests();
+    let t = turn(&mut b, &id, "which flower?").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+    let i = id.clone();
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &i, "session.started"))
+        .collect();
+    assert_eq!(started.last().unwrap()["data"]["resumed"], true);
+    assert!(
+        claude_requests(&env)
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("DAHLIA")
+    );
+}
+
+#[tokio::test]
+async fn a_session_claude_deleted_starts_fresh_with_a_warning() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let thread = start_thread(&mut b, &env, json!({})).await;
+    let id = thread["id"].as_str().unwrap().to_string();
+    let cursor = thread["providerThreadId"].as_str().unwrap().to_string();
+    let t = turn(&mut b, &id, "remember IRIS").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    // Claude deletes old sessions on its own (cleanupPeriodDays); here it happens at once.
+    let files: Vec<_> = walk(&env.home.join(".claude/projects"))
+        .into_iter()
+        .filter(|p| p.ends_with(format!("{cursor}.jsonl")))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::remove_file(&files[0]).unwrap();
+    env.mock.clear_requests();
+    let t = turn(&mut b, &id, "which flower?").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+    let i = id.clone();
+    let warning = b.wait_event(T, move |e| is(e, &i, "runtime.warning")).await;
+    assert!(
+        warning["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&cursor),
+        "the warning names the lost session: {warning}"
+    );
+    let i = id.clone();
+    let started: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &i, "session.started"))
+        .collect();
+    assert_eq!(started.last().unwrap()["data"]["resumed"], false);
+    // A failed resume reports nothing of its own: no usage or turn events from the dead process.
+    let usage = b
+        .events()
+        .into_iter()
+        .filter(|e| is(e, &id, "usage.updated"))
+        .count();
+    assert_eq!(usage, 2, "one usage.updated per real turn");
+    assert!(
+        !claude_requests(&env)
+            .last()
+            .unwrap()
+            .conversation_text()
+            .contains("IRIS")
     );
 }

@@ -1,18 +1,19 @@
 //! The Claude Code provider: one `claude -p` stream-json process per live thread.
 //!
 //! The first start chooses the session id (`--session-id`), so the resume cursor is known before
-//! the first turn; later starts pass `--resume`. Claude writes a session to disk only once it has
-//! a message, so a cursor with no session file on disk is started again under the same id (nothing
-//! was lost); a session file Claude then refuses to resume is replaced by a fresh session with a
-//! warning. stdout lines are mapped by [`mapping`]; control requests (`can_use_tool`,
-//! `hook_callback`) and our own control requests (`initialize`, `interrupt`, `set_model`) are
-//! correlated here.
+//! the first turn; later starts pass `--resume`. When Claude has no conversation under the cursor
+//! (it writes a session only once it had a turn, and it deletes old sessions) the session starts
+//! again under the same id with a warning, never silently. baton does not guess where Claude keeps
+//! the session file: Claude files it under the real path of its cwd and finds it from any cwd, so
+//! only `--resume` itself can tell. stdout lines are mapped by [`mapping`]; control requests
+//! (`can_use_tool`, `hook_callback`) and our own control requests (`initialize`, `interrupt`,
+//! `set_model`) are correlated here.
 
 mod control;
 mod mapping;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -47,6 +48,11 @@ struct Inner {
     pending: Pending,
     next_request: AtomicU64,
     stopping: AtomicBool,
+    /// False until the initialize handshake succeeded. Before that, stdout belongs to the start:
+    /// a resume Claude refuses prints a failed `result`, which is the start's error, not a turn.
+    ready: AtomicBool,
+    /// The errors of a `result` printed before the handshake (e.g. "No conversation found").
+    startup_error: StdMutex<Option<String>>,
     interrupted: Arc<AtomicBool>,
     /// Set by `compact`; tells the mapping the next compaction is manual.
     compact_requested: AtomicBool,
@@ -65,21 +71,6 @@ pub struct ClaudeSession {
     inner: Arc<Inner>,
 }
 
-/// Claude's on-disk session file: `$HOME/.claude/projects/<cwd, non-alphanumerics as '-'>/<id>.jsonl`.
-fn session_file(cwd: &str, id: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let project: String = cwd
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    Some(
-        Path::new(&home)
-            .join(".claude/projects")
-            .join(project)
-            .join(format!("{id}.jsonl")),
-    )
-}
-
 /// Starts (or resumes) a session.
 pub async fn start(
     settings: &ProviderSettings,
@@ -94,27 +85,6 @@ pub async fn start(
     })?;
     let mut warning = None;
     if let Some(cursor) = config.resume.clone() {
-        let on_disk = session_file(&config.cwd, &cursor).is_some_and(|p| p.exists());
-        if !on_disk {
-            // Claude never wrote this session (it had no turn): start it under the same id.
-            let (s, _) = spawn(
-                &bin,
-                settings,
-                &config,
-                Mode::New(cursor.clone()),
-                sink.clone(),
-            )
-            .await?;
-            return Ok((
-                s,
-                Started {
-                    native_id: cursor,
-                    resumed: false,
-                    model: config.model.clone(),
-                    warning: None,
-                },
-            ));
-        }
         match spawn(
             &bin,
             settings,
@@ -124,7 +94,7 @@ pub async fn start(
         )
         .await
         {
-            Ok((s, _)) => {
+            Ok(s) => {
                 return Ok((
                     s,
                     Started {
@@ -136,15 +106,47 @@ pub async fn start(
                 ));
             }
             Err(ProviderError::Failed(msg)) if msg.contains("No conversation found") => {
-                warning = Some(format!(
-                    "claude no longer has session {cursor} ({msg}); started a fresh claude session without its history"
-                ));
+                tracing::debug!(thread = %config.thread_id, "claude cannot resume {cursor}: {msg}");
             }
             Err(e) => return Err(e),
         }
+        // A thread that never had a turn lost nothing, but baton cannot tell it from a session
+        // Claude deleted, so both are reported.
+        let lost = format!(
+            "claude has no stored conversation for session {cursor} (claude stores a session only \
+             after its first turn and deletes old ones); continuing in a fresh claude session \
+             without that history"
+        );
+        // Keeping the id keeps the cursor stable; Claude refuses it only if some project still
+        // holds a session under it, and then a new id will do.
+        match spawn(
+            &bin,
+            settings,
+            &config,
+            Mode::New(cursor.clone()),
+            sink.clone(),
+        )
+        .await
+        {
+            Ok(s) => {
+                return Ok((
+                    s,
+                    Started {
+                        native_id: cursor,
+                        resumed: false,
+                        model: config.model.clone(),
+                        warning: Some(lost),
+                    },
+                ));
+            }
+            Err(e) => {
+                tracing::debug!(thread = %config.thread_id, "claude refused session id {cursor} again: {e}");
+                warning = Some(lost);
+            }
+        }
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let (s, _) = spawn(&bin, settings, &config, Mode::New(id.clone()), sink).await?;
+    let s = spawn(&bin, settings, &config, Mode::New(id.clone()), sink).await?;
     Ok((
         s,
         Started {
@@ -167,7 +169,7 @@ async fn spawn(
     config: &SessionConfig,
     mode: Mode,
     sink: EventSink,
-) -> Result<(ClaudeSession, ()), ProviderError> {
+) -> Result<ClaudeSession, ProviderError> {
     let mut args: Vec<String> = [
         "-p",
         "--input-format",
@@ -200,7 +202,7 @@ async fn spawn(
         ));
     };
     let stderr_tail = Arc::new(StdMutex::new(Vec::new()));
-    collect_stderr(stderr, stderr_tail.clone());
+    let stderr_done = collect_stderr(stderr, stderr_tail.clone());
     let (out_tx, out_rx) = mpsc::channel::<Option<String>>(256);
     tokio::spawn(write_loop(stdin, out_rx));
     let (exit_tx, exit_rx) = watch::channel(false);
@@ -210,6 +212,8 @@ async fn spawn(
         next_request: AtomicU64::new(1),
         // Until the handshake succeeds an exit is a failed start, not a crash to report.
         stopping: AtomicBool::new(true),
+        ready: AtomicBool::new(false),
+        startup_error: StdMutex::new(None),
         interrupted: Arc::new(AtomicBool::new(false)),
         compact_requested: AtomicBool::new(false),
         allowed_tools: StdMutex::new(HashSet::new()),
@@ -223,7 +227,7 @@ async fn spawn(
     let session = ClaudeSession {
         inner: inner.clone(),
     };
-    tokio::spawn(read_loop(session.clone(), stdout));
+    let stdout_done = tokio::spawn(read_loop(session.clone(), stdout));
     tokio::spawn(watch_exit(session.clone(), child, exit_tx));
     // The initialize handshake proves the process is up (and, for --resume, that the session
     // exists: claude exits at once when it does not).
@@ -232,25 +236,37 @@ async fn spawn(
         .await
     {
         Ok(_) => {
+            session.inner.ready.store(true, Ordering::SeqCst);
             session.inner.stopping.store(false, Ordering::SeqCst);
-            Ok((session, ()))
+            Ok(session)
         }
         Err(e) => {
             session.inner.stopping.store(true, Ordering::SeqCst);
             session.inner.kill.notify_one();
             let mut exited = session.inner.exited.clone();
             let _ = tokio::time::timeout(Duration::from_secs(2), exited.wait_for(|e| *e)).await;
+            // The process is gone; its last words may still sit in the pipes. Read them before
+            // judging why the start failed.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let _ = stdout_done.await;
+                let _ = stderr_done.await;
+            })
+            .await;
+            let mut why = vec![e];
+            why.extend(lock(&session.inner.startup_error).take());
             let tail = lock(&session.inner.stderr_tail).join("\n");
-            Err(ProviderError::Failed(if tail.is_empty() {
-                e
-            } else {
-                format!("{e}: {tail}")
-            }))
+            if !tail.is_empty() {
+                why.push(tail);
+            }
+            Err(ProviderError::Failed(why.join(": ")))
         }
     }
 }
 
-fn collect_stderr(stderr: ChildStderr, tail: Arc<StdMutex<Vec<String>>>) {
+fn collect_stderr(
+    stderr: ChildStderr,
+    tail: Arc<StdMutex<Vec<String>>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -261,7 +277,7 @@ fn collect_stderr(stderr: ChildStderr, tail: Arc<StdMutex<Vec<String>>>) {
             }
             t.push(line);
         }
-    });
+    })
 }
 
 async fn write_loop(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Option<String>>) {
@@ -538,6 +554,21 @@ async fn read_loop(session: ClaudeSession, stdout: tokio::process::ChildStdout) 
             }
             Some("control_request") => session.on_control_request(&msg).await,
             Some("control_cancel_request") => {}
+            _ if !inner.ready.load(Ordering::SeqCst) => {
+                tracing::debug!("claude output before the handshake: {line}");
+                if msg.get("type").and_then(Value::as_str) == Some("result") {
+                    let errors: Vec<String> = msg
+                        .get("errors")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| e.as_str().map(str::to_string))
+                        .collect();
+                    if !errors.is_empty() {
+                        *lock(&inner.startup_error) = Some(errors.join("; "));
+                    }
+                }
+            }
             _ => {
                 state.interrupted = inner.interrupted.load(Ordering::SeqCst);
                 if inner.compact_requested.swap(false, Ordering::SeqCst) {
