@@ -1,24 +1,48 @@
 //! A minimal HTTP/1.1 server: one request per connection, SSE or JSON responses, then close.
+//!
+//! Closing after every response keeps the server trivial (no keep-alive bookkeeping) and both
+//! CLIs simply open a new connection per model call. Request bodies may come with a
+//! `Content-Length` or chunked.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Api, Log, RecordedRequest, lock, messages, responses};
+use crate::{Api, RecordedRequest, State, lock, messages, responses};
 
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
-pub async fn serve(listener: TcpListener, log: Log) {
+pub async fn serve(listener: TcpListener, state: State) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Running out of file descriptors is the usual cause; give the others a moment.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let log = log.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            let _ = handle(stream, log).await;
+            // A client that goes away mid-response is normal (interrupts), not an error.
+            let _ = handle(stream, state).await;
         });
+    }
+}
+
+/// Counts a model response as active for as long as it lives.
+struct ActiveGuard(State);
+
+impl ActiveGuard {
+    fn new(state: &State) -> ActiveGuard {
+        state.active.fetch_add(1, Ordering::SeqCst);
+        ActiveGuard(state.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -83,7 +107,7 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> anyhow::Result<Optio
     Ok(Some(Request { method, path, body }))
 }
 
-async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
+async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
     let mut reader = BufReader::new(stream);
     let Some(req) = read_request(&mut reader).await? else {
         return Ok(());
@@ -91,14 +115,14 @@ async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
     let mut stream = reader.into_inner();
     let path_only = req.path.split('?').next().unwrap_or("").to_string();
     if path_only == "/_mock/requests" {
-        let all: Vec<Value> = lock(&log)
+        let all: Vec<Value> = lock(&state)
             .iter()
             .map(|r| json!({"api": format!("{:?}", r.api), "path": r.path, "body": r.body}))
             .collect();
         return json_response(&mut stream, 200, &Value::Array(all)).await;
     }
     if path_only == "/_mock/reset" {
-        lock(&log).clear();
+        lock(&state).clear();
         return json_response(&mut stream, 200, &json!({})).await;
     }
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -109,14 +133,27 @@ async fn handle(stream: TcpStream, log: Log) -> anyhow::Result<()> {
     } else {
         Api::Other
     };
-    lock(&log).push(RecordedRequest {
+    lock(&state).push(RecordedRequest {
         api,
         path: req.path.clone(),
         body: body.clone(),
     });
     match api {
-        Api::Responses => responses::respond(&mut stream, &body).await,
-        Api::Messages => messages::respond(&mut stream, &body).await,
+        Api::Responses => {
+            let _active = ActiveGuard::new(&state);
+            responses::respond(&mut stream, &body).await
+        }
+        Api::Messages => {
+            let _active = ActiveGuard::new(&state);
+            messages::respond(&mut stream, &body).await
+        }
+        // Connectivity probes must succeed, and a HEAD answer has no body.
+        Api::Other if req.method == "HEAD" => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await?;
+            Ok(())
+        }
         Api::Other if path_only.ends_with("/count_tokens") => {
             json_response(&mut stream, 200, &json!({"input_tokens": 10})).await
         }
@@ -173,18 +210,30 @@ impl<'a> Sse<'a> {
         self.stream.flush().await?;
         Ok(())
     }
+
+    /// Waits `d` between two events, failing at once when the client disconnects meanwhile, so
+    /// an interrupted slow stream stops instead of writing into a dead socket for seconds.
+    pub async fn pause(&mut self, d: Duration) -> anyhow::Result<()> {
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = closed(self.stream) => anyhow::bail!("the client disconnected"),
+        }
+    }
+}
+
+/// Resolves when the peer has closed the connection. The request has been read completely, so
+/// anything still arriving is ignored. Cancel-safe: it only reads.
+async fn closed(stream: &mut TcpStream) {
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Sleeps for up to `d`, returning early when the client closed the connection.
 pub async fn hang(stream: &mut TcpStream, d: Duration) {
-    let mut buf = [0u8; 64];
-    let _ = tokio::time::timeout(d, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
+    let _ = tokio::time::timeout(d, closed(stream)).await;
 }

@@ -23,6 +23,7 @@ mod messages;
 mod responses;
 mod script;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -67,12 +68,21 @@ impl RecordedRequest {
     }
 }
 
-type Log = Arc<Mutex<Vec<RecordedRequest>>>;
+/// What the connection tasks share with the [`MockServer`] handle.
+#[derive(Default)]
+struct Shared {
+    log: Mutex<Vec<RecordedRequest>>,
+    /// Model responses being written right now, so a test can check that a response stops
+    /// once its client has gone away.
+    active: AtomicUsize,
+}
+
+type State = Arc<Shared>;
 
 /// A running mock server; dropping it stops the server.
 pub struct MockServer {
     port: u16,
-    log: Log,
+    state: State,
     task: JoinHandle<()>,
 }
 
@@ -86,9 +96,9 @@ impl MockServer {
     pub async fn start_on(port: u16) -> anyhow::Result<MockServer> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
-        let log: Log = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(http::serve(listener, log.clone()));
-        Ok(MockServer { port, log, task })
+        let state: State = Arc::default();
+        let task = tokio::spawn(http::serve(listener, state.clone()));
+        Ok(MockServer { port, state, task })
     }
 
     pub fn port(&self) -> u16 {
@@ -102,12 +112,12 @@ impl MockServer {
 
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.log).clone()
+        lock(&self.state).clone()
     }
 
     /// Requests to one API, in order.
     pub fn requests_to(&self, api: Api) -> Vec<RecordedRequest> {
-        lock(&self.log)
+        lock(&self.state)
             .iter()
             .filter(|r| r.api == api)
             .cloned()
@@ -115,7 +125,14 @@ impl MockServer {
     }
 
     pub fn clear_requests(&self) {
-        lock(&self.log).clear();
+        lock(&self.state).clear();
+    }
+
+    /// How many model responses (streams, hangs) are being written right now. It drops back
+    /// to zero soon after the clients disconnect, which is how tests see that an interrupted
+    /// stream stopped.
+    pub fn active_responses(&self) -> usize {
+        self.state.active.load(Ordering::SeqCst)
     }
 }
 
@@ -125,6 +142,7 @@ impl Drop for MockServer {
     }
 }
 
-fn lock(log: &Log) -> std::sync::MutexGuard<'_, Vec<RecordedRequest>> {
-    log.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(state: &State) -> std::sync::MutexGuard<'_, Vec<RecordedRequest>> {
+    // A test that panicked while holding the lock must not hide the requests from the others.
+    state.log.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -92,7 +92,7 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                 sse.event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})).await?;
                 for piece in chunks(text, pieces) {
                     if !gap.is_zero() {
-                        tokio::time::sleep(gap).await;
+                        sse.pause(gap).await?;
                     }
                     sse.event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})).await?;
                 }

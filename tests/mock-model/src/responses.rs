@@ -118,7 +118,7 @@ async fn message(
     .await?;
     for piece in chunks(text, pieces) {
         if !gap.is_zero() {
-            tokio::time::sleep(gap).await;
+            sse.pause(gap).await?;
         }
         sse.event(
             "response.output_text.delta",

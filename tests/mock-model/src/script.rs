@@ -161,6 +161,18 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
     out
 }
 
+/// The command's own output inside a tool result. Codex's `exec_command` results start with a
+/// header (`Chunk ID: …`, `Wall time: …`, `Process exited with code N`, …) and put the output
+/// after an `Output:` line; other results are the output itself.
+fn output_of(result: &str) -> &str {
+    match result.split_once("\nOutput:\n") {
+        Some((_, output)) if output.trim().is_empty() => "(no output)",
+        Some((_, output)) => output,
+        None if result.trim().is_empty() => "(no output)",
+        None => result,
+    }
+}
+
 fn first_line(s: &str) -> String {
     let line = s
         .lines()
@@ -193,7 +205,15 @@ pub fn plan(conv: &[Msg]) -> Plan {
                 "file written".into()
             });
         }
-        return Plan::Text(format!("command finished: {}", first_line(&last.text)));
+        let lower = last.text.to_ascii_lowercase();
+        let refused = ["rejected", "declined", "denied", "doesn't want to proceed"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let verb = if refused { "rejected" } else { "finished" };
+        return Plan::Text(format!(
+            "command {verb}: {}",
+            first_line(output_of(&last.text))
+        ));
     }
     let text = &last.text;
     if text.contains("CONTEXT CHECKPOINT COMPACTION")
@@ -216,8 +236,9 @@ pub fn plan(conv: &[Msg]) -> Plan {
                 flat.chars().take(300).collect()
             })
             .collect();
+        let last = said.last().cloned().unwrap_or_default();
         return Plan::Text(format!(
-            "MOCK SUMMARY: {} earlier user messages; they said: {}",
+            "MOCK SUMMARY: {} earlier user messages; last: {last}; they said: {}",
             real.len(),
             said.join(" | ")
         ));
