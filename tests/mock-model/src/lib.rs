@@ -8,15 +8,17 @@
 //! | keyword | behaviour |
 //! |---|---|
 //! | (none) | streams `mock reply to: <text>` in several deltas |
-//! | `RUN_CMD: <cmd>` | calls the shell tool with `<cmd>`; the follow-up answers `command finished: …` |
-//! | `WRITE_FILE: <path> <content>` | writes a file with the edit tool; the follow-up says whether it was written |
+//! | `RUN_CMD: <cmd>` | calls the shell tool with `<cmd>`; the follow-up answers `command finished: <first output line>` (or `command rejected: …`) |
+//! | `WRITE_FILE: <path> <content>` | writes a file with the edit tool; the follow-up says `file written` / `file not written` |
 //! | `SLOW` | 100 deltas, 100 ms apart |
 //! | `FLOOD` | 3000 one-character deltas, 1 ms apart |
 //! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |
 //! | `HANG` | sends nothing for 60 s |
-//! | a compaction request | `MOCK SUMMARY: …` |
+//! | a compaction request | `MOCK SUMMARY: <n> earlier user messages; last: <text>; they said: <all>` |
 //!
-//! Every request is recorded ([`MockServer::requests`], or `GET /_mock/requests`).
+//! Every request is recorded ([`MockServer::requests`], or `GET /_mock/requests`). What the
+//! real CLIs send and accept is written down in this crate's README.md, and the tests in
+//! `tests/` check the mock against the pinned real binaries.
 
 mod http;
 mod messages;

@@ -149,10 +149,17 @@ pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
                             text: text_of(content),
                         }),
                     },
-                    "assistant" => out.push(Msg {
-                        role: role.into(),
-                        text: text_of(content),
-                    }),
+                    // A turn that only called a tool has no text; it is not part of what
+                    // the conversation reads like.
+                    "assistant" => {
+                        let text = text_of(content);
+                        if !text.is_empty() {
+                            out.push(Msg {
+                                role: role.into(),
+                                text,
+                            });
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -202,6 +202,11 @@ async fn default_text_streams_as_agent_message_deltas() {
         })
         .collect();
     eprintln!("codex tools: {tools:?}");
+    let keys: Vec<&String> = reqs[0].body.as_object().unwrap().keys().collect();
+    eprintln!("codex request keys: {keys:?}");
+    for i in reqs[0].body["input"].as_array().unwrap() {
+        eprintln!("  input item type={} role={}", i["type"], i["role"]);
+    }
     assert!(
         tools.contains(&"function:exec_command".to_string()),
         "{tools:?}"
