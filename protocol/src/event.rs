@@ -7,7 +7,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::approval::{ApprovalDecision, ApprovalKind};
+use crate::input::InputQuestion;
 use crate::provider::ProviderId;
 use crate::thread::ThreadStatus;
 
@@ -59,9 +62,30 @@ pub enum EventBody {
     /// An approval was decided (by the editor, a timeout, or a disconnect).
     #[serde(rename = "approval.resolved")]
     ApprovalResolved(ApprovalResolved),
+    /// Progress of a running item (an MCP tool call's message, a long tool's elapsed time).
+    #[serde(rename = "item.progress")]
+    ItemProgress(ItemProgress),
+    /// The agent asked the user questions; the editor got an `input/request`.
+    #[serde(rename = "input.requested")]
+    InputRequested(InputRequested),
+    /// The questions were answered or cancelled.
+    #[serde(rename = "input.resolved")]
+    InputResolved(InputResolved),
+    /// The agent's plan for the turn (a checklist); each event replaces the previous plan.
+    #[serde(rename = "turn.plan")]
+    TurnPlan(TurnPlan),
+    /// The turn's aggregated diff of every file change so far; each event replaces the previous.
+    #[serde(rename = "turn.diff")]
+    TurnDiff(TurnDiff),
     /// Token usage of the thread.
     #[serde(rename = "usage.updated")]
     UsageUpdated(UsageUpdated),
+    /// The account's rate limits changed (how much of each window is used).
+    #[serde(rename = "rate_limit.updated")]
+    RateLimitUpdated(RateLimitUpdated),
+    /// The provider served the turn with another model than the one asked for.
+    #[serde(rename = "model.rerouted")]
+    ModelRerouted(ModelRerouted),
     /// A turn ended.
     #[serde(rename = "turn.completed")]
     TurnCompleted(TurnCompleted),
@@ -104,7 +128,14 @@ impl EventBody {
             EventBody::ItemCompleted(_) => "item.completed",
             EventBody::ApprovalRequested(_) => "approval.requested",
             EventBody::ApprovalResolved(_) => "approval.resolved",
+            EventBody::ItemProgress(_) => "item.progress",
+            EventBody::InputRequested(_) => "input.requested",
+            EventBody::InputResolved(_) => "input.resolved",
+            EventBody::TurnPlan(_) => "turn.plan",
+            EventBody::TurnDiff(_) => "turn.diff",
             EventBody::UsageUpdated(_) => "usage.updated",
+            EventBody::RateLimitUpdated(_) => "rate_limit.updated",
+            EventBody::ModelRerouted(_) => "model.rerouted",
             EventBody::TurnCompleted(_) => "turn.completed",
             EventBody::CompactionStarted(_) => "compaction.started",
             EventBody::CompactionCompleted(_) => "compaction.completed",
@@ -177,9 +208,18 @@ pub struct TurnStarted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
+    /// The answer's text.
     Assistant,
+    /// Raw reasoning text.
     Reasoning,
+    /// The provider's summary of its reasoning.
+    ReasoningSummary,
+    /// Output of a running command.
     CommandOutput,
+    /// Output of another tool (e.g. a patch being applied).
+    ToolOutput,
+    /// A proposed plan being written (plan mode).
+    Plan,
 }
 
 /// `content.delta`: concatenating the deltas of an item gives its text.
@@ -200,6 +240,10 @@ pub enum ItemType {
     Command,
     FileChange,
     ToolCall,
+    /// A call of a tool of an MCP server (`server` names it).
+    McpToolCall,
+    /// Work delegated to a sub-agent.
+    Subagent,
     WebSearch,
     Plan,
     Compaction,
@@ -224,9 +268,15 @@ pub struct Item {
     pub output: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Vec<FileChange>>,
-    /// Tool name for `tool_call` items.
+    /// Tool name for `tool_call`, `mcp_tool_call` and `subagent` items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// MCP server of an `mcp_tool_call`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Why the item failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Provider status of the item (e.g. `completed`, `failed`, `declined`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -244,6 +294,8 @@ impl Item {
             output: None,
             changes: None,
             tool: None,
+            server: None,
+            error: None,
             status: None,
         }
     }
@@ -283,13 +335,122 @@ pub struct ApprovalResolved {
     pub by: Option<String>,
 }
 
-/// `usage.updated`.
+/// `item.progress`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemProgress {
+    pub message: String,
+}
+
+/// `input.requested`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InputRequested {
+    pub request_id: String,
+    pub questions: Vec<InputQuestion>,
+}
+
+/// `input.resolved`. Answers to secret questions are recorded as `"•••"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InputResolved {
+    pub request_id: String,
+    #[serde(default)]
+    pub answers: BTreeMap<String, Vec<String>>,
+    /// True when nothing was answered; the agent was told the user declined.
+    pub cancelled: bool,
+    /// Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// Status of a plan step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PlanStepStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStep {
+    pub text: String,
+    pub status: PlanStepStatus,
+}
+
+/// `turn.plan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnPlan {
+    pub steps: Vec<PlanStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+}
+
+/// `turn.diff`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnDiff {
+    /// `git diff`-style unified diff of every change of the turn so far.
+    pub unified_diff: String,
+}
+
+/// One rate-limit window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    /// Which window: `primary`, `secondary`, `five_hour`, `seven_day`, ...
+    pub name: String,
+    /// Percent of the window used (0-100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<i64>,
+    /// When the window resets, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
+}
+
+/// `rate_limit.updated`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitUpdated {
+    pub limits: Vec<RateLimit>,
+    /// The provider's verdict when it gives one: `allowed`, `allowed_warning`, `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// `model.rerouted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRerouted {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `usage.updated`. Context fill is `contextTokens / contextWindow`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageUpdated {
+    /// Cumulative over the thread's provider session.
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub total_tokens: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<i64>,
+    /// Tokens the conversation occupies in the model's context now (the last request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@
 pub mod approval;
 pub mod errors;
 pub mod event;
+pub mod input;
 pub mod lifecycle;
 pub mod provider;
 pub mod schema;
@@ -16,6 +17,7 @@ pub mod turn;
 
 pub use approval::*;
 pub use event::*;
+pub use input::*;
 pub use lifecycle::*;
 pub use provider::*;
 pub use thread::*;

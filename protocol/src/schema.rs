@@ -120,6 +120,12 @@ pub fn generate() -> String {
         def::<ApprovalRequestParams>(g),
         Some(def::<ApprovalResponse>(g)),
     );
+    add(
+        "input/request",
+        "serverRequest",
+        def::<InputRequestParams>(g),
+        Some(def::<InputResponse>(g)),
+    );
     let definitions = generator.take_definitions(true);
     let doc = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",

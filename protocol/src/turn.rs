@@ -23,6 +23,21 @@ pub struct TurnStartParams {
     /// When it differs from the thread's model, the model is changed first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// `plan`: the agent plans (and may ask questions with `input/request`) instead of acting.
+    /// Codex: collaboration mode `plan`; Claude Code: permission mode `plan`. Absent = `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TurnMode>,
+}
+
+/// How the agent works in a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnMode {
+    /// The agent acts (subject to approvals).
+    #[default]
+    Default,
+    /// The agent only plans and asks.
+    Plan,
 }
 
 /// Result of `turn/start`: the turn runs on; its events follow as notifications.

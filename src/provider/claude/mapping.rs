@@ -301,6 +301,7 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                     total_tokens: input + output,
                     context_window,
                     cost_usd: msg.get("total_cost_usd").and_then(Value::as_f64),
+                    ..Default::default()
                 }),
                 None,
             );

@@ -74,6 +74,7 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
                     total_tokens: n("totalTokens"),
                     context_window: usage.get("modelContextWindow").and_then(Value::as_i64),
                     cost_usd: None,
+                    ..Default::default()
                 }),
                 params,
                 None,
