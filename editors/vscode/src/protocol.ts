@@ -21,7 +21,8 @@ export type CompactionTrigger = "manual" | "auto";
 /**
  * Which stream a delta belongs to.
  */
-export type Stream = "assistant" | "reasoning" | "command_output";
+export type Stream =
+  "assistant" | "reasoning" | "reasoning_summary" | "command_output" | "tool_output" | "plan";
 /**
  * Params of the `thread/event` notification: one event of one thread.
  */
@@ -78,8 +79,36 @@ export type Event1 =
       type: "approval.resolved";
     }
   | {
+      data: ItemProgress;
+      type: "item.progress";
+    }
+  | {
+      data: InputRequested;
+      type: "input.requested";
+    }
+  | {
+      data: InputResolved;
+      type: "input.resolved";
+    }
+  | {
+      data: TurnPlan;
+      type: "turn.plan";
+    }
+  | {
+      data: TurnDiff;
+      type: "turn.diff";
+    }
+  | {
       data: UsageUpdated;
       type: "usage.updated";
+    }
+  | {
+      data: RateLimitUpdated;
+      type: "rate_limit.updated";
+    }
+  | {
+      data: ModelRerouted;
+      type: "model.rerouted";
     }
   | {
       data: TurnCompleted;
@@ -129,16 +158,24 @@ export type ThreadStatus = "idle" | "running" | "stopped" | "error";
  * The kind of an item.
  */
 export type ItemType =
-  | "user_message"
-  | "assistant_message"
-  | "reasoning"
-  | "command"
-  | "file_change"
-  | "tool_call"
-  | "web_search"
-  | "plan"
-  | "compaction"
-  | "other";
+  | (
+      | "user_message"
+      | "assistant_message"
+      | "reasoning"
+      | "command"
+      | "file_change"
+      | "tool_call"
+      | "web_search"
+      | "plan"
+      | "compaction"
+      | "other"
+    )
+  | "mcp_tool_call"
+  | "subagent";
+/**
+ * Status of a plan step.
+ */
+export type PlanStepStatus = "pending" | "inProgress" | "completed";
 /**
  * How a turn ended.
  */
@@ -162,6 +199,10 @@ export type InputItem = {
  * What the agent's commands may touch.
  */
 export type SandboxMode = "read-only" | "workspace-write" | "danger-full-access";
+/**
+ * How the agent works in a turn.
+ */
+export type TurnMode = "default" | "plan";
 
 export interface BatonProtocolDefinitions {
   ApprovalDecision?: ApprovalDecision;
@@ -192,13 +233,25 @@ export interface BatonProtocolDefinitions {
   InitializeParams?: InitializeParams;
   InitializeResult?: InitializeResult;
   InputItem?: InputItem;
+  InputOption?: InputOption;
+  InputQuestion?: InputQuestion;
+  InputRequestParams?: InputRequestParams;
+  InputRequested?: InputRequested;
+  InputResolved?: InputResolved;
+  InputResponse?: InputResponse;
   Item?: Item;
+  ItemProgress?: ItemProgress;
   ItemType?: ItemType;
+  ModelRerouted?: ModelRerouted;
+  PlanStep?: PlanStep;
+  PlanStepStatus?: PlanStepStatus;
   ProviderCapabilities?: ProviderCapabilities;
   ProviderId?: ProviderId;
   ProviderInfo?: ProviderInfo;
   ProviderListParams?: ProviderListParams;
   ProviderListResponse?: ProviderListResponse;
+  RateLimit?: RateLimit;
+  RateLimitUpdated?: RateLimitUpdated;
   RuntimeError?: RuntimeError;
   RuntimeWarning?: RuntimeWarning;
   SandboxMode?: SandboxMode;
@@ -222,7 +275,10 @@ export interface BatonProtocolDefinitions {
   ThreadSwitchParams?: ThreadSwitchParams;
   ThreadSwitchResponse?: ThreadSwitchResponse;
   TurnCompleted?: TurnCompleted;
+  TurnDiff?: TurnDiff;
   TurnInterruptParams?: TurnInterruptParams;
+  TurnMode?: TurnMode;
+  TurnPlan?: TurnPlan;
   TurnStartParams?: TurnStartParams;
   TurnStartResponse?: TurnStartResponse;
   TurnStarted?: TurnStarted;
@@ -380,6 +436,10 @@ export interface Item {
   changes?: FileChange[] | null;
   command?: string | null;
   cwd?: string | null;
+  /**
+   * Why the item failed, when it did.
+   */
+  error?: string | null;
   exitCode?: number | null;
   itemType: ItemType;
   /**
@@ -387,24 +447,166 @@ export interface Item {
    */
   output?: string | null;
   /**
+   * MCP server of an `mcp_tool_call`.
+   */
+  server?: string | null;
+  /**
    * Provider status of the item (e.g. `completed`, `failed`, `declined`).
    */
   status?: string | null;
   text?: string | null;
   /**
-   * Tool name for `tool_call` items.
+   * Tool name for `tool_call`, `mcp_tool_call` and `subagent` items.
    */
   tool?: string | null;
 }
 /**
- * `usage.updated`.
+ * `item.progress`.
+ */
+export interface ItemProgress {
+  message: string;
+}
+/**
+ * `input.requested`.
+ */
+export interface InputRequested {
+  questions: InputQuestion[];
+  requestId: string;
+}
+/**
+ * One question the agent asks.
+ */
+export interface InputQuestion {
+  /**
+   * Free text is accepted besides the options.
+   */
+  allowOther?: boolean;
+  /**
+   * A short label (a chip or a title).
+   */
+  header?: string | null;
+  /**
+   * Key of this question in the answer's `answers`.
+   */
+  id: string;
+  /**
+   * More than one option may be picked.
+   */
+  multiSelect?: boolean;
+  /**
+   * Choices; empty means free text.
+   */
+  options?: InputOption[];
+  /**
+   * The question text.
+   */
+  question: string;
+  /**
+   * The answer is a secret: do not echo or store it in the editor.
+   */
+  secret?: boolean;
+}
+/**
+ * One choice offered for a question.
+ */
+export interface InputOption {
+  description?: string | null;
+  label: string;
+}
+/**
+ * `input.resolved`. Answers to secret questions are recorded as `"•••"`.
+ */
+export interface InputResolved {
+  answers?: {
+    [k: string]: string[] | undefined;
+  };
+  /**
+   * Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+   */
+  by?: string | null;
+  /**
+   * True when nothing was answered; the agent was told the user declined.
+   */
+  cancelled: boolean;
+  requestId: string;
+}
+/**
+ * `turn.plan`.
+ */
+export interface TurnPlan {
+  explanation?: string | null;
+  steps: PlanStep[];
+}
+/**
+ * One step of a plan.
+ */
+export interface PlanStep {
+  status: PlanStepStatus;
+  text: string;
+}
+/**
+ * `turn.diff`.
+ */
+export interface TurnDiff {
+  /**
+   * `git diff`-style unified diff of every change of the turn so far.
+   */
+  unifiedDiff: string;
+}
+/**
+ * `usage.updated`. Context fill is `contextTokens / contextWindow`.
  */
 export interface UsageUpdated {
+  cachedInputTokens?: number | null;
+  /**
+   * Tokens the conversation occupies in the model's context now (the last request).
+   */
+  contextTokens?: number | null;
   contextWindow?: number | null;
   costUsd?: number | null;
+  /**
+   * Cumulative over the thread's provider session.
+   */
   inputTokens: number;
   outputTokens: number;
+  reasoningTokens?: number | null;
   totalTokens: number;
+}
+/**
+ * `rate_limit.updated`.
+ */
+export interface RateLimitUpdated {
+  limits: RateLimit[];
+  /**
+   * The provider's verdict when it gives one: `allowed`, `allowed_warning`, `rejected`.
+   */
+  status?: string | null;
+}
+/**
+ * One rate-limit window.
+ */
+export interface RateLimit {
+  /**
+   * Which window: `primary`, `secondary`, `five_hour`, `seven_day`, ...
+   */
+  name: string;
+  /**
+   * When the window resets, seconds since the Unix epoch.
+   */
+  resetsAt?: number | null;
+  /**
+   * Percent of the window used (0-100).
+   */
+  usedPercent?: number | null;
+  windowMinutes?: number | null;
+}
+/**
+ * `model.rerouted`.
+ */
+export interface ModelRerouted {
+  fromModel?: string | null;
+  reason?: string | null;
+  toModel?: string | null;
 }
 /**
  * `turn.completed`.
@@ -570,6 +772,29 @@ export interface ServerInfo {
   version: string;
 }
 /**
+ * Params of the server -> client request `input/request`.
+ */
+export interface InputRequestParams {
+  questions: InputQuestion[];
+  /**
+   * baton's id for this request; it appears in `input.requested` / `input.resolved`.
+   */
+  requestId: string;
+  threadId: string;
+  turnId: string;
+}
+/**
+ * Result of `input/request`: the answers by question id (option labels or free text).
+ * `cancelled: true`, no answer at all, an error reply, a disconnect or a timeout cancels: the
+ * agent is told the user declined to answer.
+ */
+export interface InputResponse {
+  answers?: {
+    [k: string]: string[] | undefined;
+  };
+  cancelled?: boolean;
+}
+/**
  * Params of `provider/list` (none).
  */
 export interface ProviderListParams {}
@@ -731,6 +956,11 @@ export interface TurnInterruptParams {
 export interface TurnStartParams {
   input: InputItem[];
   /**
+   * `plan`: the agent plans (and may ask questions with `input/request`) instead of acting.
+   * Codex: collaboration mode `plan`; Claude Code: permission mode `plan`. Absent = `default`.
+   */
+  mode?: TurnMode | null;
+  /**
    * When it differs from the thread's model, the model is changed first.
    */
   model?: string | null;
@@ -778,4 +1008,5 @@ export interface Notifications {
 /** baton -> editor requests: params and result of each method. */
 export interface ServerRequests {
   "approval/request": { params: ApprovalRequestParams; result: ApprovalResponse };
+  "input/request": { params: InputRequestParams; result: InputResponse };
 }
