@@ -197,10 +197,19 @@ pub struct Sse<'a> {
 }
 
 impl<'a> Sse<'a> {
-    pub async fn start(stream: &'a mut TcpStream) -> anyhow::Result<Sse<'a>> {
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
-            .await?;
+    /// Sends the response head, with `headers` (name, value) besides the usual ones.
+    pub async fn start(
+        stream: &'a mut TcpStream,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<Sse<'a>> {
+        let mut head = String::from(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n",
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await?;
         Ok(Sse { stream })
     }
 
@@ -219,6 +228,15 @@ impl<'a> Sse<'a> {
             () = closed(self.stream) => anyhow::bail!("the client disconnected"),
         }
     }
+}
+
+/// Seconds since the Unix epoch, `ahead` seconds from now (rate-limit reset times).
+pub fn unix_in(ahead: u64) -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + ahead
 }
 
 /// Resolves when the peer has closed the connection. The request has been read completely, so

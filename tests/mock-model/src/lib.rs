@@ -10,6 +10,10 @@
 //! | (none) | streams `mock reply to: <text>` in several deltas |
 //! | `RUN_CMD: <cmd>` | calls the shell tool with `<cmd>`; the follow-up answers `command finished: <first output line>` (or `command rejected: …`) |
 //! | `WRITE_FILE: <path> <content>` | writes a file with the edit tool; the follow-up says `file written` / `file not written` |
+//! | `PLAN: <step>; <step>; …` | updates its plan: Responses `update_plan` `{explanation:"mock plan", plan:[{step, status}]}` (first step `in_progress`, the rest `pending`; codex offers the tool only with `[tools.update_plan] enabled = true`), Messages `TodoWrite` `{todos:[{content, status, activeForm}]}` (claude enables it only with `CLAUDE_CODE_ENABLE_TODO_TOOLS=1` and `CLAUDE_CODE_ENABLE_TASKS=0`); the follow-up answers `plan noted` |
+//! | `ASK_USER: <question> \| <option> \| …` | asks the user: Responses `request_user_input` with one question `{id:"q1", header:"Question", question, options:[{label, description}]}` (codex runs it in plan mode), Messages `AskUserQuestion` `{questions:[{question, header:"Question", options, multiSelect:false}]}`; the follow-up answers `user answered: <first non-empty line of the tool result, ≤ 200 chars>` |
+//! | `REASON: <thought>` | reasoning before the usual `mock reply to: …`: Responses a `reasoning` item with a `summary_text` streamed as `response.reasoning_summary_text.delta`, Messages a `thinking` block (`thinking_delta`s, then a `signature_delta`) |
+//! | `RATE_LIMIT` (anywhere, also with other keywords) | every streamed response of the turn carries rate-limit headers: Responses `x-codex-primary-used-percent: 42`, `x-codex-primary-window-minutes: 300`, `x-codex-primary-reset-at: <now + 3600>`; Messages `anthropic-ratelimit-unified-status: allowed_warning`, `…-5h-status: allowed_warning`, `…-5h-utilization: 0.9`, `…-5h-reset`/`…-reset: <now + 3600>`, `…-5h-surpassed-threshold: 0.75`, `…-representative-claim: five_hour` |
 //! | `SLOW` | 100 deltas, 100 ms apart |
 //! | `FLOOD` | 3000 one-character deltas, 1 ms apart |
 //! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |

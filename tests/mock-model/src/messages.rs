@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 use crate::Api;
-use crate::http::{Sse, hang, json_response};
+use crate::http::{Sse, hang, json_response, unix_in};
 use crate::script::{self, Plan, chunks};
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -15,6 +15,9 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 fn next_id(prefix: &str) -> String {
     format!("{prefix}_mock{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
+
+/// The signature of the mock's thinking blocks (the real API's is opaque too).
+const MOCK_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
 pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()> {
     let conv = script::conversation(Api::Messages, body);
@@ -63,6 +66,42 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             ],
             "tool_use",
         ),
+        Plan::Steps(steps) => {
+            let todos: Vec<Value> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    let status = if i == 0 { "in_progress" } else { "pending" };
+                    json!({"content": step, "status": status, "activeForm": step})
+                })
+                .collect();
+            (
+                vec![
+                    json!({"type": "tool_use", "id": next_id("toolu"), "name": "TodoWrite", "input": {"todos": todos}}),
+                ],
+                "tool_use",
+            )
+        }
+        Plan::AskUser { question, options } => {
+            let options: Vec<Value> = options
+                .iter()
+                .map(|o| json!({"label": o, "description": o}))
+                .collect();
+            (
+                vec![
+                    json!({"type": "tool_use", "id": next_id("toolu"), "name": "AskUserQuestion",
+                           "input": {"questions": [{"question": question, "header": "Question", "options": options, "multiSelect": false}]}}),
+                ],
+                "tool_use",
+            )
+        }
+        Plan::Reason { thought, text } => (
+            vec![
+                json!({"type": "thinking", "thinking": thought, "signature": MOCK_SIGNATURE}),
+                json!({"type": "text", "text": text}),
+            ],
+            "end_turn",
+        ),
         Plan::Fail | Plan::Hang => return Ok(()),
     };
     let id = next_id("msg");
@@ -72,7 +111,41 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                          "usage": {"input_tokens": input_tokens, "output_tokens": 12}});
         return json_response(stream, 200, &msg).await;
     }
-    let mut sse = Sse::start(stream).await?;
+    let headers = if script::rate_limited(&conv) {
+        vec![
+            (
+                "anthropic-ratelimit-unified-status",
+                "allowed_warning".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-status",
+                "allowed_warning".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-utilization",
+                "0.9".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-reset",
+                unix_in(3600).to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-surpassed-threshold",
+                "0.75".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-representative-claim",
+                "five_hour".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-reset",
+                unix_in(3600).to_string(),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
+    let mut sse = Sse::start(stream, &headers).await?;
     sse.event(
         "message_start",
         &json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant", "model": model,
@@ -96,6 +169,14 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                     }
                     sse.event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})).await?;
                 }
+            }
+            Some("thinking") => {
+                let thought = block.get("thinking").and_then(Value::as_str).unwrap_or("");
+                sse.event("content_block_start", &json!({"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})).await?;
+                for piece in chunks(thought, 3) {
+                    sse.event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}})).await?;
+                }
+                sse.event("content_block_delta", &json!({"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": MOCK_SIGNATURE}})).await?;
             }
             _ => {
                 let mut start = block.clone();

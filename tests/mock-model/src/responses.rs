@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 use crate::Api;
-use crate::http::{Sse, hang, json_response};
+use crate::http::{Sse, hang, json_response, unix_in};
 use crate::script::{self, Plan, chunks};
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -46,21 +46,30 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
         _ => {}
     }
     let resp_id = next_id("resp");
-    let mut sse = Sse::start(stream).await?;
+    let headers = if script::rate_limited(&conv) {
+        vec![
+            ("x-codex-primary-used-percent", "42".to_string()),
+            ("x-codex-primary-window-minutes", "300".to_string()),
+            ("x-codex-primary-reset-at", unix_in(3600).to_string()),
+        ]
+    } else {
+        Vec::new()
+    };
+    let mut sse = Sse::start(stream, &headers).await?;
     sse.event(
         "response.created",
         &json!({"type": "response.created", "response": {"id": resp_id}}),
     )
     .await?;
     let item = match plan {
-        Plan::Text(text) => message(&mut sse, &text, 4, Duration::ZERO).await?,
+        Plan::Text(text) => message(&mut sse, 0, &text, 4, Duration::ZERO).await?,
         Plan::Slow => {
             let text = "slow ".repeat(100);
-            message(&mut sse, &text, 100, Duration::from_millis(100)).await?
+            message(&mut sse, 0, &text, 100, Duration::from_millis(100)).await?
         }
         Plan::Flood => {
             let text = "f".repeat(3000);
-            message(&mut sse, &text, 3000, Duration::from_millis(1)).await?
+            message(&mut sse, 0, &text, 3000, Duration::from_millis(1)).await?
         }
         Plan::Shell(cmd) => {
             let call_id = next_id("call");
@@ -92,6 +101,33 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             };
             function_item(&mut sse, item).await?
         }
+        Plan::Steps(steps) => {
+            let plan: Vec<Value> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, step)| {
+                    let status = if i == 0 { "in_progress" } else { "pending" };
+                    json!({"step": step, "status": status})
+                })
+                .collect();
+            let item = json!({"type": "function_call", "id": next_id("fc"), "call_id": next_id("call"), "name": "update_plan",
+                              "arguments": json!({"explanation": "mock plan", "plan": plan}).to_string()});
+            function_item(&mut sse, item).await?
+        }
+        Plan::AskUser { question, options } => {
+            let options: Vec<Value> = options
+                .iter()
+                .map(|o| json!({"label": o, "description": o}))
+                .collect();
+            let questions = json!([{"id": "q1", "header": "Question", "question": question, "options": options}]);
+            let item = json!({"type": "function_call", "id": next_id("fc"), "call_id": next_id("call"), "name": "request_user_input",
+                              "arguments": json!({"questions": questions}).to_string()});
+            function_item(&mut sse, item).await?
+        }
+        Plan::Reason { thought, text } => {
+            reasoning(&mut sse, 0, &thought).await?;
+            message(&mut sse, 1, &text, 4, Duration::ZERO).await?
+        }
         Plan::Fail | Plan::Hang => return Ok(()),
     };
     let _ = item;
@@ -103,8 +139,53 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A `reasoning` output item whose summary is `thought`, streamed in a few deltas.
+async fn reasoning(sse: &mut Sse<'_>, index: usize, thought: &str) -> anyhow::Result<Value> {
+    let id = next_id("rs");
+    sse.event(
+        "response.output_item.added",
+        &json!({"type": "response.output_item.added", "output_index": index,
+                "item": {"type": "reasoning", "id": id, "summary": []}}),
+    )
+    .await?;
+    sse.event(
+        "response.reasoning_summary_part.added",
+        &json!({"type": "response.reasoning_summary_part.added", "item_id": id, "output_index": index,
+                "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+    )
+    .await?;
+    for piece in chunks(thought, 3) {
+        sse.event(
+            "response.reasoning_summary_text.delta",
+            &json!({"type": "response.reasoning_summary_text.delta", "item_id": id, "output_index": index,
+                    "summary_index": 0, "delta": piece}),
+        )
+        .await?;
+    }
+    sse.event(
+        "response.reasoning_summary_text.done",
+        &json!({"type": "response.reasoning_summary_text.done", "item_id": id, "output_index": index,
+                "summary_index": 0, "text": thought}),
+    )
+    .await?;
+    sse.event(
+        "response.reasoning_summary_part.done",
+        &json!({"type": "response.reasoning_summary_part.done", "item_id": id, "output_index": index,
+                "summary_index": 0, "part": {"type": "summary_text", "text": thought}}),
+    )
+    .await?;
+    let item = json!({"type": "reasoning", "id": id, "summary": [{"type": "summary_text", "text": thought}]});
+    sse.event(
+        "response.output_item.done",
+        &json!({"type": "response.output_item.done", "output_index": index, "item": item}),
+    )
+    .await?;
+    Ok(item)
+}
+
 async fn message(
     sse: &mut Sse<'_>,
+    index: usize,
     text: &str,
     pieces: usize,
     gap: Duration,
@@ -112,7 +193,7 @@ async fn message(
     let id = next_id("msg");
     sse.event(
         "response.output_item.added",
-        &json!({"type": "response.output_item.added", "output_index": 0,
+        &json!({"type": "response.output_item.added", "output_index": index,
                 "item": {"type": "message", "role": "assistant", "id": id, "content": []}}),
     )
     .await?;
@@ -122,7 +203,7 @@ async fn message(
         }
         sse.event(
             "response.output_text.delta",
-            &json!({"type": "response.output_text.delta", "item_id": id, "output_index": 0, "content_index": 0, "delta": piece}),
+            &json!({"type": "response.output_text.delta", "item_id": id, "output_index": index, "content_index": 0, "delta": piece}),
         )
         .await?;
     }
@@ -130,7 +211,7 @@ async fn message(
                       "content": [{"type": "output_text", "text": text, "annotations": []}]});
     sse.event(
         "response.output_item.done",
-        &json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        &json!({"type": "response.output_item.done", "output_index": index, "item": item}),
     )
     .await?;
     Ok(item)

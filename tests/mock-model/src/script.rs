@@ -26,6 +26,20 @@ pub enum Plan {
     },
     Fail,
     Hang,
+    /// Updates the model's plan: codex `update_plan`, claude `TodoWrite`. The first step is
+    /// in progress, the others pending.
+    Steps(Vec<String>),
+    /// Asks the user one question with these options: codex `request_user_input`, claude
+    /// `AskUserQuestion`.
+    AskUser {
+        question: String,
+        options: Vec<String>,
+    },
+    /// Reasoning (`thought`) streamed before the answer `text`.
+    Reason {
+        thought: String,
+        text: String,
+    },
 }
 
 fn text_of(content: &Value) -> String {
@@ -201,6 +215,19 @@ pub fn plan(conv: &[Msg]) -> Plan {
             .find(|m| m.role == "user")
             .map(|m| m.text.as_str())
             .unwrap_or("");
+        if previous_user.contains("PLAN:") {
+            return Plan::Text("plan noted".into());
+        }
+        if previous_user.contains("ASK_USER:") {
+            let line = last
+                .text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
+            let line: String = line.chars().take(200).collect();
+            return Plan::Text(format!("user answered: {line}"));
+        }
         if previous_user.contains("WRITE_FILE:") {
             let lower = last.text.to_ascii_lowercase();
             let failed = ["error", "denied", "rejected", "declined", "not "]
@@ -260,6 +287,31 @@ pub fn plan(conv: &[Msg]) -> Plan {
             content: content.to_string(),
         };
     }
+    if let Some(rest) = after(text, "PLAN:") {
+        let steps: Vec<String> = rest
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        return Plan::Steps(steps);
+    }
+    if let Some(rest) = after(text, "ASK_USER:") {
+        let mut parts = rest.split('|').map(str::trim);
+        let question = parts.next().unwrap_or("").to_string();
+        let options = parts
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        return Plan::AskUser { question, options };
+    }
+    if let Some(thought) = after(text, "REASON:") {
+        let short: String = text.chars().take(60).collect();
+        return Plan::Reason {
+            thought,
+            text: format!("mock reply to: {short}"),
+        };
+    }
     if text.contains("FAIL_529") {
         return Plan::Fail;
     }
@@ -274,6 +326,15 @@ pub fn plan(conv: &[Msg]) -> Plan {
     }
     let short: String = text.chars().take(60).collect();
     Plan::Text(format!("mock reply to: {short}"))
+}
+
+/// Whether the responses to this conversation carry rate-limit headers: the last user message
+/// says `RATE_LIMIT` (tool follow-ups of that turn included).
+pub fn rate_limited(conv: &[Msg]) -> bool {
+    conv.iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .is_some_and(|m| m.text.contains("RATE_LIMIT"))
 }
 
 /// The rest of the line after `key`.
@@ -324,6 +385,78 @@ mod tests {
             plan(&[user("RUN_CMD: x"), tool]),
             Plan::Text("command finished: created".into())
         );
+    }
+
+    fn tool(t: &str) -> Msg {
+        Msg {
+            role: "tool".into(),
+            text: t.into(),
+        }
+    }
+
+    #[test]
+    fn plan_keyword_splits_steps() {
+        assert_eq!(
+            plan(&[user("PLAN: first step; second step;third step ;\nmore")]),
+            Plan::Steps(vec![
+                "first step".into(),
+                "second step".into(),
+                "third step".into()
+            ])
+        );
+        assert_eq!(
+            plan(&[user("PLAN: a; b"), tool("Plan updated")]),
+            Plan::Text("plan noted".into())
+        );
+    }
+
+    #[test]
+    fn ask_user_keyword_splits_question_and_options() {
+        assert_eq!(
+            plan(&[user("please ASK_USER: Which color? | red | blue")]),
+            Plan::AskUser {
+                question: "Which color?".into(),
+                options: vec!["red".into(), "blue".into()]
+            }
+        );
+        assert_eq!(
+            plan(&[user("ASK_USER: Which color?")]),
+            Plan::AskUser {
+                question: "Which color?".into(),
+                options: vec![]
+            }
+        );
+        let long = format!("\n\n  {}\nsecond", "x".repeat(300));
+        assert_eq!(
+            plan(&[user("ASK_USER: Q? | a | b"), tool(&long)]),
+            Plan::Text(format!("user answered: {}", "x".repeat(200)))
+        );
+        assert_eq!(
+            plan(&[
+                user("ASK_USER: Q? | a | b"),
+                tool(r#"{"answers":{"q1":{"answers":["b"]}}}"#)
+            ]),
+            Plan::Text(r#"user answered: {"answers":{"q1":{"answers":["b"]}}}"#.into())
+        );
+    }
+
+    #[test]
+    fn reason_keyword_carries_the_thought() {
+        assert_eq!(
+            plan(&[user("REASON: some thought")]),
+            Plan::Reason {
+                thought: "some thought".into(),
+                text: "mock reply to: REASON: some thought".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rate_limit_follows_the_last_user_message() {
+        assert!(rate_limited(&[user("RATE_LIMIT hi")]));
+        assert!(rate_limited(&[user("RATE_LIMIT RUN_CMD: ls"), tool("x")]));
+        assert!(!rate_limited(&[user("RATE_LIMIT"), user("hi")]));
+        assert!(!rate_limited(&[]));
     }
 
     #[test]
