@@ -59,6 +59,12 @@ impl Codex {
 
     /// Like [`Codex::start`], with another model slug: codex chooses its tools by the slug.
     async fn start_with(mock: &MockServer, model: &str) -> Codex {
+        Self::start_opts(mock, model, "", json!({})).await
+    }
+
+    /// Like [`Codex::start_with`], with `extra` appended to config.toml and `capabilities` in
+    /// the initialize request.
+    async fn start_opts(mock: &MockServer, model: &str, extra: &str, capabilities: Value) -> Codex {
         let root = tempfile::tempdir().unwrap();
         let codex_home = root.path().join("codex_home");
         let home = root.path().join("home");
@@ -68,7 +74,7 @@ impl Codex {
         }
         std::fs::write(
             codex_home.join("config.toml"),
-            config(&mock.base_url(), model),
+            config(&mock.base_url(), model) + extra,
         )
         .unwrap();
         let mut cmd = Command::new(codex_bin());
@@ -88,7 +94,7 @@ impl Codex {
         codex
             .request(
                 "initialize",
-                json!({"clientInfo": {"name": "mock_model_tests", "version": "0.0.0"}}),
+                json!({"clientInfo": {"name": "mock_model_tests", "version": "0.0.0"}, "capabilities": capabilities}),
             )
             .await;
         codex.proc.send(&json!({"method": "initialized"})).await;
@@ -517,4 +523,179 @@ async fn compaction_produces_the_mock_summary() {
     );
     assert_eq!(req.last_user_text(), "what was the word");
     drop(codex.root);
+}
+
+/// `PLAN:` is an `update_plan` call, which codex 0.169 offers (and runs) only with
+/// `[tools.update_plan] enabled = true`; it then reports `turn/plan/updated`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_updates_the_turn_plan() {
+    let mock = MockServer::start().await.unwrap();
+    let mut codex = Codex::start_opts(
+        &mock,
+        "mock-model",
+        "\n[tools.update_plan]\nenabled = true\n",
+        json!({}),
+    )
+    .await;
+    let thread = codex.thread_start("never", "read-only").await;
+    codex
+        .turn_start(&thread, "PLAN: first step; second step; third step")
+        .await;
+    let update = codex
+        .proc
+        .wait_for("turn/plan/updated", method("turn/plan/updated"))
+        .await;
+    eprintln!("plan update: {update}");
+    assert_eq!(update["params"]["explanation"], "mock plan");
+    assert_eq!(
+        update["params"]["plan"],
+        json!([
+            {"step": "first step", "status": "inProgress"},
+            {"step": "second step", "status": "pending"},
+            {"step": "third step", "status": "pending"}
+        ])
+    );
+    assert_eq!(codex.final_text().await, "plan noted");
+    assert_eq!(codex.turn_completed().await["status"], "completed");
+    let reqs = mock.requests_to(Api::Responses);
+    let tools = reqs[0].body["tools"].to_string();
+    assert!(tools.contains("\"update_plan\""), "{tools}");
+    assert_eq!(
+        reqs.last().unwrap().conversation_text().lines().last(),
+        Some("Plan updated")
+    );
+}
+
+/// Without the config codex does not know the tool: the call fails as "unsupported".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_without_the_update_plan_tool_is_unsupported() {
+    let mock = MockServer::start().await.unwrap();
+    let mut codex = Codex::start(&mock).await;
+    let thread = codex.thread_start("never", "read-only").await;
+    codex.turn_start(&thread, "PLAN: a; b").await;
+    assert_eq!(codex.final_text().await, "plan noted");
+    codex.turn_completed().await;
+    assert!(
+        !codex
+            .proc
+            .seen
+            .iter()
+            .any(|v| v["method"] == "turn/plan/updated"),
+        "a plan update without the tool"
+    );
+    let output = mock
+        .requests_to(Api::Responses)
+        .last()
+        .unwrap()
+        .conversation_text();
+    assert!(output.contains("unsupported call: update_plan"), "{output}");
+}
+
+/// `ASK_USER:` in plan mode is a `request_user_input` call: codex asks the client with
+/// `item/tool/requestUserInput`, and the answer is the tool output the model sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_user_in_plan_mode_requests_user_input() {
+    let mock = MockServer::start().await.unwrap();
+    let mut codex =
+        Codex::start_opts(&mock, "mock-model", "", json!({"experimentalApi": true})).await;
+    let thread = codex.thread_start("never", "read-only").await;
+    codex
+        .request(
+            "turn/start",
+            json!({"threadId": thread,
+                   "input": [{"type": "text", "text": "ASK_USER: Which color? | red | blue"}],
+                   "collaborationMode": {"mode": "plan", "settings": {"model": "mock-model", "developer_instructions": null}}}),
+        )
+        .await;
+    let req = codex
+        .proc
+        .wait_for(
+            "item/tool/requestUserInput",
+            method("item/tool/requestUserInput"),
+        )
+        .await;
+    eprintln!("request: {req}");
+    let q = &req["params"]["questions"][0];
+    assert_eq!(q["id"], "q1", "{req}");
+    assert_eq!(q["header"], "Question");
+    assert_eq!(q["question"], "Which color?");
+    assert_eq!(
+        q["options"],
+        json!([{"label": "red", "description": "red"}, {"label": "blue", "description": "blue"}])
+    );
+    codex
+        .proc
+        .send(&json!({"id": req["id"], "result": {"answers": {"q1": {"answers": ["blue"]}}}}))
+        .await;
+    let text = codex.final_text().await;
+    assert_eq!(codex.turn_completed().await["status"], "completed");
+    let follow_up = mock.requests_to(Api::Responses).pop().unwrap();
+    let output = follow_up.conversation_text();
+    eprintln!("the model saw: {output:?}; answered {text:?}");
+    assert!(output.contains("blue"), "{output}");
+    assert!(
+        text.starts_with("user answered: ") && text.contains("blue"),
+        "{text}"
+    );
+}
+
+/// `REASON:` streams a reasoning summary before the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reason_streams_a_reasoning_summary() {
+    let mock = MockServer::start().await.unwrap();
+    let mut codex = Codex::start(&mock).await;
+    let thread = codex.thread_start("never", "read-only").await;
+    codex.turn_start(&thread, "REASON: some thought").await;
+    let reasoning = codex
+        .proc
+        .wait_for("the reasoning item", |v| {
+            v["method"] == "item/completed" && v["params"]["item"]["type"] == "reasoning"
+        })
+        .await;
+    assert_eq!(
+        reasoning["params"]["item"]["summary"],
+        json!(["some thought"]),
+        "{reasoning}"
+    );
+    assert_eq!(
+        codex.final_text().await,
+        "mock reply to: REASON: some thought"
+    );
+    codex.turn_completed().await;
+    let deltas: Vec<&str> = codex
+        .proc
+        .seen
+        .iter()
+        .filter(|v| v["method"] == "item/reasoning/summaryTextDelta")
+        .map(|v| v["params"]["delta"].as_str().unwrap())
+        .collect();
+    assert!(deltas.len() >= 2, "{deltas:?}");
+    assert_eq!(deltas.concat(), "some thought");
+}
+
+/// `RATE_LIMIT` headers become codex's `account/rateLimits/updated`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_headers_update_the_account_rate_limits() {
+    let mock = MockServer::start().await.unwrap();
+    let mut codex = Codex::start(&mock).await;
+    let thread = codex.thread_start("never", "read-only").await;
+    codex.turn_start(&thread, "RATE_LIMIT hello").await;
+    let update = codex
+        .proc
+        .wait_for("account/rateLimits/updated with a primary window", |v| {
+            v["method"] == "account/rateLimits/updated"
+                && !v["params"]["rateLimits"]["primary"].is_null()
+        })
+        .await;
+    eprintln!("rate limits: {update}");
+    let primary = &update["params"]["rateLimits"]["primary"];
+    assert_eq!(primary["usedPercent"], 42, "{update}");
+    assert_eq!(primary["windowDurationMins"], 300, "{update}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let reset = primary["resetsAt"].as_u64().unwrap();
+    assert!(reset > now + 3000 && reset <= now + 3700, "{update}");
+    codex.turn_completed().await;
 }
