@@ -433,3 +433,117 @@ async fn the_binary_prints_its_port_and_serves_the_control_endpoints() {
         .unwrap();
     assert!(status.success());
 }
+
+/// The response head (status line and headers, lower-cased) of one exchange.
+async fn response_head(port: u16, path: &str, body: &str) -> String {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text.split_once("\r\n\r\n")
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .unwrap_or_default()
+    })
+    .await
+    .expect("the mock did not answer in time")
+}
+
+#[tokio::test]
+async fn rate_limit_adds_headers_to_both_apis() {
+    let mock = MockServer::start().await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let head = response_head(
+        mock.port(),
+        "/v1/responses",
+        &responses_body("RATE_LIMIT hi"),
+    )
+    .await;
+    assert!(
+        head.contains("x-codex-primary-used-percent: 42\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("x-codex-primary-window-minutes: 300\r\n"),
+        "{head}"
+    );
+    let reset: u64 = head
+        .split("x-codex-primary-reset-at: ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{head}"));
+    assert!(reset >= now + 3600 && reset < now + 3700, "{head}");
+    let head = response_head(mock.port(), "/v1/messages", &messages_body("RATE_LIMIT hi")).await;
+    assert!(
+        head.contains("anthropic-ratelimit-unified-status: allowed_warning\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("anthropic-ratelimit-unified-5h-utilization: 0.9\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("anthropic-ratelimit-unified-reset: "),
+        "{head}"
+    );
+    // Without the keyword there are none.
+    let head = response_head(mock.port(), "/v1/responses", &responses_body("hi")).await;
+    assert!(!head.contains("x-codex-"), "{head}");
+    let head = response_head(mock.port(), "/v1/messages", &messages_body("hi")).await;
+    assert!(!head.contains("anthropic-ratelimit"), "{head}");
+}
+
+#[tokio::test]
+async fn reason_streams_reasoning_then_text_on_both_apis() {
+    let mock = MockServer::start().await.unwrap();
+    let (_, body) = http(
+        mock.port(),
+        "POST",
+        "/v1/responses",
+        &responses_body("REASON: deep thought"),
+    )
+    .await;
+    let events = sse_events(&body);
+    let summary = deltas(&events, "response.reasoning_summary_text.delta", "/delta");
+    assert_eq!(summary.concat(), "deep thought");
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|(n, _)| n == "response.output_item.done")
+        .map(|(_, d)| &d["item"])
+        .collect();
+    assert_eq!(done[0]["type"], "reasoning");
+    assert_eq!(done[0]["summary"][0]["text"], "deep thought");
+    assert_eq!(done[1]["type"], "message");
+
+    let (_, body) = http(
+        mock.port(),
+        "POST",
+        "/v1/messages",
+        &messages_body("REASON: deep thought"),
+    )
+    .await;
+    let events = sse_events(&body);
+    let thinking = deltas(&events, "content_block_delta", "/delta/thinking");
+    assert_eq!(thinking.concat(), "deep thought");
+    let starts: Vec<&Value> = events
+        .iter()
+        .filter(|(n, _)| n == "content_block_start")
+        .map(|(_, d)| &d["content_block"]["type"])
+        .collect();
+    assert_eq!(starts, [&json!("thinking"), &json!("text")]);
+    assert_eq!(
+        deltas(&events, "content_block_delta", "/delta/signature").len(),
+        1
+    );
+}
