@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use baton_protocol::{ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event};
+use baton_protocol::{
+    ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event, InputRequestParams,
+    InputResponse,
+};
 use serde_json::Value;
 
 use crate::rpc::Peer;
@@ -75,6 +78,30 @@ impl Editor {
             Ok(Ok(v)) => match serde_json::from_value::<ApprovalResponse>(v) {
                 Ok(r) => (r.decision, None),
                 Err(_) => (ApprovalDecision::Decline, Some("error".into())),
+            },
+        }
+    }
+
+    /// Asks the editor the agent's questions; returns the answer and, when the editor did not
+    /// answer itself, who cancelled (`timeout`, `disconnect`, `error`). Anything but an answer
+    /// is a cancel. The approval timeout applies.
+    pub async fn ask_input(&self, params: InputRequestParams) -> (InputResponse, Option<String>) {
+        let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
+        let request = self.peer.request("input/request", params);
+        let outcome = if secs == 0 {
+            Ok(request.await)
+        } else {
+            tokio::time::timeout(Duration::from_secs(secs), request).await
+        };
+        match outcome {
+            Err(_) => (InputResponse::cancel(), Some("timeout".into())),
+            Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => {
+                (InputResponse::cancel(), Some("disconnect".into()))
+            }
+            Ok(Err(_)) => (InputResponse::cancel(), Some("error".into())),
+            Ok(Ok(v)) => match serde_json::from_value::<InputResponse>(v) {
+                Ok(r) => (r, None),
+                Err(_) => (InputResponse::cancel(), Some("error".into())),
             },
         }
     }

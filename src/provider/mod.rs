@@ -7,6 +7,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod coverage;
 pub mod discovery;
 pub mod process;
 
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_protocol::{
-    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, ProviderId,
-    ProviderInfo, SandboxMode,
+    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange,
+    InputQuestion, InputResponse, ProviderId, ProviderInfo, SandboxMode, TurnMode,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -82,6 +83,13 @@ pub enum ProviderEvent {
         native_turn: Option<String>,
         reply: oneshot::Sender<ApprovalDecision>,
     },
+    /// The agent asks the user questions; the adapter forwards whatever is sent on `reply`
+    /// (a dropped sender counts as cancelled).
+    Input {
+        questions: Vec<InputQuestion>,
+        native_turn: Option<String>,
+        reply: oneshot::Sender<InputResponse>,
+    },
     /// The provider is alive and working but said nothing worth an event (keeps the reaper away).
     Activity,
     /// The session ended without being asked to (process crash, EOF).
@@ -136,10 +144,11 @@ impl Session {
         &self,
         text: String,
         model: Option<String>,
+        mode: TurnMode,
     ) -> Result<Option<String>, ProviderError> {
         match self {
-            Session::Codex(s) => s.send_turn(text, model).await.map(Some),
-            Session::Claude(s) => s.send_turn(text).await.map(|()| None),
+            Session::Codex(s) => s.send_turn(text, model, mode).await.map(Some),
+            Session::Claude(s) => s.send_turn(text, mode).await.map(|()| None),
         }
     }
 

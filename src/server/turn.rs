@@ -28,6 +28,7 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
             text,
             provider: p.provider,
             model: p.model,
+            mode: p.mode.unwrap_or_default(),
             reply,
         })
         .await?;

@@ -14,8 +14,9 @@ use std::future::Future;
 use baton_protocol::{
     ApprovalDecision, ApprovalRequestParams, ApprovalRequested, ApprovalResolved, EventBody,
     ExitReason, HandoffCompleted, HandoffFailed, HandoffInfo, HandoffMode, HandoffStarted,
-    HandoffStrategy, ProviderId, RuntimeError, RuntimeWarning, SessionExited, SessionStarted,
-    Thread, ThreadStatus, ThreadStatusChanged, TurnCompleted, TurnState, errors,
+    HandoffStrategy, InputQuestion, InputRequestParams, InputRequested, InputResolved,
+    InputResponse, ProviderId, RuntimeError, RuntimeWarning, SessionExited, SessionStarted, Thread,
+    ThreadStatus, ThreadStatusChanged, TurnCompleted, TurnMode, TurnState, errors,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub enum Command {
         text: String,
         provider: Option<ProviderId>,
         model: Option<String>,
+        mode: TurnMode,
         reply: Reply<String>,
     },
     Compact {
@@ -72,6 +74,19 @@ pub enum Command {
         decision: ApprovalDecision,
         by: Option<String>,
     },
+    /// The editor answered (or cancelled) an `input/request`.
+    InputAnswered {
+        request_id: String,
+        response: InputResponse,
+        by: Option<String>,
+    },
+}
+
+/// A question request waiting for the editor.
+pub(crate) struct PendingInput {
+    reply: oneshot::Sender<InputResponse>,
+    /// Ids of questions whose answers are secret (never persisted).
+    secret: Vec<String>,
 }
 
 struct ActiveTurn {
@@ -89,6 +104,7 @@ struct Actor {
     events_tx: mpsc::Sender<(u64, ProviderEvent)>,
     active_turn: Option<ActiveTurn>,
     approvals: HashMap<String, oneshot::Sender<ApprovalDecision>>,
+    inputs: HashMap<String, PendingInput>,
     last_activity: Instant,
     /// Handoff text waiting to be prepended, once, to the next user message.
     pending_handoff: Option<String>,
@@ -117,6 +133,7 @@ pub fn spawn(
         events_tx,
         active_turn: None,
         approvals: HashMap::new(),
+        inputs: HashMap::new(),
         last_activity: Instant::now(),
         pending_handoff,
         last_compaction: None,
@@ -175,6 +192,7 @@ impl Actor {
         let reapable = self.session.is_some()
             && self.active_turn.is_none()
             && self.approvals.is_empty()
+            && self.inputs.is_empty()
             && !idle.is_zero();
         reapable.then(|| self.last_activity + idle)
     }
@@ -215,6 +233,7 @@ impl Actor {
                 text,
                 provider,
                 model,
+                mode,
                 reply,
             } => {
                 let mut r = Ok(());
@@ -228,7 +247,7 @@ impl Actor {
                         .map(|_| ());
                 }
                 let r = match r {
-                    Ok(()) => self.start_turn(text, events).await,
+                    Ok(()) => self.start_turn(text, mode, events).await,
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(r);
@@ -300,6 +319,37 @@ impl Actor {
                         EventBody::ApprovalResolved(ApprovalResolved {
                             request_id,
                             decision,
+                            by,
+                        }),
+                        None,
+                        None,
+                    )
+                    .await;
+                }
+            }
+            Command::InputAnswered {
+                request_id,
+                response,
+                by,
+            } => {
+                if let Some(pending) = self.inputs.remove(&request_id) {
+                    let cancelled = response.is_cancel();
+                    let mut answers = if cancelled {
+                        Default::default()
+                    } else {
+                        response.answers.clone()
+                    };
+                    for id in &pending.secret {
+                        if let Some(a) = answers.get_mut(id) {
+                            *a = vec!["•••".to_string()];
+                        }
+                    }
+                    let _ = pending.reply.send(response);
+                    self.emit(
+                        EventBody::InputResolved(InputResolved {
+                            request_id,
+                            answers,
+                            cancelled,
                             by,
                         }),
                         None,
@@ -467,6 +517,7 @@ impl Actor {
     async fn start_turn(
         &mut self,
         text: String,
+        mode: TurnMode,
         events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
     ) -> Result<String, RpcError> {
         if let Some(t) = &self.active_turn {
@@ -493,7 +544,10 @@ impl Actor {
         self.set_status(ThreadStatus::Running).await;
         let model = self.thread.model.clone();
         let sent = self
-            .drive(events, async move { session.send_turn(text, model).await })
+            .drive(
+                events,
+                async move { session.send_turn(text, model, mode).await },
+            )
             .await;
         match sent {
             Ok(native) => {
@@ -615,8 +669,62 @@ impl Actor {
     }
 
     fn reject_approvals(&mut self) {
-        // Dropping the senders makes the adapters answer `decline`.
+        // Dropping the senders makes the adapters answer `decline` / cancel the questions.
         self.approvals.clear();
+        self.inputs.clear();
+    }
+
+    /// Puts the agent's questions to the editor (`input/request`); the answer comes back as
+    /// [`Command::InputAnswered`]. Questions outside a turn are cancelled at once.
+    async fn ask_input(
+        &mut self,
+        questions: Vec<InputQuestion>,
+        native_turn: Option<String>,
+        reply: oneshot::Sender<InputResponse>,
+    ) {
+        let Some(turn) = self.active_turn.as_mut() else {
+            let _ = reply.send(InputResponse::cancel());
+            return;
+        };
+        if let Some(n) = native_turn {
+            turn.native.get_or_insert(n);
+        }
+        let turn_id = turn.id.clone();
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let secret = questions
+            .iter()
+            .filter(|q| q.secret)
+            .map(|q| q.id.clone())
+            .collect();
+        self.inputs
+            .insert(request_id.clone(), PendingInput { reply, secret });
+        self.emit(
+            EventBody::InputRequested(InputRequested {
+                request_id: request_id.clone(),
+                questions: questions.clone(),
+            }),
+            None,
+            None,
+        )
+        .await;
+        let params = InputRequestParams {
+            thread_id: self.thread.id.clone(),
+            turn_id,
+            request_id: request_id.clone(),
+            questions,
+        };
+        let editor = self.ctx.editor.clone();
+        let back = self.self_tx.clone();
+        tokio::spawn(async move {
+            let (response, by) = editor.ask_input(params).await;
+            let _ = back
+                .send(Command::InputAnswered {
+                    request_id,
+                    response,
+                    by,
+                })
+                .await;
+        });
     }
 
     async fn provider_event(&mut self, generation: u64, ev: ProviderEvent) {
@@ -687,6 +795,11 @@ impl Actor {
                         .await;
                 });
             }
+            ProviderEvent::Input {
+                questions,
+                native_turn,
+                reply,
+            } => self.ask_input(questions, native_turn, reply).await,
             ProviderEvent::Exited { reason, message } => {
                 self.session = None;
                 self.generation += 1;

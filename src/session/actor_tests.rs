@@ -62,6 +62,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
             native: Some("native-1".into()),
         }),
         approvals: HashMap::new(),
+        inputs: HashMap::new(),
         last_activity: Instant::now(),
         pending_handoff: None,
         last_compaction: None,

@@ -47,7 +47,7 @@ impl Actor {
                 ),
             ));
         }
-        if !self.approvals.is_empty() {
+        if !self.approvals.is_empty() || !self.inputs.is_empty() {
             return Err(err(
                 errors::THREAD_BUSY,
                 "an approval is pending on this thread",

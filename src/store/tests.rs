@@ -361,6 +361,7 @@ async fn append_returns_what_read_gives_back() {
             total_tokens: 3,
             context_window: None,
             cost_usd: Some(0.5),
+            ..Default::default()
         }),
         EventBody::TurnCompleted(TurnCompleted {
             state: TurnState::Completed,

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, Item, ItemType,
-    RuntimeWarning, TurnStarted,
+    RuntimeWarning, TurnMode, TurnStarted,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -56,6 +56,8 @@ struct Inner {
     interrupted: Arc<AtomicBool>,
     /// Set by `compact`; tells the mapping the next compaction is manual.
     compact_requested: AtomicBool,
+    /// The session is in permission mode `plan` (set by a plan-mode turn).
+    plan_mode: AtomicBool,
     allowed_tools: StdMutex<HashSet<String>>,
     auto_allow: bool,
     sink: EventSink,
@@ -216,6 +218,7 @@ async fn spawn(
         startup_error: StdMutex::new(None),
         interrupted: Arc::new(AtomicBool::new(false)),
         compact_requested: AtomicBool::new(false),
+        plan_mode: AtomicBool::new(false),
         allowed_tools: StdMutex::new(HashSet::new()),
         auto_allow: config.approval_policy == Some(ApprovalPolicy::Never),
         sink,
@@ -333,7 +336,15 @@ impl ClaudeSession {
         }
     }
 
-    pub async fn send_turn(&self, text: String) -> Result<(), ProviderError> {
+    pub async fn send_turn(&self, text: String, mode: TurnMode) -> Result<(), ProviderError> {
+        let plan = mode == TurnMode::Plan;
+        if plan != self.inner.plan_mode.load(Ordering::SeqCst) {
+            let mode = if plan { "plan" } else { "default" };
+            self.control(json!({"subtype": "set_permission_mode", "mode": mode}))
+                .await
+                .map_err(ProviderError::Failed)?;
+            self.inner.plan_mode.store(plan, Ordering::SeqCst);
+        }
         self.inner.interrupted.store(false, Ordering::SeqCst);
         let sink = &self.inner.sink;
         sink.send(event(

@@ -1,14 +1,18 @@
 //! Codex `app-server` notifications -> baton's event taxonomy.
 //!
-//! Pure functions over JSON so they can be tested on recorded transcripts. Anything not listed maps
-//! to [`ProviderEvent::Activity`]: it proves the session is alive but carries nothing for the editor.
+//! Pure functions over JSON so they can be tested on recorded transcripts. What is not mapped is
+//! named in [`super::coverage`] with the reason; it maps to [`ProviderEvent::Activity`], which
+//! proves the session is alive but carries nothing for the editor.
 
 use baton_protocol::{
-    ContentDelta, EventBody, FileChange, Item, ItemType, RuntimeError, RuntimeWarning, Stream,
-    TurnCompleted, TurnStarted, TurnState, UsageUpdated,
+    ContentDelta, EventBody, FileChange, InputOption, InputQuestion, Item, ItemProgress, ItemType,
+    ModelRerouted, PlanStep, PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError,
+    RuntimeWarning, Stream, TurnCompleted, TurnDiff, TurnPlan, TurnStarted, TurnState,
+    UsageUpdated,
 };
 use serde_json::Value;
 
+use super::coverage;
 use crate::provider::ProviderEvent;
 
 fn s(v: &Value, key: &str) -> Option<String> {
@@ -25,10 +29,51 @@ fn event(body: EventBody, params: &Value, item_id: Option<String>) -> ProviderEv
     }
 }
 
-/// Maps one notification. `params` is the notification's params.
-pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
+/// Maps one notification to the events it carries (often none: `Activity`). A method no
+/// coverage table names is logged once and counted as activity.
+pub fn map_notification(method: &str, params: &Value) -> Vec<ProviderEvent> {
+    if let Some(events) = map_known(method, params) {
+        return events;
+    }
+    if crate::provider::coverage::find(coverage::NOTIFICATIONS, method).is_none() {
+        crate::provider::coverage::unknown("codex", method);
+    }
+    vec![ProviderEvent::Activity]
+}
+
+fn one(body: EventBody, params: &Value, item_id: Option<String>) -> Option<Vec<ProviderEvent>> {
+    Some(vec![event(body, params, item_id)])
+}
+
+fn warning(message: String, params: &Value) -> Option<Vec<ProviderEvent>> {
+    one(
+        EventBody::RuntimeWarning(RuntimeWarning { message }),
+        params,
+        None,
+    )
+}
+
+fn progress(message: String, params: &Value) -> Option<Vec<ProviderEvent>> {
+    one(
+        EventBody::ItemProgress(ItemProgress { message }),
+        params,
+        s(params, "itemId"),
+    )
+}
+
+fn summary_with_details(params: &Value, prefix: &str) -> String {
+    let summary = s(params, "summary").unwrap_or_default();
+    match s(params, "details").filter(|d| !d.is_empty()) {
+        Some(details) => format!("{prefix}{summary} ({details})"),
+        None => format!("{prefix}{summary}"),
+    }
+}
+
+/// The notifications baton maps, by method; `None` for every other method. The coverage test
+/// checks this against the `mapped` rows of [`coverage::NOTIFICATIONS`].
+pub fn map_known(method: &str, params: &Value) -> Option<Vec<ProviderEvent>> {
     match method {
-        "turn/started" => event(
+        "turn/started" => one(
             EventBody::TurnStarted(TurnStarted { model: None }),
             params,
             None,
@@ -41,7 +86,7 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
                 _ => TurnState::Completed,
             };
             let error = turn.get("error").and_then(error_text);
-            event(
+            one(
                 EventBody::TurnCompleted(TurnCompleted { state, error }),
                 params,
                 None,
@@ -56,28 +101,177 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
             } else {
                 EventBody::ItemCompleted(mapped)
             };
-            event(body, params, id)
+            one(body, params, id)
         }
         "item/agentMessage/delta" => delta(Stream::Assistant, params),
-        "item/reasoning/textDelta" | "item/reasoning/summaryTextDelta" => {
-            delta(Stream::Reasoning, params)
+        "item/reasoning/textDelta" => delta(Stream::Reasoning, params),
+        "item/reasoning/summaryTextDelta" => delta(Stream::ReasoningSummary, params),
+        "item/reasoning/summaryPartAdded" => {
+            // A new summary part: separate it from the previous one like a paragraph.
+            let index = params
+                .get("summaryIndex")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if index == 0 {
+                return Some(vec![ProviderEvent::Activity]);
+            }
+            one(
+                EventBody::ContentDelta(ContentDelta {
+                    stream: Stream::ReasoningSummary,
+                    delta: "\n\n".into(),
+                }),
+                params,
+                s(params, "itemId"),
+            )
         }
+        "item/plan/delta" => delta(Stream::Plan, params),
         "item/commandExecution/outputDelta" => delta(Stream::CommandOutput, params),
+        "item/fileChange/outputDelta" => delta(Stream::ToolOutput, params),
+        "item/commandExecution/terminalInteraction" => progress(
+            format!("input: {}", s(params, "stdin").unwrap_or_default()),
+            params,
+        ),
+        "item/fileChange/patchUpdated" => {
+            let paths: Vec<String> = file_changes(params.get("changes"))
+                .into_iter()
+                .map(|c| c.path)
+                .collect();
+            progress(format!("editing {}", paths.join(", ")), params)
+        }
+        "item/mcpToolCall/progress" => match s(params, "message") {
+            Some(message) => progress(message, params),
+            None => Some(vec![ProviderEvent::Activity]),
+        },
+        "turn/diff/updated" => one(
+            EventBody::TurnDiff(TurnDiff {
+                unified_diff: s(params, "diff").unwrap_or_default(),
+            }),
+            params,
+            None,
+        ),
+        "turn/plan/updated" => {
+            let steps = params
+                .get("plan")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|step| PlanStep {
+                    text: s(step, "step").unwrap_or_default(),
+                    status: match step.get("status").and_then(Value::as_str) {
+                        Some("completed") => PlanStepStatus::Completed,
+                        Some("inProgress" | "in_progress") => PlanStepStatus::InProgress,
+                        _ => PlanStepStatus::Pending,
+                    },
+                })
+                .collect();
+            one(
+                EventBody::TurnPlan(TurnPlan {
+                    steps,
+                    explanation: s(params, "explanation").filter(|e| !e.is_empty()),
+                }),
+                params,
+                None,
+            )
+        }
         "thread/tokenUsage/updated" => {
             let usage = params.get("tokenUsage").cloned().unwrap_or(Value::Null);
             let total = usage.get("total").cloned().unwrap_or(Value::Null);
+            let last = usage.get("last").cloned().unwrap_or(Value::Null);
             let n = |k: &str| total.get(k).and_then(Value::as_i64).unwrap_or(0);
-            event(
+            let opt = |k: &str| total.get(k).and_then(Value::as_i64);
+            one(
                 EventBody::UsageUpdated(UsageUpdated {
                     input_tokens: n("inputTokens"),
                     output_tokens: n("outputTokens"),
                     total_tokens: n("totalTokens"),
+                    cached_input_tokens: opt("cachedInputTokens"),
+                    reasoning_tokens: opt("reasoningOutputTokens"),
+                    context_tokens: last.get("totalTokens").and_then(Value::as_i64),
                     context_window: usage.get("modelContextWindow").and_then(Value::as_i64),
                     cost_usd: None,
-                    ..Default::default()
                 }),
                 params,
                 None,
+            )
+        }
+        "account/rateLimits/updated" => {
+            let limits = params.get("rateLimits").cloned().unwrap_or(Value::Null);
+            let windows: Vec<RateLimit> = ["primary", "secondary"]
+                .iter()
+                .filter_map(|name| {
+                    let w = limits.get(*name).filter(|w| w.is_object())?;
+                    Some(RateLimit {
+                        name: (*name).to_string(),
+                        used_percent: w.get("usedPercent").and_then(Value::as_f64),
+                        window_minutes: w.get("windowDurationMins").and_then(Value::as_i64),
+                        resets_at: w.get("resetsAt").and_then(Value::as_i64),
+                    })
+                })
+                .collect();
+            let reached = s(&limits, "rateLimitReachedType");
+            if windows.is_empty() && reached.is_none() {
+                // A rolling update with nothing in it (e.g. an API-key provider): no news.
+                return Some(vec![ProviderEvent::Activity]);
+            }
+            one(
+                EventBody::RateLimitUpdated(RateLimitUpdated {
+                    limits: windows,
+                    status: reached.map(|r| format!("reached: {r}")),
+                }),
+                params,
+                None,
+            )
+        }
+        "model/rerouted" => one(
+            EventBody::ModelRerouted(ModelRerouted {
+                from_model: s(params, "fromModel"),
+                to_model: s(params, "toModel"),
+                reason: s(params, "reason"),
+            }),
+            params,
+            None,
+        ),
+        "model/verification" => {
+            let kinds: Vec<String> = params
+                .get("verifications")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            warning(
+                format!(
+                    "the model asks for account verification: {}",
+                    kinds.join(", ")
+                ),
+                params,
+            )
+        }
+        "thread/status/changed" => {
+            let status = params.get("status").and_then(|st| st.get("type"));
+            if status.and_then(Value::as_str) == Some("systemError") {
+                one(
+                    EventBody::RuntimeError(RuntimeError {
+                        message: "codex reports a system error on this thread".into(),
+                        class: "provider".into(),
+                    }),
+                    params,
+                    None,
+                )
+            } else {
+                // idle/active: baton tracks the thread's status from its own turns.
+                Some(vec![ProviderEvent::Activity])
+            }
+        }
+        "mcpServer/startupStatus/updated" => {
+            if s(params, "status").as_deref() != Some("failed") {
+                return Some(vec![ProviderEvent::Activity]);
+            }
+            let name = s(params, "name").unwrap_or_default();
+            let error = s(params, "error").unwrap_or_else(|| "no reason given".into());
+            warning(
+                format!("MCP server {name} failed to start: {error}"),
+                params,
             )
         }
         "error" => {
@@ -96,28 +290,39 @@ pub fn map_notification(method: &str, params: &Value) -> ProviderEvent {
                     class: "provider".into(),
                 })
             };
-            event(body, params, None)
+            one(body, params, None)
         }
-        "warning" => match s(params, "message") {
-            Some(message) => event(
-                EventBody::RuntimeWarning(RuntimeWarning { message }),
-                params,
-                None,
-            ),
-            None => ProviderEvent::Activity,
+        "warning" | "guardianWarning" => match s(params, "message") {
+            Some(message) => warning(message, params),
+            None => Some(vec![ProviderEvent::Activity]),
         },
-        _ => ProviderEvent::Activity,
+        "configWarning" => warning(summary_with_details(params, "codex config: "), params),
+        "deprecationNotice" => warning(summary_with_details(params, "deprecated: "), params),
+        "windows/worldWritableWarning" => {
+            let paths: Vec<String> = params
+                .get("samplePaths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect();
+            warning(
+                format!("directories writable by everyone: {}", paths.join(", ")),
+                params,
+            )
+        }
+        _ => None,
     }
 }
 
-fn delta(stream: Stream, params: &Value) -> ProviderEvent {
+fn delta(stream: Stream, params: &Value) -> Option<Vec<ProviderEvent>> {
     match s(params, "delta") {
-        Some(delta) => event(
+        Some(delta) => one(
             EventBody::ContentDelta(ContentDelta { stream, delta }),
             params,
             s(params, "itemId"),
         ),
-        None => ProviderEvent::Activity,
+        None => Some(vec![ProviderEvent::Activity]),
     }
 }
 
@@ -167,16 +372,58 @@ pub fn map_item(item: &Value) -> Item {
             status: s(item, "status"),
             ..Item::new(ItemType::FileChange)
         },
-        "mcpToolCall" | "dynamicToolCall" | "collabAgentToolCall" => Item {
-            tool: match (s(item, "server"), s(item, "tool")) {
-                (Some(server), Some(tool)) => Some(format!("{server}/{tool}")),
+        "mcpToolCall" => Item {
+            server: s(item, "server"),
+            tool: s(item, "tool"),
+            text: item
+                .get("arguments")
+                .filter(|a| !a.is_null())
+                .map(Value::to_string),
+            output: item
+                .get("result")
+                .filter(|r| !r.is_null())
+                .map(mcp_result_text),
+            error: item.get("error").and_then(error_text),
+            status: s(item, "status"),
+            ..Item::new(ItemType::McpToolCall)
+        },
+        "dynamicToolCall" => Item {
+            tool: match (s(item, "namespace"), s(item, "tool")) {
+                (Some(ns), Some(tool)) => Some(format!("{ns}/{tool}")),
                 (_, tool) => tool,
             },
+            text: item
+                .get("arguments")
+                .filter(|a| !a.is_null())
+                .map(Value::to_string),
+            output: join_text(item.get("contentItems")),
             status: s(item, "status"),
             ..Item::new(ItemType::ToolCall)
         },
+        "functionCallOutput" => Item {
+            tool: s(item, "name"),
+            output: item.get("output").map(|o| match o {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            }),
+            ..Item::new(ItemType::ToolCall)
+        },
+        "collabAgentToolCall" => Item {
+            tool: s(item, "tool"),
+            text: s(item, "prompt"),
+            status: s(item, "status"),
+            ..Item::new(ItemType::Subagent)
+        },
+        "subAgentActivity" => Item {
+            tool: s(item, "kind"),
+            text: s(item, "agentPath"),
+            ..Item::new(ItemType::Subagent)
+        },
         "webSearch" => Item {
-            text: s(item, "query"),
+            text: s(item, "query").filter(|q| !q.is_empty()).or_else(|| {
+                let action = item.get("action")?;
+                s(action, "query").or_else(|| s(action, "url"))
+            }),
             ..Item::new(ItemType::WebSearch)
         },
         "plan" => Item {
@@ -184,11 +431,72 @@ pub fn map_item(item: &Value) -> Item {
             ..Item::new(ItemType::Plan)
         },
         "contextCompaction" => Item::new(ItemType::Compaction),
-        _ => Item {
-            tool: (!kind.is_empty()).then(|| kind.to_string()),
+        "imageView" => Item {
+            tool: Some(kind.to_string()),
+            text: s(item, "path"),
             ..Item::new(ItemType::Other)
         },
+        "imageGeneration" => Item {
+            tool: Some(kind.to_string()),
+            text: s(item, "revisedPrompt"),
+            output: s(item, "savedPath"),
+            error: s(item, "failure"),
+            status: s(item, "status"),
+            ..Item::new(ItemType::Other)
+        },
+        "enteredReviewMode" | "exitedReviewMode" => Item {
+            tool: Some(kind.to_string()),
+            text: s(item, "review"),
+            ..Item::new(ItemType::Other)
+        },
+        _ => {
+            if crate::provider::coverage::find(coverage::ITEMS, kind).is_none() {
+                crate::provider::coverage::unknown("codex item", kind);
+            }
+            Item {
+                tool: (!kind.is_empty()).then(|| kind.to_string()),
+                ..Item::new(ItemType::Other)
+            }
+        }
     }
+}
+
+/// The text of an MCP tool result (`{content:[{type:"text",text}], structuredContent?}`).
+fn mcp_result_text(result: &Value) -> String {
+    join_text(result.get("content")).unwrap_or_else(|| result.to_string())
+}
+
+/// Codex `ToolRequestUserInputQuestion`s as baton questions.
+pub fn input_questions(questions: Option<&Value>) -> Vec<InputQuestion> {
+    questions
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, q)| {
+            let flag = |k: &str| q.get(k).and_then(Value::as_bool).unwrap_or(false);
+            InputQuestion {
+                id: s(q, "id").unwrap_or_else(|| format!("q{i}")),
+                question: s(q, "question").unwrap_or_default(),
+                header: s(q, "header"),
+                options: q
+                    .get("options")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| {
+                        Some(InputOption {
+                            label: s(o, "label")?,
+                            description: s(o, "description").filter(|d| !d.is_empty()),
+                        })
+                    })
+                    .collect(),
+                multi_select: false,
+                allow_other: flag("isOther"),
+                secret: flag("isSecret"),
+            }
+        })
+        .collect()
 }
 
 /// Maps Codex file changes (`[{path, kind:{type}, diff}]`).
@@ -221,10 +529,11 @@ mod tests {
 
     #[test]
     fn agent_message_delta_maps_to_assistant_stream() {
-        let ev = map_notification(
+        let mut evs = map_notification(
             "item/agentMessage/delta",
             &json!({"threadId":"t","turnId":"u","itemId":"i","delta":"he"}),
         );
+        let ev = evs.remove(0);
         let ProviderEvent::Event {
             body,
             native_turn,
@@ -258,10 +567,11 @@ mod tests {
 
     #[test]
     fn turn_completed_interrupted() {
-        let ev = map_notification(
+        let mut evs = map_notification(
             "turn/completed",
             &json!({"threadId":"t","turn":{"id":"u","status":"interrupted","error":null}}),
         );
+        let ev = evs.remove(0);
         let ProviderEvent::Event {
             body, native_turn, ..
         } = ev
@@ -278,52 +588,114 @@ mod tests {
         );
     }
 
-    /// Every notification in the recorded Codex transcripts maps without panicking, and the ones
-    /// that carry content are not swallowed as mere activity.
+    fn bodies(method: &str, params: Value) -> Vec<EventBody> {
+        map_notification(method, &params)
+            .into_iter()
+            .filter_map(|e| match e {
+                ProviderEvent::Event { body, .. } => Some(body),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
-    fn recorded_transcripts_map() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/transcripts/codex-0.169.0");
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (shared/ must sit beside the repository)",
-                dir.display()
-            )
-        });
-        let mut mapped = 0;
-        for entry in entries.flatten() {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            for line in text.lines() {
-                let rec: Value = serde_json::from_str(line).unwrap();
-                if rec["dir"] != "<<" {
-                    continue;
-                }
-                let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else {
-                    continue;
-                };
-                let (Some(method), None) = (msg["method"].as_str(), msg.get("id")) else {
-                    continue;
-                };
-                let ev = map_notification(method, &msg["params"]);
-                let content = matches!(
-                    method,
-                    "item/agentMessage/delta"
-                        | "item/completed"
-                        | "turn/completed"
-                        | "turn/started"
-                );
-                if content {
-                    assert!(
-                        matches!(ev, ProviderEvent::Event { .. }),
-                        "{method} was dropped"
-                    );
-                    mapped += 1;
-                }
-            }
-        }
-        assert!(
-            mapped > 10,
-            "transcripts should contain content notifications"
+    fn plan_diff_reroute_and_usage_map_to_their_events() {
+        let plan = bodies(
+            "turn/plan/updated",
+            json!({"threadId":"t","turnId":"u","explanation":"why","plan":[
+                {"step":"a","status":"completed"},{"step":"b","status":"inProgress"},{"step":"c","status":"pending"}]}),
         );
+        assert_eq!(
+            plan,
+            vec![EventBody::TurnPlan(TurnPlan {
+                steps: vec![
+                    PlanStep {
+                        text: "a".into(),
+                        status: PlanStepStatus::Completed
+                    },
+                    PlanStep {
+                        text: "b".into(),
+                        status: PlanStepStatus::InProgress
+                    },
+                    PlanStep {
+                        text: "c".into(),
+                        status: PlanStepStatus::Pending
+                    },
+                ],
+                explanation: Some("why".into()),
+            })]
+        );
+        let diff = bodies(
+            "turn/diff/updated",
+            json!({"threadId":"t","turnId":"u","diff":"diff --git a/x b/x"}),
+        );
+        assert_eq!(
+            diff,
+            vec![EventBody::TurnDiff(TurnDiff {
+                unified_diff: "diff --git a/x b/x".into()
+            })]
+        );
+        let reroute = bodies(
+            "model/rerouted",
+            json!({"threadId":"t","turnId":"u","fromModel":"a","toModel":"b","reason":"highRiskCyberActivity"}),
+        );
+        assert!(
+            matches!(&reroute[..], [EventBody::ModelRerouted(m)] if m.to_model.as_deref() == Some("b"))
+        );
+        let usage = bodies(
+            "thread/tokenUsage/updated",
+            json!({"threadId":"t","turnId":"u","tokenUsage":{
+                "total":{"inputTokens":100,"outputTokens":20,"totalTokens":120,"cachedInputTokens":50,"reasoningOutputTokens":5},
+                "last":{"inputTokens":60,"outputTokens":10,"totalTokens":70,"cachedInputTokens":0,"reasoningOutputTokens":0},
+                "modelContextWindow":1000}}),
+        );
+        let [EventBody::UsageUpdated(u)] = &usage[..] else {
+            panic!("{usage:?}")
+        };
+        assert_eq!(
+            (u.total_tokens, u.context_tokens, u.context_window),
+            (120, Some(70), Some(1000))
+        );
+        assert_eq!(u.cached_input_tokens, Some(50));
+    }
+
+    #[test]
+    fn empty_rate_limit_updates_are_not_news() {
+        let empty = json!({"rateLimits":{"limitId":"codex","primary":null,"secondary":null}});
+        assert!(bodies("account/rateLimits/updated", empty).is_empty());
+        let full = bodies(
+            "account/rateLimits/updated",
+            json!({"rateLimits":{"primary":{"usedPercent":42,"windowDurationMins":300,"resetsAt":1800000000}}}),
+        );
+        let [EventBody::RateLimitUpdated(r)] = &full[..] else {
+            panic!("{full:?}")
+        };
+        assert_eq!(r.limits[0].used_percent, Some(42.0));
+        assert_eq!(r.limits[0].window_minutes, Some(300));
+    }
+
+    #[test]
+    fn user_input_questions_keep_options_and_flags() {
+        let q = input_questions(Some(
+            &json!([{"id":"confirm","header":"Confirm","question":"Proceed?",
+            "isOther":true,"isSecret":false,"options":[{"label":"Yes","description":"go on"},{"label":"No","description":""}]}]),
+        ));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].id, "confirm");
+        assert!(q[0].allow_other && !q[0].secret);
+        assert_eq!(q[0].options[0].description.as_deref(), Some("go on"));
+        assert_eq!(q[0].options[1].description, None);
+    }
+
+    #[test]
+    fn mcp_tool_call_items_name_their_server() {
+        let item = map_item(
+            &json!({"type":"mcpToolCall","id":"m","server":"docs","tool":"search",
+            "status":"completed","arguments":{"q":"x"},"result":{"content":[{"type":"text","text":"found"}]},"error":null}),
+        );
+        assert_eq!(item.item_type, ItemType::McpToolCall);
+        assert_eq!(item.server.as_deref(), Some("docs"));
+        assert_eq!(item.output.as_deref(), Some("found"));
+        assert_eq!(item.error, None);
     }
 }

@@ -4,12 +4,15 @@
 //! [`CodexPool`] arranges; it exits after no thread has used it for the idle timeout, and is
 //! respawned on demand. The resume cursor is the Codex thread id; `thread/resume` reloads it.
 
+pub mod coverage;
 mod mapping;
 mod server;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use baton_protocol::TurnMode;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -112,6 +115,8 @@ impl CodexPool {
                 server,
                 native_id: native_id.clone(),
                 compaction,
+                model: model.clone(),
+                plan_mode: Arc::new(AtomicBool::new(false)),
             },
             Started {
                 native_id,
@@ -145,6 +150,10 @@ pub struct CodexSession {
     server: Arc<CodexServer>,
     native_id: String,
     compaction: Arc<server::Compaction>,
+    /// The model Codex reported for the thread (a collaboration mode must name one).
+    model: Option<String>,
+    /// The last turn ran in plan mode; Codex keeps the mode, so the next default turn resets it.
+    plan_mode: Arc<AtomicBool>,
 }
 
 impl CodexSession {
@@ -152,15 +161,28 @@ impl CodexSession {
         &self,
         text: String,
         model: Option<String>,
+        mode: TurnMode,
     ) -> Result<String, ProviderError> {
         let mut params = json!({
             "threadId": self.native_id,
             "input": [{"type": "text", "text": text}],
         });
+        let plan = mode == TurnMode::Plan;
+        if plan || self.plan_mode.load(Ordering::SeqCst) {
+            let model = model
+                .clone()
+                .or_else(|| self.model.clone())
+                .unwrap_or_default();
+            params["collaborationMode"] = json!({
+                "mode": if plan { "plan" } else { "default" },
+                "settings": {"model": model, "developer_instructions": null},
+            });
+        }
         if let Some(m) = model {
             params["model"] = json!(m);
         }
         let result = self.server.request("turn/start", params).await?;
+        self.plan_mode.store(plan, Ordering::SeqCst);
         result
             .get("turn")
             .and_then(|t| t.get("id"))

@@ -30,6 +30,10 @@ pub struct CodexServer {
     retiring: AtomicBool,
     exited: tokio::sync::watch::Receiver<bool>,
     include_raw: Arc<AtomicBool>,
+    /// The last rate limits broadcast, so an unchanged update is not repeated to every thread.
+    last_rate_limits: StdMutex<Option<Value>>,
+    /// Process-wide warnings that arrived while no thread was routed.
+    pending_notices: StdMutex<Vec<EventBody>>,
 }
 
 fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -69,6 +73,8 @@ impl CodexServer {
             retiring: AtomicBool::new(false),
             exited: exit_rx,
             include_raw: settings.include_raw.clone(),
+            last_rate_limits: StdMutex::new(None),
+            pending_notices: StdMutex::new(Vec::new()),
         });
         tokio::spawn(route_incoming(server.clone(), incoming));
         tokio::spawn(watch_exit(server.clone(), child, exit_tx));
@@ -129,6 +135,21 @@ impl CodexServer {
             manual: AtomicBool::new(false),
             seen: AtomicUsize::new(0),
         });
+        let pending = std::mem::take(&mut *lock(&self.pending_notices));
+        if !pending.is_empty() {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                for body in pending {
+                    sink.send(ProviderEvent::Event {
+                        body,
+                        native_turn: None,
+                        item_id: None,
+                        raw: None,
+                    })
+                    .await;
+                }
+            });
+        }
         lock(&self.routes).insert(
             native_id.to_string(),
             Route {
@@ -216,35 +237,24 @@ impl CodexServer {
     }
 }
 
-/// Routes each message of the process to the thread it names.
+/// Routes each message of the process to the thread it names; process-wide ones (no `threadId`)
+/// go to every thread using the process.
 async fn route_incoming(server: Arc<CodexServer>, mut incoming: mpsc::Receiver<Incoming>) {
     while let Some(msg) = incoming.recv().await {
         match msg {
             Incoming::Notification { method, params } => {
-                let Some(thread) = params.get("threadId").and_then(Value::as_str) else {
-                    tracing::debug!(method, "codex notification without thread");
-                    continue;
-                };
-                let Some(route) = server.route(thread) else {
-                    tracing::debug!(method, thread, "codex notification for an unrouted thread");
-                    continue;
-                };
-                let sink = route.sink;
                 remember_file_changes(&server, &method, &params);
-                let compaction = compaction_event(&route.compaction, &method, &params).await;
-                let mut ev = mapping::map_notification(&method, &params);
-                if let (true, ProviderEvent::Event { raw, .. }) =
-                    (server.include_raw.load(Ordering::Relaxed), &mut ev)
-                {
-                    *raw = Some(json!({"method": method, "params": params}));
+                let mut events = mapping::map_notification(&method, &params);
+                if server.include_raw.load(Ordering::Relaxed) {
+                    for ev in &mut events {
+                        if let ProviderEvent::Event { raw, .. } = ev {
+                            *raw = Some(json!({"method": method, "params": params}));
+                        }
+                    }
                 }
-                let started = matches!(compaction, Some((true, _)));
-                if started {
-                    sink.send(compaction_body(compaction.as_ref())).await;
-                }
-                sink.send(ev).await;
-                if let (false, Some(_)) = (started, &compaction) {
-                    sink.send(compaction_body(compaction.as_ref())).await;
+                match params.get("threadId").and_then(Value::as_str) {
+                    Some(thread) => deliver(&server, thread, &method, &params, events).await,
+                    None => broadcast(&server, &method, &params, events).await,
                 }
             }
             Incoming::Request { id, method, params } => {
@@ -253,6 +263,97 @@ async fn route_incoming(server: Arc<CodexServer>, mut incoming: mpsc::Receiver<I
         }
     }
 }
+
+/// Sends a thread's events, with the compaction events an item of the thread implies.
+async fn deliver(
+    server: &CodexServer,
+    thread: &str,
+    method: &str,
+    params: &Value,
+    events: Vec<ProviderEvent>,
+) {
+    let Some(route) = server.route(thread) else {
+        tracing::debug!(method, thread, "codex notification for an unrouted thread");
+        return;
+    };
+    let sink = route.sink;
+    let compaction = if method.starts_with("item/") {
+        compaction_event(&route.compaction, method, params).await
+    } else {
+        None
+    };
+    let started = matches!(compaction, Some((true, _)));
+    if started {
+        sink.send(compaction_body(compaction.as_ref())).await;
+    }
+    for ev in events {
+        sink.send(ev).await;
+    }
+    if let (false, Some(_)) = (started, &compaction) {
+        sink.send(compaction_body(compaction.as_ref())).await;
+    }
+}
+
+/// Process-wide notifications (config warnings, rate limits, MCP server status): every thread
+/// using the process gets them. Warnings that arrive before any thread is routed (codex checks
+/// its config while the first thread starts) are held for the next thread that registers.
+async fn broadcast(server: &CodexServer, method: &str, params: &Value, events: Vec<ProviderEvent>) {
+    let events: Vec<ProviderEvent> = events
+        .into_iter()
+        .filter(|e| matches!(e, ProviderEvent::Event { .. }))
+        .collect();
+    if events.is_empty() {
+        return;
+    }
+    if method == "account/rateLimits/updated" {
+        let mut last = lock(&server.last_rate_limits);
+        if last.as_ref() == params.get("rateLimits") {
+            return;
+        }
+        *last = params.get("rateLimits").cloned();
+    }
+    let sinks: Vec<EventSink> = lock(&server.routes)
+        .values()
+        .map(|r| r.sink.clone())
+        .collect();
+    if sinks.is_empty() {
+        let mut pending = lock(&server.pending_notices);
+        for ev in events {
+            if let ProviderEvent::Event {
+                body: body @ EventBody::RuntimeWarning(_),
+                ..
+            } = ev
+            {
+                if pending.len() < PENDING_NOTICES {
+                    pending.push(body);
+                }
+            }
+        }
+        return;
+    }
+    for sink in sinks {
+        for ev in &events {
+            if let ProviderEvent::Event {
+                body,
+                native_turn,
+                item_id,
+                raw,
+            } = ev
+            {
+                sink.send(ProviderEvent::Event {
+                    body: body.clone(),
+                    native_turn: native_turn.clone(),
+                    item_id: item_id.clone(),
+                    raw: raw.clone(),
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// How many process-wide warnings are held for a thread that has not registered yet.
+const PENDING_NOTICES: usize = 8;
 
 fn remember_file_changes(server: &CodexServer, method: &str, params: &Value) {
     let Some(item) = params.get("item") else {
@@ -272,26 +373,65 @@ fn remember_file_changes(server: &CodexServer, method: &str, params: &Value) {
     }
 }
 
+/// Answers a request Codex sends: approvals and questions go to the thread (and so the editor),
+/// the rest are answered here as the coverage table says. Every request gets exactly one answer.
 async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, params: Value) {
+    let reply = |result: Result<Value, RpcError>| {
+        let peer = server.peer.clone();
+        let id = id.clone();
+        async move {
+            let _ = peer.respond(id, result).await;
+        }
+    };
     let kind = match method {
         "item/commandExecution/requestApproval" => ApprovalKind::Command,
         "item/fileChange/requestApproval" => ApprovalKind::FileChange,
+        "item/permissions/requestApproval" => ApprovalKind::Other,
+        "item/tool/requestUserInput" => {
+            return ask_input(server, id, params).await;
+        }
+        "currentTime/read" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            return reply(Ok(json!({"currentTimeAt": now}))).await;
+        }
+        "mcpServer/elicitation/request" => {
+            return reply(Ok(json!({"action": "decline", "content": null}))).await;
+        }
+        "applyPatchApproval" | "execCommandApproval" => {
+            return reply(Ok(json!({"decision": "denied"}))).await;
+        }
+        "item/tool/call" | "account/chatgptAuthTokens/refresh" | "attestation/generate" => {
+            let why = match super::coverage::REQUESTS.iter().find(|e| e.name == method) {
+                Some(crate::provider::coverage::Entry {
+                    handling: crate::provider::coverage::Handling::Answered(why),
+                    ..
+                }) => why,
+                _ => "not supported by baton",
+            };
+            return reply(Err(RpcError::new(
+                baton_protocol::errors::INVALID_REQUEST,
+                format!("{method}: {why}"),
+            )))
+            .await;
+        }
         _ => {
-            tracing::debug!(method, "unsupported codex request");
-            let _ = server
-                .peer
-                .respond(id, Err(RpcError::method_not_found(method)))
-                .await;
-            return;
+            crate::provider::coverage::unknown("codex", method);
+            return reply(Err(RpcError::method_not_found(method))).await;
+        }
+    };
+    let decline = || {
+        if kind == ApprovalKind::Other {
+            json!({"permissions": {}, "scope": "turn"})
+        } else {
+            json!({"decision": "decline"})
         }
     };
     let thread = params.get("threadId").and_then(Value::as_str).unwrap_or("");
     let Some(sink) = server.route(thread).map(|r| r.sink) else {
-        let _ = server
-            .peer
-            .respond(id, Ok(json!({"decision": "decline"})))
-            .await;
-        return;
+        return reply(Ok(decline())).await;
     };
     let s = |k: &str| params.get(k).and_then(Value::as_str).map(str::to_string);
     let changes = s("itemId").and_then(|i| lock(&server.file_items).get(&i).cloned());
@@ -303,7 +443,13 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
             Some(many) if !many.is_empty() => format!("Change {} files", many.len()),
             _ => "Apply a file change".to_string(),
         },
-        ApprovalKind::Other => method.to_string(),
+        ApprovalKind::Other => format!(
+            "Grant extra permissions: {}",
+            params
+                .get("permissions")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        ),
     };
     let ask = ApprovalAsk {
         kind,
@@ -323,18 +469,67 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
         })
         .await
     {
-        let _ = server
-            .peer
-            .respond(id, Ok(json!({"decision": "decline"})))
-            .await;
-        return;
+        return reply(Ok(decline())).await;
     }
     let peer = server.peer.clone();
+    let requested = params.get("permissions").cloned().unwrap_or(json!({}));
     tokio::spawn(async move {
         let decision = rx.await.unwrap_or(ApprovalDecision::Decline);
-        let _ = peer
-            .respond(id, Ok(json!({"decision": decision.as_str()})))
-            .await;
+        let answer = if kind == ApprovalKind::Other {
+            match decision {
+                ApprovalDecision::Accept => json!({"permissions": requested, "scope": "turn"}),
+                ApprovalDecision::AcceptForSession => {
+                    json!({"permissions": requested, "scope": "session"})
+                }
+                _ => json!({"permissions": {}, "scope": "turn"}),
+            }
+        } else {
+            json!({"decision": decision.as_str()})
+        };
+        let _ = peer.respond(id, Ok(answer)).await;
+    });
+}
+
+/// `item/tool/requestUserInput`: the questions go to the editor as `input/request`; the answers
+/// come back as `{answers:{<id>:{answers:[…]}}}`. A cancel answers no question.
+async fn ask_input(server: &Arc<CodexServer>, id: RequestId, params: Value) {
+    let thread = params.get("threadId").and_then(Value::as_str).unwrap_or("");
+    let peer = server.peer.clone();
+    let no_answers = json!({"answers": {}});
+    let Some(sink) = server.route(thread).map(|r| r.sink) else {
+        let _ = peer.respond(id, Ok(no_answers)).await;
+        return;
+    };
+    let questions = mapping::input_questions(params.get("questions"));
+    let native_turn = params
+        .get("turnId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let (tx, rx) = oneshot::channel();
+    if !sink
+        .send(ProviderEvent::Input {
+            questions,
+            native_turn,
+            reply: tx,
+        })
+        .await
+    {
+        let _ = peer.respond(id, Ok(no_answers)).await;
+        return;
+    }
+    tokio::spawn(async move {
+        let answer = match rx.await {
+            Ok(r) if !r.is_cancel() => {
+                let answers: serde_json::Map<String, Value> = r
+                    .answers
+                    .into_iter()
+                    .map(|(q, a)| (q, json!({"answers": a})))
+                    .collect();
+                json!({"answers": answers})
+            }
+            _ => no_answers,
+        };
+        let _ = peer.respond(id, Ok(answer)).await;
     });
 }
 
