@@ -110,6 +110,17 @@ function H.count(type_, pred)
   return n
 end
 
+--- The statusline's ` · N% ctx` suffix the last `usage.updated` of the current thread implies ("" when
+--- the provider reported no context fill).
+function H.ctx_suffix()
+  local view = require('baton').current()
+  local u = view and view.usage
+  if not (u and u.contextTokens and u.contextWindow and u.contextWindow > 0) then
+    return ''
+  end
+  return (' · %d%% ctx'):format(math.floor(u.contextTokens * 100 / u.contextWindow + 0.5))
+end
+
 --- Waits for the n-th `turn.completed` and returns it.
 function H.wait_turns(n, ms)
   H.wait(ms or 90000, function()

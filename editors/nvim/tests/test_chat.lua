@@ -24,7 +24,7 @@ H.run('chat', function()
   H.ok(H.count('content.delta') > 1, 'the answer streamed in several deltas')
   H.ok(vim.tbl_contains(lines, 'mock reply to: hello from nvim'), 'the streamed answer on one line')
   H.ok(H.has('── session started: codex · mock-model ──'), 'the session marker')
-  H.eq('codex · mock-model · idle', baton.statusline(), 'statusline')
+  H.eq('codex · mock-model · idle' .. H.ctx_suffix(), baton.statusline(), 'statusline')
 
   -- A range from a file buffer goes along with its name and line numbers.
   local file = env.work .. '/notes.txt'

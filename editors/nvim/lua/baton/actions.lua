@@ -52,8 +52,10 @@ end
 --- Sends a prompt to the current thread (`turn/start`), starting a thread first when there is none.
 --- @param text string
 --- @param cb fun(err: table?, result: table?)?
-function M.send(text, cb)
+--- @param opts {mode: 'default'|'plan'|nil}? `mode = 'plan'` asks the agent for a plan first
+function M.send(text, cb, opts)
   cb = cb or default_cb('send')
+  opts = opts or {}
   if not text or vim.trim(text) == '' then
     return cb({ message = 'nothing to send' })
   end
@@ -63,14 +65,23 @@ function M.send(text, cb)
       if err then
         return cb(err)
       end
-      M.send(text, cb)
+      M.send(text, cb, opts)
     end)
   end
   threads.show(view)
-  client.request('turn/start', {
+  local params = {
     threadId = view.id,
     input = { { type = 'text', text = text } },
-  }, cb)
+  }
+  if opts.mode then
+    params.mode = opts.mode
+  end
+  client.request('turn/start', params, cb)
+end
+
+--- Sends a prompt in plan mode (`turn/start {mode = "plan"}`): the agent plans and asks before it acts.
+function M.plan(text, cb)
+  M.send(text, cb or default_cb('plan'), { mode = 'plan' })
 end
 
 --- Interrupts the current thread's running turn (`turn/interrupt`).

@@ -1,7 +1,7 @@
 --- The one baton process of this Neovim: spawned lazily over `vim.lsp.rpc.start` (LSP
 --- Content-Length framing), initialized once, and shut down in order when Neovim exits.
---- Notifications go to the thread views; `approval/request` is answered from a coroutine so the
---- user can take their time choosing.
+--- Notifications go to the thread views; `approval/request` and `input/request` are answered from
+--- a coroutine so the user can take their time choosing.
 local config = require('baton.config')
 
 local M = {}
@@ -31,6 +31,8 @@ end
 local function on_server_request(method, params)
   if method == 'approval/request' then
     return require('baton.approval').ask(params)
+  elseif method == 'input/request' then
+    return require('baton.input').ask(params)
   end
   return nil, vim.lsp.rpc.rpc_response_error(vim.lsp.protocol.ErrorCodes.MethodNotFound, method)
 end

@@ -1,4 +1,4 @@
---- The user commands: `:BatonStart`, `:BatonSend`, ... and the umbrella `:Baton {sub}` with
+--- The user commands: `:BatonStart`, `:BatonSend`, `:BatonPlan`, ... and the umbrella `:Baton {sub}` with
 --- completion. They only parse arguments; the work is in `baton.actions`.
 local actions = require('baton.actions')
 
@@ -22,7 +22,8 @@ local function selection_context(line1, line2)
 end
 
 --- `:BatonSend [text]`: with a range the selected lines go along; without text, asks for it.
-local function send(args)
+--- `mode` is the turn's mode (`plan` for `:BatonPlan`).
+local function send(args, mode)
   local context = nil
   if args.range > 0 and not vim.b.baton_thread_id then
     context = selection_context(args.line1, args.line2)
@@ -31,20 +32,28 @@ local function send(args)
     if not text or vim.trim(text) == '' then
       return
     end
-    actions.send(context and (text .. '\n\n' .. context) or text)
+    actions.send(context and (text .. '\n\n' .. context) or text, nil, mode and { mode = mode } or nil)
   end
   if args.args ~= '' then
     go(args.args)
   else
-    vim.ui.input({ prompt = 'baton> ' }, go)
+    vim.ui.input({ prompt = mode == 'plan' and 'baton plan> ' or 'baton> ' }, go)
   end
+end
+
+--- `:BatonPlan [text]`: `:BatonSend` in plan mode.
+local function plan(args)
+  send(args, 'plan')
 end
 
 M.subcommands = {
   start = function(a)
     actions.start({ provider = a.fargs[1], model = a.fargs[2] })
   end,
-  send = send,
+  send = function(a)
+    send(a)
+  end,
+  plan = plan,
   interrupt = function()
     actions.interrupt()
   end,
@@ -77,6 +86,7 @@ function M.create()
   local cmd = vim.api.nvim_create_user_command
   cmd('BatonStart', M.subcommands.start, { nargs = '*', complete = complete_provider, desc = 'baton: new thread [provider] [model]' })
   cmd('BatonSend', send, { nargs = '*', range = true, desc = 'baton: send a prompt (with the selected lines)' })
+  cmd('BatonPlan', plan, { nargs = '*', range = true, desc = 'baton: send a prompt in plan mode (with the selected lines)' })
   cmd('BatonInterrupt', M.subcommands.interrupt, { desc = 'baton: interrupt the running turn' })
   cmd('BatonStop', M.subcommands.stop, { bang = true, desc = 'baton: stop the session (! detaches)' })
   cmd('BatonThreads', M.subcommands.threads, { desc = 'baton: pick a thread and open it' })
@@ -94,7 +104,7 @@ function M.create()
     nargs = '+',
     bang = true,
     range = true,
-    desc = 'baton: new | send | threads | stop | interrupt | compact | switch',
+    desc = 'baton: new | send | plan | threads | stop | interrupt | compact | switch',
     complete = function(arglead, line)
       local words = vim.split(line, '%s+', { trimempty = true })
       if #words <= 1 or (#words == 2 and arglead ~= '') then

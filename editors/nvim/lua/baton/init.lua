@@ -23,6 +23,9 @@ function M.init()
     BatonMarker = 'Special',
     BatonApproval = 'Question',
     BatonFileChange = 'Directory',
+    BatonTool = 'Function',
+    BatonProgress = 'Comment',
+    BatonPlanActive = 'Todo',
   }) do
     vim.api.nvim_set_hl(0, name, { link = link, default = true })
   end
@@ -40,6 +43,7 @@ local actions = require('baton.actions')
 
 M.start = actions.start
 M.send = actions.send
+M.plan = actions.plan
 M.interrupt = actions.interrupt
 M.stop = actions.stop
 M.compact = actions.compact
@@ -47,7 +51,7 @@ M.switch = actions.switch
 M.open = actions.open
 M.threads = actions.pick
 
---- `provider · model · state` of the current thread, for a statusline.
+--- `provider · model · state · N% ctx` of the current thread, for a statusline.
 function M.statusline()
   return require('baton.statusline').statusline()
 end

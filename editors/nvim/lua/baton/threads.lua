@@ -16,6 +16,7 @@ local M = {}
 --- @field seq integer last event seq rendered
 --- @field loading table[]? live events held back while a replay is in flight
 --- @field usage table?
+--- @field rate_limits table? the last `rate_limit.updated`
 --- @field r table render state
 
 --- @type table<string, baton.View>
@@ -89,6 +90,10 @@ local function apply(view, ev)
     render.name_buffer(view)
   elseif ev.type == 'usage.updated' then
     view.usage = data
+  elseif ev.type == 'model.rerouted' and data.toModel then
+    view.model = data.toModel
+  elseif ev.type == 'rate_limit.updated' then
+    view.rate_limits = data
   end
   render.event(view, ev)
 end
