@@ -241,3 +241,6 @@ impl Providers {
         self.codex.shutdown().await;
     }
 }
+
+#[cfg(test)]
+mod coverage_tests;

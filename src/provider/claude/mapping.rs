@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use baton_protocol::{
     CompactionCompleted, CompactionFailed, CompactionStarted, CompactionTrigger, ContentDelta,
-    EventBody, FileChange, Item, ItemType, RuntimeWarning, Stream, TurnCompleted,
-    TurnState as Ending, UsageUpdated,
+    EventBody, FileChange, InputOption, InputQuestion, Item, ItemProgress, ItemType, ModelRerouted,
+    PlanStep, PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError, RuntimeWarning, Stream,
+    TurnCompleted, TurnPlan, TurnState as Ending, UsageUpdated,
 };
 use serde_json::Value;
 
+use super::coverage;
 use crate::provider::ProviderEvent;
 
 /// What the mapping remembers between lines of one session.
@@ -28,6 +30,8 @@ pub struct TurnState {
     pub compacting: bool,
     /// `compact_boundary` seen: the summary arrives in the next synthetic user message.
     pub boundary: Option<(CompactionTrigger, Option<i64>, Option<i64>)>,
+    /// Tokens in the context after the latest assistant message (its request's input + output).
+    pub context_tokens: Option<i64>,
 }
 
 fn s(v: &Value, key: &str) -> Option<String> {
@@ -106,14 +110,111 @@ fn tool_result_text(block: &Value) -> String {
     }
 }
 
-/// Maps one stdout message (anything but control messages, which the session handles).
-pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
+/// The coverage-table key of a stdout message: `type`, or `type/subtype` when it has one.
+pub fn message_key(msg: &Value) -> String {
     let ty = msg.get("type").and_then(Value::as_str).unwrap_or("");
-    match ty {
+    match msg.get("subtype").and_then(Value::as_str) {
+        Some(sub) if ty == "system" || ty == "result" => format!("{ty}/{sub}"),
+        _ => ty.to_string(),
+    }
+}
+
+/// Maps one stdout message (anything but control messages, which the session handles). A
+/// message no coverage table names is logged once and counted as activity.
+pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
+    if let Some(events) = map_known(msg, state) {
+        return events;
+    }
+    let key = message_key(msg);
+    if crate::provider::coverage::find(coverage::MESSAGES, &key).is_none() {
+        crate::provider::coverage::unknown("claude", &key);
+    }
+    vec![ProviderEvent::Activity]
+}
+
+fn warn(message: String) -> Option<Vec<ProviderEvent>> {
+    Some(vec![ev(
+        EventBody::RuntimeWarning(RuntimeWarning { message }),
+        None,
+    )])
+}
+
+fn progress(message: String, item_id: Option<String>) -> Option<Vec<ProviderEvent>> {
+    Some(vec![ev(
+        EventBody::ItemProgress(ItemProgress { message }),
+        item_id,
+    )])
+}
+
+/// The questions of an `AskUserQuestion` tool use (`{questions:[{question, header, options,
+/// multiSelect}]}`); Claude keys answers by question text, baton by an id made from the index.
+pub fn ask_user_questions(input: &Value) -> Vec<InputQuestion> {
+    input
+        .get("questions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, q)| InputQuestion {
+            id: format!("q{}", i + 1),
+            question: s(q, "question").unwrap_or_default(),
+            header: s(q, "header"),
+            options: q
+                .get("options")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|o| {
+                    Some(InputOption {
+                        label: s(o, "label")?,
+                        description: s(o, "description").filter(|d| !d.is_empty()),
+                    })
+                })
+                .collect(),
+            multi_select: q
+                .get("multiSelect")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            // Claude's question UI always offers "Other" with free text.
+            allow_other: true,
+            secret: false,
+        })
+        .collect()
+}
+
+/// The todo list of a `TodoWrite` tool use as a plan.
+pub fn todo_plan(input: &Value) -> TurnPlan {
+    let steps = input
+        .get("todos")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|t| PlanStep {
+            text: s(t, "content").unwrap_or_default(),
+            status: match t.get("status").and_then(Value::as_str) {
+                Some("completed") => PlanStepStatus::Completed,
+                Some("in_progress") => PlanStepStatus::InProgress,
+                _ => PlanStepStatus::Pending,
+            },
+        })
+        .collect();
+    TurnPlan {
+        steps,
+        explanation: None,
+    }
+}
+
+/// The messages baton maps; `None` for the rest. The coverage test checks this against the
+/// `mapped` rows of [`coverage::MESSAGES`].
+pub fn map_known(msg: &Value, state: &mut TurnState) -> Option<Vec<ProviderEvent>> {
+    let ty = msg.get("type").and_then(Value::as_str).unwrap_or("");
+    let sub = msg.get("subtype").and_then(Value::as_str).unwrap_or("");
+    let text = |k: &str| s(msg, k).unwrap_or_default();
+    let out = match ty {
         "stream_event" => {
             let event = msg.get("event").cloned().unwrap_or(Value::Null);
             if event.get("type").and_then(Value::as_str) != Some("content_block_delta") {
-                return vec![ProviderEvent::Activity];
+                return Some(vec![ProviderEvent::Activity]);
             }
             let delta = event.get("delta").cloned().unwrap_or(Value::Null);
             let item_id = s(msg, "api_message_id");
@@ -144,6 +245,15 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
         "assistant" => {
             let message = msg.get("message").cloned().unwrap_or(Value::Null);
             let id = s(&message, "id");
+            if let Some(u) = message.get("usage").filter(|u| u.is_object()) {
+                let n = |k: &str| u.get(k).and_then(Value::as_i64).unwrap_or(0);
+                state.context_tokens = Some(
+                    n("input_tokens")
+                        + n("cache_creation_input_tokens")
+                        + n("cache_read_input_tokens")
+                        + n("output_tokens"),
+                );
+            }
             let mut out = Vec::new();
             for block in message
                 .get("content")
@@ -169,9 +279,13 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                     Some("tool_use") => {
                         let tool_id = s(block, "id").unwrap_or_default();
                         let name = s(block, "name").unwrap_or_default();
-                        let item = tool_item(&name, block.get("input").unwrap_or(&Value::Null));
+                        let input = block.get("input").unwrap_or(&Value::Null);
+                        let item = tool_item(&name, input);
                         state.tools.insert(tool_id.clone(), item.clone());
                         out.push(ev(EventBody::ItemStarted(item), Some(tool_id)));
+                        if name == coverage::PLAN_TOOL {
+                            out.push(ev(EventBody::TurnPlan(todo_plan(input)), None));
+                        }
                     }
                     _ => {}
                 }
@@ -279,8 +393,124 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                     None,
                 )]
             }
-            _ => vec![ProviderEvent::Activity],
+            Some("status") => vec![ProviderEvent::Activity],
+            Some("model_refusal_fallback") => vec![ev(
+                EventBody::ModelRerouted(ModelRerouted {
+                    from_model: s(msg, "original_model"),
+                    to_model: s(msg, "fallback_model"),
+                    reason: s(msg, "api_refusal_category").or_else(|| Some("refusal".into())),
+                }),
+                None,
+            )],
+            Some("model_refusal_no_fallback") => {
+                return warn(format!("claude refused the request: {}", text("content")));
+            }
+            Some("local_command_output") => vec![ev(
+                EventBody::ItemCompleted(Item {
+                    text: s(msg, "content"),
+                    tool: Some("local_command".into()),
+                    ..Item::new(ItemType::Other)
+                }),
+                s(msg, "uuid"),
+            )],
+            Some("task_started" | "task_updated" | "task_progress" | "task_notification") => {
+                let what = s(msg, "summary")
+                    .filter(|x| !x.is_empty())
+                    .or_else(|| s(msg, "description"))
+                    .unwrap_or_default();
+                let stage = match sub {
+                    "task_started" => "task started".to_string(),
+                    "task_notification" => format!("task {}", text("status")),
+                    "task_progress" => match s(msg, "last_tool_name") {
+                        Some(tool) => format!("task running ({tool})"),
+                        None => "task running".to_string(),
+                    },
+                    _ => "task updated".to_string(),
+                };
+                let item = s(msg, "tool_use_id").or_else(|| s(msg, "task_id"));
+                return progress(format!("{stage}: {what}"), item);
+            }
+            Some("notification") => return warn(text("text")),
+            Some("informational") => return warn(text("content")),
+            Some("permission_denied") => {
+                return warn(format!(
+                    "claude denied {}: {}",
+                    text("tool_name"),
+                    text("message")
+                ));
+            }
+            Some("mirror_error") => {
+                return warn(format!(
+                    "claude could not mirror the session: {}",
+                    text("error")
+                ));
+            }
+            Some("session_writes_lost") => vec![ev(
+                EventBody::RuntimeError(RuntimeError {
+                    message: format!(
+                        "claude could not save the session ({}): the disk is full or over quota",
+                        text("error_code")
+                    ),
+                    class: "provider".into(),
+                }),
+                None,
+            )],
+            _ => return None,
         },
+        "tool_progress" => {
+            let secs = msg
+                .get("elapsed_time_seconds")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
+            return progress(
+                format!("{} running for {secs:.0}s", text("tool_name")),
+                s(msg, "tool_use_id"),
+            );
+        }
+        "tool_use_summary" => {
+            let last = msg
+                .get("preceding_tool_use_ids")
+                .and_then(Value::as_array)
+                .and_then(|ids| ids.last())
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            return progress(text("summary"), last);
+        }
+        "auth_status" => match s(msg, "error") {
+            Some(error) => vec![ev(
+                EventBody::RuntimeError(RuntimeError {
+                    message: format!("claude authentication: {error}"),
+                    class: "provider".into(),
+                }),
+                None,
+            )],
+            None => vec![ProviderEvent::Activity],
+        },
+        "rate_limit_event" => {
+            let info = msg.get("rate_limit_info").cloned().unwrap_or(Value::Null);
+            let limit = RateLimit {
+                name: s(&info, "rateLimitType").unwrap_or_else(|| "claude".into()),
+                used_percent: info
+                    .get("utilization")
+                    .and_then(Value::as_f64)
+                    .map(|u| (u * 100.0).round()),
+                window_minutes: None,
+                resets_at: info.get("resetsAt").and_then(Value::as_i64),
+            };
+            vec![ev(
+                EventBody::RateLimitUpdated(RateLimitUpdated {
+                    limits: vec![limit],
+                    status: s(&info, "status"),
+                }),
+                None,
+            )]
+        }
+        "conversation_reset" => {
+            return warn(format!(
+                "claude started a new conversation ({})",
+                s(msg, "trigger").unwrap_or_else(|| "reset".into())
+            ));
+        }
         "result" => {
             let usage = msg.get("usage").cloned().unwrap_or(Value::Null);
             let n = |k: &str| usage.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -301,7 +531,11 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
                     total_tokens: input + output,
                     context_window,
                     cost_usd: msg.get("total_cost_usd").and_then(Value::as_f64),
-                    ..Default::default()
+                    cached_input_tokens: usage
+                        .get("cache_read_input_tokens")
+                        .and_then(Value::as_i64),
+                    reasoning_tokens: None,
+                    context_tokens: state.context_tokens,
                 }),
                 None,
             );
@@ -337,8 +571,9 @@ pub fn map_line(msg: &Value, state: &mut TurnState) -> Vec<ProviderEvent> {
             ));
             out
         }
-        _ => vec![ProviderEvent::Activity],
-    }
+        _ => return None,
+    };
+    Some(out)
 }
 
 /// The summary carried by the synthetic "This session is being continued …" user message.

@@ -10,7 +10,8 @@
 //! `set_model`) are correlated here.
 
 mod control;
-mod mapping;
+pub mod coverage;
+pub(crate) mod mapping;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -413,15 +414,70 @@ impl ClaudeSession {
             .unwrap_or("")
             .to_string();
         let request = msg.get("request").cloned().unwrap_or(Value::Null);
-        match request.get("subtype").and_then(Value::as_str) {
-            Some("can_use_tool") => self.on_can_use_tool(request_id, request).await,
-            Some("hook_callback") => self.answer(&request_id, json!({})).await,
+        let subtype = request.get("subtype").and_then(Value::as_str).unwrap_or("");
+        match subtype {
+            "can_use_tool" => self.on_can_use_tool(request_id, request).await,
+            "hook_callback" => self.answer(&request_id, json!({})).await,
+            "elicitation" => self.answer(&request_id, json!({"action": "decline"})).await,
+            // Only sent for dialog kinds the host declared, and baton declares none; the SDK
+            // says an undeclared kind must not be answered (claude cancels it on its deadline).
+            "request_user_dialog" => {}
             other => {
-                tracing::debug!(subtype = ?other, "unsupported claude control request");
-                self.answer_error(&request_id, "not supported by baton")
-                    .await;
+                if crate::provider::coverage::find(coverage::CONTROL_REQUESTS, other).is_none() {
+                    crate::provider::coverage::unknown("claude control_request", other);
+                }
+                let why = match crate::provider::coverage::find(coverage::CONTROL_REQUESTS, other) {
+                    Some(crate::provider::coverage::Entry {
+                        handling: crate::provider::coverage::Handling::Answered(why),
+                        ..
+                    }) => format!("{other}: {why}"),
+                    _ => format!("{other}: not supported by baton"),
+                };
+                self.answer_error(&request_id, &why).await;
             }
         }
+    }
+
+    /// `AskUserQuestion`: the questions go to the editor as `input/request`. Answered, the tool
+    /// is allowed with the answers added to its input (keyed by question text, as the tool
+    /// expects); cancelled, it is denied so the agent knows the user did not answer.
+    async fn ask_user(&self, request_id: String, input: Value) {
+        let questions = mapping::ask_user_questions(&input);
+        let (tx, rx) = oneshot::channel();
+        let sent = self
+            .inner
+            .sink
+            .send(ProviderEvent::Input {
+                questions: questions.clone(),
+                native_turn: None,
+                reply: tx,
+            })
+            .await;
+        let declined =
+            json!({"behavior": "deny", "message": "The user declined to answer these questions."});
+        if !sent {
+            return self.answer(&request_id, declined).await;
+        }
+        let session = self.clone();
+        tokio::spawn(async move {
+            let response = match rx.await {
+                Ok(r) if !r.is_cancel() => {
+                    let mut answers = serde_json::Map::new();
+                    for q in &questions {
+                        if let Some(a) = r.answers.get(&q.id).filter(|a| !a.is_empty()) {
+                            answers.insert(q.question.clone(), json!(a.join(", ")));
+                        }
+                    }
+                    let mut updated = input.clone();
+                    if let Some(obj) = updated.as_object_mut() {
+                        obj.insert("answers".into(), Value::Object(answers));
+                    }
+                    json!({"behavior": "allow", "updatedInput": updated})
+                }
+                _ => declined,
+            };
+            session.answer(&request_id, response).await;
+        });
     }
 
     async fn on_can_use_tool(&self, request_id: String, request: Value) {
@@ -431,6 +487,10 @@ impl ClaudeSession {
             .unwrap_or("")
             .to_string();
         let input = request.get("input").cloned().unwrap_or(json!({}));
+        if tool == coverage::ASK_USER_TOOL {
+            // A question, not an approval: asked even when the policy allows everything.
+            return self.ask_user(request_id, input).await;
+        }
         let allow = json!({"behavior": "allow", "updatedInput": input});
         if self.inner.auto_allow || lock(&self.inner.allowed_tools).contains(&tool) {
             return self.answer(&request_id, allow).await;

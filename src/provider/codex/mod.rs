@@ -5,7 +5,7 @@
 //! respawned on demand. The resume cursor is the Codex thread id; `thread/resume` reloads it.
 
 pub mod coverage;
-mod mapping;
+pub(crate) mod mapping;
 mod server;
 
 use std::sync::Arc;

@@ -323,10 +323,9 @@ async fn broadcast(server: &CodexServer, method: &str, params: &Value, events: V
                 body: body @ EventBody::RuntimeWarning(_),
                 ..
             } = ev
+                && pending.len() < PENDING_NOTICES
             {
-                if pending.len() < PENDING_NOTICES {
-                    pending.push(body);
-                }
+                pending.push(body);
             }
         }
         return;
