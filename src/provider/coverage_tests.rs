@@ -8,7 +8,12 @@
 //! A message type a table does not name, or a row naming something the provider no longer
 //! declares, fails with its name.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
