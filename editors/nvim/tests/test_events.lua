@@ -12,7 +12,7 @@ H.run('events', function()
   local seq = 0
   local function ev(type_, data, extra)
     seq = seq + 1
-    return vim.tbl_extend('force', { threadId = 'T2', seq = seq, provider = 'codex', at = 0, turnId = 'turn1', type = type_, data = data }, extra or {})
+    return vim.tbl_extend('force', { threadId = 'T2', seq = seq, provider = 'codex', at = os.time() * 1000, turnId = 'turn1', type = type_, data = data }, extra or {})
   end
   local resets = os.time() + 3600
   local diff1 = 'diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-old\n+new\n'

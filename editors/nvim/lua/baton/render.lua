@@ -500,7 +500,8 @@ function M.rate_limit_line(d, now)
 end
 
 event_renderers['rate_limit.updated'] = function(view, d, ev)
-  local line = M.rate_limit_line(d)
+  -- Relative to the event's time, so a replay renders what the live stream did.
+  local line = M.rate_limit_line(d, (ev.at or 0) > 0 and math.floor(ev.at / 1000) or nil)
   -- Providers repeat their limits after every request: one line per turn, updated in place, and
   -- none at all when nothing changed since the last one shown.
   if line == view.r.rate_limit and not view.r.blocks['rate:' .. (ev.turnId or '')] then
