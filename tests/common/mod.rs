@@ -122,6 +122,10 @@ impl TestEnv {
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
             ("DISABLE_ERROR_REPORTING".into(), "1".into()),
             ("CLAUDE_CODE_MAX_RETRIES".into(), "1".into()),
+            // The mock's model is unknown to claude, which then offers its Task tools instead of
+            // TodoWrite; these bring TodoWrite (the plan tool baton maps to turn.plan) back.
+            ("CLAUDE_CODE_ENABLE_TODO_TOOLS".into(), "1".into()),
+            ("CLAUDE_CODE_ENABLE_TASKS".into(), "0".into()),
             ("RUST_LOG".into(), "baton=debug".into()),
         ]
     }
@@ -145,6 +149,10 @@ base_url = "{base_url}/v1"
 wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
+
+# The mock's model has no catalog metadata, so codex leaves out its plan tool unless asked.
+[tools.update_plan]
+enabled = true
 "#
     )
 }
