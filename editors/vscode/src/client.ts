@@ -7,7 +7,7 @@
  * exercise one implementation of the protocol.
  *
  * Main types: {@link RpcEndpoint} (what both transports provide), {@link BatonClient} (requests,
- * the event fan-out and the approval handler) and {@link spawnBaton} (a baton child process with a
+ * the event fan-out, the approval handler and the input handler) and {@link spawnBaton} (a baton child process with a
  * connection over its stdio, in LSP framing).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
@@ -24,6 +24,8 @@ import type {
   Event,
   HandoffMode,
   InitializationOptions,
+  InputRequestParams,
+  InputResponse,
   InitializeResult,
   ProviderId,
   ProviderInfo,
@@ -32,6 +34,7 @@ import type {
   ThreadReadResponse,
   ThreadStartParams,
   ThreadSwitchResponse,
+  TurnMode,
 } from "./protocol";
 
 /** Something that can be undone, e.g. a registered handler. Structurally the same as VS Code's. */
@@ -59,8 +62,18 @@ export type ApprovalHandler = (
   request: ApprovalRequestParams,
 ) => Promise<ApprovalDecision | undefined> | ApprovalDecision | undefined;
 
+/**
+ * Answers `input/request` (the agent's questions): the answers by question id, or `undefined`
+ * (a dismissed prompt) to cancel.
+ */
+export type InputHandler = (
+  request: InputRequestParams,
+) => Promise<Record<string, string[]> | undefined> | Record<string, string[]> | undefined;
+
 /** Options of {@link BatonClient.startTurn}. */
 export interface TurnOptions {
+  /** `plan`: the agent plans (and may ask questions) before it acts. */
+  mode?: TurnMode;
   /** Switch the thread to this provider first (baton hands the context over). */
   provider?: ProviderId;
   /** Switch the thread to this model first. */
@@ -71,6 +84,7 @@ export interface TurnOptions {
 export class BatonClient {
   private readonly listeners = new Set<(event: Event) => void>();
   private approvalHandler: ApprovalHandler | undefined;
+  private inputHandler: InputHandler | undefined;
   private readonly registrations: Disposable[] = [];
 
   constructor(private readonly rpc: RpcEndpoint) {
@@ -91,6 +105,7 @@ export class BatonClient {
         const decision = handler ? await handler(params) : undefined;
         return { decision: decision ?? "decline" };
       }),
+      rpc.onRequest("input/request", (params: InputRequestParams) => this.answerInput(params)),
     );
   }
 
@@ -131,6 +146,28 @@ export class BatonClient {
     return { dispose: () => this.listeners.delete(wrapped) };
   }
 
+  /**
+   * The reply to an `input/request`: `{answers}` from the handler, or `{cancelled: true}` when there
+   * is no handler, it throws, or the user dismissed a prompt.
+   */
+  async answerInput(params: InputRequestParams): Promise<InputResponse> {
+    const handler = this.inputHandler;
+    if (!handler) return { cancelled: true };
+    let answers: Record<string, string[]> | undefined;
+    try {
+      answers = await handler(params);
+    } catch {
+      answers = undefined;
+    }
+    if (!answers || Object.keys(answers).length === 0) return { cancelled: true };
+    return { answers };
+  }
+
+  /** Sets who answers `input/request`; without one every request is cancelled. */
+  setInputHandler(handler: InputHandler | undefined): void {
+    this.inputHandler = handler;
+  }
+
   /** Sets who answers `approval/request`; without one every approval is declined. */
   setApprovalHandler(handler: ApprovalHandler | undefined): void {
     this.approvalHandler = handler;
@@ -151,6 +188,7 @@ export class BatonClient {
       input: [{ type: "text", text }],
       ...(options.provider ? { provider: options.provider } : {}),
       ...(options.model ? { model: options.model } : {}),
+      ...(options.mode ? { mode: options.mode } : {}),
     });
     return result.turnId;
   }

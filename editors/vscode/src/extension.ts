@@ -2,8 +2,8 @@
  * The VS Code side of baton: spawns the sidecar through `vscode-languageclient` (so VS Code's
  * own machinery handles the process, the LSP framing, the handshake and the stderr log) and maps
  * the protocol onto native UI: a chat webview per thread, a Threads tree in its own activity-bar
- * container, commands mirroring the Neovim plugin, modal approvals, a status bar item and an
- * output channel.
+ * container, commands mirroring the Neovim plugin, modal approvals, quick picks for the agent's
+ * questions, a status bar item and an output channel.
  *
  * Everything protocol-shaped lives in `client.ts` and everything about how a transcript looks in
  * `render.ts`; this file only wires them to `vscode`, which is why it is the one part of the
@@ -14,7 +14,17 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, type LanguageClientOptions, type ServerOptions, TransportKind } from "vscode-languageclient/node";
 import { BatonClient } from "./client";
-import type { ApprovalDecision, ApprovalRequestParams, Event, InitializeResult, ProviderId, Thread } from "./protocol";
+import { askQuestions, type InputUi, type PickItem } from "./input";
+import type {
+  ApprovalDecision,
+  ApprovalRequestParams,
+  Event,
+  InitializeResult,
+  InputRequestParams,
+  ProviderId,
+  Thread,
+  TurnMode,
+} from "./protocol";
 import { applyEvents, type ChatState, emptyChat, renderHtml, statusText } from "./render";
 
 let extension: BatonExtension | undefined;
@@ -84,6 +94,7 @@ class BatonExtension implements vscode.Disposable {
       vscode.window.registerTreeDataProvider("baton.threads", this.tree),
       reg("baton.new", () => this.newThread()),
       reg("baton.send", () => this.send()),
+      reg("baton.sendPlan", () => this.send("plan")),
       reg("baton.sendSelection", () => this.sendSelection()),
       reg("baton.interrupt", (item?: ThreadItem) => this.interrupt(item)),
       reg("baton.stop", (item?: ThreadItem) => this.stop(item)),
@@ -128,6 +139,7 @@ class BatonExtension implements vscode.Disposable {
     const client = new BatonClient(lsp);
     client.onEvent((e) => this.onEvent(e));
     client.setApprovalHandler((r) => this.askApproval(r));
+    client.setInputHandler((r) => this.askInput(r));
     await lsp.start();
     this.lsp = lsp;
     this.initializeResult = lsp.initializeResult as unknown as InitializeResult | undefined;
@@ -165,6 +177,8 @@ class BatonExtension implements vscode.Disposable {
     state.provider = e.provider;
     if (e.type === "thread.status") state.status = e.data.status;
     if ((e.type === "session.started" || e.type === "turn.started") && e.data.model) state.model = e.data.model;
+    if (e.type === "model.rerouted" && e.data.toModel) state.model = e.data.toModel;
+    if (e.type === "usage.updated") state.usage = e.data;
     this.panels.get(e.threadId)?.onEvent(e);
     if (e.type === "thread.status" || e.type === "session.exited" || e.type === "handoff.completed") {
       this.tree.refresh();
@@ -191,6 +205,33 @@ class BatonExtension implements vscode.Disposable {
     const spinning = state.status === "running" ? "$(sync~spin)" : "$(comment-discussion)";
     this.statusItem.text = `${spinning} ${statusText(state)}`;
     this.statusItem.tooltip = `baton thread ${state.threadId ?? ""}`;
+  }
+
+  /** The agent's questions: a quick pick (or input box) per question; Escape cancels them all. */
+  private async askInput(r: InputRequestParams): Promise<Record<string, string[]> | undefined> {
+    if (this.panels.has(r.threadId)) this.panels.get(r.threadId)?.reveal();
+    const ui: InputUi = {
+      pick: async (items, o) => {
+        if (o.canPickMany) {
+          return vscode.window.showQuickPick(items, {
+            title: o.title,
+            placeHolder: o.placeHolder,
+            canPickMany: true,
+            ignoreFocusOut: true,
+          });
+        }
+        return vscode.window.showQuickPick<PickItem>(items, {
+          title: o.title,
+          placeHolder: o.placeHolder,
+          ignoreFocusOut: true,
+        });
+      },
+      text: (o) =>
+        Promise.resolve(
+          vscode.window.showInputBox({ title: o.title, prompt: o.prompt, password: o.password, ignoreFocusOut: true }),
+        ),
+    };
+    return askQuestions(ui, r);
   }
 
   private async askApproval(r: ApprovalRequestParams): Promise<ApprovalDecision | undefined> {
@@ -260,18 +301,22 @@ class BatonExtension implements vscode.Disposable {
     return (await this.pickThread())?.id;
   }
 
-  async prompt(threadId: string | undefined, text: string): Promise<void> {
+  async prompt(threadId: string | undefined, text: string, mode?: TurnMode): Promise<void> {
     const id = threadId ?? this.currentThreadId ?? (await this.newThread())?.id;
     if (!id) return;
     const client = await this.connection();
     this.setCurrent(id);
     if (!this.panels.has(id)) await this.open(id);
-    await client.startTurn(id, text);
+    await client.startTurn(id, text, mode ? { mode } : {});
   }
 
-  private async send(): Promise<void> {
-    const text = await vscode.window.showInputBox({ prompt: "Prompt for the agent", ignoreFocusOut: true });
-    if (text) await this.prompt(undefined, text);
+  /** Send Prompt, or with `plan` Send Prompt (Plan Mode): the agent plans and asks before acting. */
+  private async send(mode?: TurnMode): Promise<void> {
+    const text = await vscode.window.showInputBox({
+      prompt: mode === "plan" ? "Prompt for the agent (plan mode: it plans and may ask before acting)" : "Prompt for the agent",
+      ignoreFocusOut: true,
+    });
+    if (text) await this.prompt(undefined, text, mode);
   }
 
   private async sendSelection(): Promise<void> {
@@ -442,9 +487,9 @@ class ChatPanel {
     this.panel.onDidChangeViewState((e) => {
       if (e.webviewPanel.active) this.ext.setCurrent(this.threadId);
     });
-    this.panel.webview.onDidReceiveMessage(async (m: { type: string; text?: string }) => {
+    this.panel.webview.onDidReceiveMessage(async (m: { type: string; text?: string; mode?: string }) => {
       try {
-        if (m.type === "send" && m.text) await this.ext.prompt(this.threadId, m.text);
+        if (m.type === "send" && m.text) await this.ext.prompt(this.threadId, m.text, m.mode === "plan" ? "plan" : undefined);
         else if (m.type === "interrupt") await this.ext.interrupt();
         else if (m.type === "ready") this.render();
       } catch (e) {
@@ -538,6 +583,15 @@ function pageHtml(webview: vscode.Webview): string {
   .marker.warning { color: var(--vscode-editorWarning-foreground); }
   .marker.error { color: var(--vscode-errorForeground); }
   .reasoning, .command { opacity: .9; }
+  .progress, .rate-limit, .explanation { opacity: .6; font-size: 90%; margin: 4px 0; }
+  .rate-limit.error { color: var(--vscode-errorForeground); opacity: 1; }
+  .error { color: var(--vscode-errorForeground); }
+  ul.checklist { list-style: none; padding-left: 4px; margin: 4px 0; }
+  .step.completed { opacity: .7; }
+  .step.inProgress { font-weight: bold; }
+  pre.diff .add { color: var(--vscode-gitDecoration-addedResourceForeground); }
+  pre.diff .del { color: var(--vscode-gitDecoration-deletedResourceForeground); }
+  pre.diff .hunk, pre.diff .file { opacity: .7; }
   #composer { position: fixed; left: 0; right: 0; bottom: 0; padding: 8px 12px; background: var(--vscode-editor-background); border-top: 1px solid var(--vscode-panel-border); }
   #status { font-size: 90%; opacity: .7; margin-bottom: 4px; }
   textarea { width: 100%; box-sizing: border-box; color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); }
@@ -548,18 +602,19 @@ function pageHtml(webview: vscode.Webview): string {
 <div id="composer">
   <div id="status"></div>
   <textarea id="input" rows="3" placeholder="Ask the agent (Ctrl+Enter to send)"></textarea>
-  <button id="send">Send</button> <button id="interrupt" disabled>Interrupt</button>
+  <button id="send">Send</button> <button id="plan" title="Send in plan mode: the agent plans and may ask before acting">Plan</button> <button id="interrupt" disabled>Interrupt</button>
 </div>
 <script nonce="${n}">
   const vscode = acquireVsCodeApi();
   const transcript = document.getElementById("transcript");
   const input = document.getElementById("input");
   const interrupt = document.getElementById("interrupt");
-  const send = () => {
+  const send = (mode) => {
     const text = input.value.trim();
-    if (text) { vscode.postMessage({ type: "send", text }); input.value = ""; }
+    if (text) { vscode.postMessage(mode ? { type: "send", text, mode } : { type: "send", text }); input.value = ""; }
   };
-  document.getElementById("send").addEventListener("click", send);
+  document.getElementById("send").addEventListener("click", () => send());
+  document.getElementById("plan").addEventListener("click", () => send("plan"));
   interrupt.addEventListener("click", () => vscode.postMessage({ type: "interrupt" }));
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) send(); });
   window.addEventListener("message", (event) => {
