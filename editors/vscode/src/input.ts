@@ -44,7 +44,10 @@ export async function askQuestion(
     const text = await freeText();
     return text === undefined ? undefined : [text];
   }
-  const items: PickItem[] = options.map((o) => ({ label: o.label, ...(o.description ? { description: o.description } : {}) }));
+  const items: PickItem[] = options.map((o) => ({
+    label: o.label,
+    ...(o.description && o.description !== o.label ? { description: o.description } : {}),
+  }));
   if (q.allowOther) items.push({ label: OTHER, description: "type an answer", other: true });
   const picked = await ui.pick(items, { title: t, placeHolder: q.question, canPickMany: !!q.multiSelect });
   if (picked === undefined) return undefined;

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { applyEvents, emptyChat, renderMarkdown } from "../src/render";
+import type { InputRequestParams } from "../src/protocol";
 import { World, withTimeout } from "./harness";
 
 const T = 60_000;
@@ -110,6 +111,46 @@ test("interrupt, compaction and errors go through the typed API", { timeout: T }
     assert.ok(compacted.type === "compaction.completed" && compacted.data.summary.length > 0);
 
     await assert.rejects(c.readThread("no-such-thread"), (e: { code?: number }) => e.code === -32010);
+  } finally {
+    await w.dispose();
+  }
+});
+
+test("a plan-mode turn asks the user through input/request and gets the answer", { timeout: T }, async () => {
+  const w = await world();
+  try {
+    const c = w.baton.client;
+    const asked: InputRequestParams[] = [];
+    c.setInputHandler(async (r) => {
+      asked.push(r);
+      const q = r.questions[0];
+      return q ? { [q.id]: ["blue"] } : undefined;
+    });
+    const thread = await c.startThread({ provider: "codex", cwd: w.work });
+    const turnId = await c.startTurn(thread.id, "ASK_USER: Which color? | red | blue", { mode: "plan" });
+    const done = await w.waitFor((e) => e.type === "turn.completed" && e.turnId === turnId, "turn end");
+    assert.equal(done.type === "turn.completed" && done.data.state, "completed");
+    assert.equal(asked.length, 1, "one input/request");
+    const q = asked[0]?.questions[0];
+    assert.equal(q?.question, "Which color?");
+    assert.deepEqual(q?.options?.map((o) => o.label), ["red", "blue"]);
+    const requested = w.events.find((e) => e.type === "input.requested" && e.turnId === turnId);
+    const resolved = w.events.find((e) => e.type === "input.resolved" && e.turnId === turnId);
+    assert.ok(requested && resolved && resolved.type === "input.resolved", "input.requested and input.resolved were notified");
+    assert.equal(resolved.data.cancelled, false);
+    assert.deepEqual(Object.values(resolved.data.answers ?? {}), [["blue"]]);
+    const chat = emptyChat(thread.id);
+    applyEvents(chat, w.events.filter((e) => e.threadId === thread.id));
+    const md = renderMarkdown(chat);
+    assert.match(md, /question: Which color\? → blue/);
+    assert.match(md, /\*\*Agent:\*\* user answered: .*blue/);
+
+    // Escape (the handler answers nothing) cancels; the turn goes on.
+    c.setInputHandler(() => undefined);
+    const second = await c.startTurn(thread.id, "ASK_USER: Which size? | S | M", { mode: "plan" });
+    await w.waitFor((e) => e.type === "turn.completed" && e.turnId === second, "second turn end");
+    const cancelled = w.events.find((e) => e.type === "input.resolved" && e.turnId === second);
+    assert.ok(cancelled && cancelled.type === "input.resolved" && cancelled.data.cancelled, "the request was cancelled");
   } finally {
     await w.dispose();
   }

@@ -94,7 +94,7 @@ function M.ask_question(q)
         prompt = prompt,
         kind = 'baton.input',
         format_item = function(it)
-          if it.description and it.description ~= '' then
+          if it.description and it.description ~= '' and it.description ~= it.label then
             return it.label .. ' — ' .. it.description
           end
           return it.label
