@@ -44,9 +44,18 @@ H.run('events', function()
     ev('usage.updated', { inputTokens = 10, outputTokens = 5, totalTokens = 15, contextTokens = 42000, contextWindow = 100000 }),
     ev('thread.status', { status = 'idle' }),
   }
+  local progress_seen
   for _, e in ipairs(stream) do
     threads.on_event(e)
+    if e.type == 'item.progress' and e.data.message == 'searching 2/3' then
+      local view = threads.view('T2')
+      local lines = vim.api.nvim_buf_get_lines(view.buf, 0, -1, false)
+      progress_seen = lines
+    end
   end
+  -- While the tool runs, its latest progress is one dim line (replaced, not appended).
+  H.eq({ '⚙ docs/search', '  … searching 2/3' }, vim.list_slice(progress_seen, #progress_seen - 1, #progress_seen), 'the progress line')
+  H.ok(not table.concat(progress_seen, '\n'):find('searching 1/3', 1, true), 'the older progress was replaced')
   local view = threads.view('T2')
   threads.show(view)
   local rate = 'rate limit: primary 42% of 300 min, resets ' .. os.date('%H:%M', resets)
@@ -75,7 +84,6 @@ H.run('events', function()
     '┊ @@ -0,0 +1 @@',
     '┊ +hello',
     '⚙ docs/search',
-    '  … searching 2/3',
     '  [failed]',
     '  ! no index',
     rate,

@@ -25,7 +25,7 @@ import type {
   Thread,
   TurnMode,
 } from "./protocol";
-import { applyEvents, type ChatState, emptyChat, renderHtml, statusText } from "./render";
+import { applyEvents, type ChatState, emptyChat, rateLimitText, renderHtml, statusText } from "./render";
 
 let extension: BatonExtension | undefined;
 
@@ -179,6 +179,7 @@ class BatonExtension implements vscode.Disposable {
     if ((e.type === "session.started" || e.type === "turn.started") && e.data.model) state.model = e.data.model;
     if (e.type === "model.rerouted" && e.data.toModel) state.model = e.data.toModel;
     if (e.type === "usage.updated") state.usage = e.data;
+    if (e.type === "rate_limit.updated") state.rateLimits = e.data;
     this.panels.get(e.threadId)?.onEvent(e);
     if (e.type === "thread.status" || e.type === "session.exited" || e.type === "handoff.completed") {
       this.tree.refresh();
@@ -204,7 +205,16 @@ class BatonExtension implements vscode.Disposable {
     if (!state) return;
     const spinning = state.status === "running" ? "$(sync~spin)" : "$(comment-discussion)";
     this.statusItem.text = `${spinning} ${statusText(state)}`;
-    this.statusItem.tooltip = `baton thread ${state.threadId ?? ""}`;
+    const usage = state.usage;
+    this.statusItem.tooltip = [
+      `baton thread ${state.threadId ?? ""}`,
+      usage?.contextTokens && usage.contextWindow
+        ? `context: ${usage.contextTokens} of ${usage.contextWindow} tokens`
+        : undefined,
+      state.rateLimits ? rateLimitText(state.rateLimits) : undefined,
+    ]
+      .filter(Boolean)
+      .join("\n");
   }
 
   /** The agent's questions: a quick pick (or input box) per question; Escape cancels them all. */

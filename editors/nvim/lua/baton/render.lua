@@ -187,6 +187,25 @@ function M.block(view, key, lines, hl)
   }
 end
 
+--- Removes a block shown by `M.block` (e.g. the progress line of an item that completed).
+function M.remove_block(view, key)
+  local marks = view.r.blocks and view.r.blocks[key]
+  if not marks then
+    return
+  end
+  view.r.blocks[key] = nil
+  local buf = view.buf
+  local s = vim.api.nvim_buf_get_extmark_by_id(buf, block_ns, marks[1], {})
+  local e = vim.api.nvim_buf_get_extmark_by_id(buf, block_ns, marks[2], {})
+  vim.api.nvim_buf_del_extmark(buf, block_ns, marks[1])
+  vim.api.nvim_buf_del_extmark(buf, block_ns, marks[2])
+  if s[1] and e[1] and e[1] >= s[1] and vim.api.nvim_buf_line_count(buf) > e[1] - s[1] + 1 then
+    with_modifiable(buf, function()
+      vim.api.nvim_buf_set_lines(buf, s[1], e[1] + 1, false, {})
+    end)
+  end
+end
+
 --- Appends streamed text: it continues the stream's open line, new lines get the stream's prefix.
 --- @param view baton.View
 --- @param key string the item and stream the text belongs to
@@ -291,6 +310,9 @@ function item_renderers.tool_call(view, d, ev)
   elseif status ~= '' then
     M.lines(view, { ' ' .. status }, d.error and 'BatonError' or 'BatonTool')
   end
+  if d.output and d.output ~= '' and not view.r.streamed[id .. ':tool_output'] then
+    M.lines(view, prefixed(M.prefix.tool_output, vim.trim(d.output)))
+  end
   if d.text and d.text ~= '' and d.itemType == 'subagent' then
     M.lines(view, prefixed('  ', d.text))
   end
@@ -358,6 +380,8 @@ event_renderers['item.completed'] = function(view, d, ev)
     return
   end
   view.r.done[id] = true
+  -- A finished item's progress line has said all it had to say.
+  M.remove_block(view, 'progress:' .. id)
   -- Streamed items are already on screen; their completion only closes the stream.
   if d.itemType == 'assistant_message' and view.r.streamed[id .. ':assistant'] then
     view.r.open = nil
