@@ -320,7 +320,7 @@ class BatonExtension implements vscode.Disposable {
     await client.startTurn(id, text, mode ? { mode } : {});
   }
 
-  /** Send Prompt, or with `plan` Send Prompt (Plan Mode): the agent plans and asks before acting. */
+  /** Send Prompt, or with `plan` Plan Before Acting (Plan Mode Prompt): the agent plans and asks before acting. */
   private async send(mode?: TurnMode): Promise<void> {
     const text = await vscode.window.showInputBox({
       prompt: mode === "plan" ? "Prompt for the agent (plan mode: it plans and may ask before acting)" : "Prompt for the agent",
