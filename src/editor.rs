@@ -62,23 +62,12 @@ impl Editor {
         &self,
         params: ApprovalRequestParams,
     ) -> (ApprovalDecision, Option<String>) {
-        let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
-        let request = self.peer.request("approval/request", params);
-        let outcome = if secs == 0 {
-            Ok(request.await)
-        } else {
-            tokio::time::timeout(Duration::from_secs(secs), request).await
-        };
-        match outcome {
-            Err(_) => (ApprovalDecision::Decline, Some("timeout".into())),
-            Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => {
-                (ApprovalDecision::Decline, Some("disconnect".into()))
-            }
-            Ok(Err(_)) => (ApprovalDecision::Decline, Some("error".into())),
-            Ok(Ok(v)) => match serde_json::from_value::<ApprovalResponse>(v) {
-                Ok(r) => (r.decision, None),
-                Err(_) => (ApprovalDecision::Decline, Some("error".into())),
-            },
+        match self
+            .ask::<_, ApprovalResponse>("approval/request", params)
+            .await
+        {
+            Ok(r) => (r.decision, None),
+            Err(by) => (ApprovalDecision::Decline, Some(by.into())),
         }
     }
 
@@ -86,23 +75,32 @@ impl Editor {
     /// answer itself, who cancelled (`timeout`, `disconnect`, `error`). Anything but an answer
     /// is a cancel. The approval timeout applies.
     pub async fn ask_input(&self, params: InputRequestParams) -> (InputResponse, Option<String>) {
+        match self.ask::<_, InputResponse>("input/request", params).await {
+            Ok(r) => (r, None),
+            Err(by) => (InputResponse::cancel(), Some(by.into())),
+        }
+    }
+
+    /// A server->client request the user answers, bounded by the approval timeout; `Err` says
+    /// why there is no usable answer: `timeout`, `disconnect` or `error` (an error reply or a
+    /// result of the wrong shape).
+    async fn ask<P: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: P,
+    ) -> Result<R, &'static str> {
         let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
-        let request = self.peer.request("input/request", params);
+        let request = self.peer.request(method, params);
         let outcome = if secs == 0 {
             Ok(request.await)
         } else {
             tokio::time::timeout(Duration::from_secs(secs), request).await
         };
         match outcome {
-            Err(_) => (InputResponse::cancel(), Some("timeout".into())),
-            Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => {
-                (InputResponse::cancel(), Some("disconnect".into()))
-            }
-            Ok(Err(_)) => (InputResponse::cancel(), Some("error".into())),
-            Ok(Ok(v)) => match serde_json::from_value::<InputResponse>(v) {
-                Ok(r) => (r, None),
-                Err(_) => (InputResponse::cancel(), Some("error".into())),
-            },
+            Err(_) => Err("timeout"),
+            Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => Err("disconnect"),
+            Ok(Err(_)) => Err("error"),
+            Ok(Ok(v)) => serde_json::from_value(v).map_err(|_| "error"),
         }
     }
 }
