@@ -57,6 +57,15 @@ pub fn find(table: &'static [Entry], name: &str) -> Option<&'static Entry> {
     table.iter().find(|e| e.name == name)
 }
 
+/// How baton answers `name` by itself, for requests whose row is `answered`; the text goes into
+/// the error reply so the provider's log says why.
+pub fn answer_reason(table: &'static [Entry], name: &str) -> Option<&'static str> {
+    match find(table, name)?.handling {
+        Handling::Answered(how) => Some(how),
+        _ => None,
+    }
+}
+
 static REPORTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// Logs a message type no table names, once per type and process: a newer provider than the

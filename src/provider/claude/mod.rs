@@ -423,17 +423,15 @@ impl ClaudeSession {
             // says an undeclared kind must not be answered (claude cancels it on its deadline).
             "request_user_dialog" => {}
             other => {
-                if crate::provider::coverage::find(coverage::CONTROL_REQUESTS, other).is_none() {
-                    crate::provider::coverage::unknown("claude control_request", other);
-                }
-                let why = match crate::provider::coverage::find(coverage::CONTROL_REQUESTS, other) {
-                    Some(crate::provider::coverage::Entry {
-                        handling: crate::provider::coverage::Handling::Answered(why),
-                        ..
-                    }) => format!("{other}: {why}"),
-                    _ => format!("{other}: not supported by baton"),
-                };
-                self.answer_error(&request_id, &why).await;
+                // Every other subtype in the table is answered with an error saying why.
+                let why =
+                    crate::provider::coverage::answer_reason(coverage::CONTROL_REQUESTS, other)
+                        .unwrap_or_else(|| {
+                            crate::provider::coverage::unknown("claude control_request", other);
+                            "not supported by baton"
+                        });
+                self.answer_error(&request_id, &format!("{other}: {why}"))
+                    .await;
             }
         }
     }

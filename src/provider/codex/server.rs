@@ -16,8 +16,8 @@ use tokio::process::Child;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{REQUEST_TIMEOUT, mapping, rpc_to_provider};
-use crate::provider::process;
 use crate::provider::{ApprovalAsk, EventSink, ProviderError, ProviderEvent, ProviderSettings};
+use crate::provider::{coverage, process};
 use crate::rpc::{self, Incoming, Peer, PeerOptions, RequestId, RpcError};
 
 pub struct CodexServer {
@@ -402,23 +402,20 @@ async fn handle_request(server: &Arc<CodexServer>, id: RequestId, method: &str, 
         "applyPatchApproval" | "execCommandApproval" => {
             return reply(Ok(json!({"decision": "denied"}))).await;
         }
-        "item/tool/call" | "account/chatgptAuthTokens/refresh" | "attestation/generate" => {
-            let why = match super::coverage::REQUESTS.iter().find(|e| e.name == method) {
-                Some(crate::provider::coverage::Entry {
-                    handling: crate::provider::coverage::Handling::Answered(why),
-                    ..
-                }) => why,
-                _ => "not supported by baton",
-            };
-            return reply(Err(RpcError::new(
-                baton_protocol::errors::INVALID_REQUEST,
-                format!("{method}: {why}"),
-            )))
-            .await;
-        }
+        // The rest of the table's requests (dynamic tools, token refresh, attestation) get an
+        // error saying why; a request no table names is unknown.
         _ => {
-            crate::provider::coverage::unknown("codex", method);
-            return reply(Err(RpcError::method_not_found(method))).await;
+            let error = match coverage::answer_reason(super::coverage::REQUESTS, method) {
+                Some(why) => RpcError::new(
+                    baton_protocol::errors::INVALID_REQUEST,
+                    format!("{method}: {why}"),
+                ),
+                None => {
+                    coverage::unknown("codex", method);
+                    RpcError::method_not_found(method)
+                }
+            };
+            return reply(Err(error)).await;
         }
     };
     let decline = || {
