@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_protocol::{
-    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange,
+    ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, InputOption,
     InputQuestion, InputResponse, ProviderId, ProviderInfo, SandboxMode, TurnMode,
 };
 use serde_json::Value;
@@ -64,6 +64,23 @@ pub struct ApprovalAsk {
     pub cwd: Option<String>,
     pub changes: Option<Vec<FileChange>>,
     pub reason: Option<String>,
+}
+
+/// The choices of a question, as both Codex and Claude Code send them (`[{label, description}]`);
+/// an empty description is left out.
+pub fn input_options(options: Option<&Value>) -> Vec<InputOption> {
+    options
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+            Some(InputOption {
+                label: text("label")?,
+                description: text("description").filter(|d| !d.is_empty()),
+            })
+        })
+        .collect()
 }
 
 /// One thing a provider session reports.

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use baton_protocol::{
     CompactionCompleted, CompactionFailed, CompactionStarted, CompactionTrigger, ContentDelta,
-    EventBody, FileChange, InputOption, InputQuestion, Item, ItemProgress, ItemType, ModelRerouted,
-    PlanStep, PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError, RuntimeWarning, Stream,
+    EventBody, FileChange, InputQuestion, Item, ItemProgress, ItemType, ModelRerouted, PlanStep,
+    PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError, RuntimeWarning, Stream,
     TurnCompleted, TurnPlan, TurnState as Ending, UsageUpdated,
 };
 use serde_json::Value;
@@ -159,18 +159,7 @@ pub fn ask_user_questions(input: &Value) -> Vec<InputQuestion> {
             id: format!("q{}", i + 1),
             question: s(q, "question").unwrap_or_default(),
             header: s(q, "header"),
-            options: q
-                .get("options")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|o| {
-                    Some(InputOption {
-                        label: s(o, "label")?,
-                        description: s(o, "description").filter(|d| !d.is_empty()),
-                    })
-                })
-                .collect(),
+            options: crate::provider::input_options(q.get("options")),
             multi_select: q
                 .get("multiSelect")
                 .and_then(Value::as_bool)

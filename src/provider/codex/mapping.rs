@@ -5,7 +5,7 @@
 //! proves the session is alive but carries nothing for the editor.
 
 use baton_protocol::{
-    ContentDelta, EventBody, FileChange, InputOption, InputQuestion, Item, ItemProgress, ItemType,
+    ContentDelta, EventBody, FileChange, InputQuestion, Item, ItemProgress, ItemType,
     ModelRerouted, PlanStep, PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError,
     RuntimeWarning, Stream, TurnCompleted, TurnDiff, TurnPlan, TurnStarted, TurnState,
     UsageUpdated,
@@ -479,18 +479,7 @@ pub fn input_questions(questions: Option<&Value>) -> Vec<InputQuestion> {
                 id: s(q, "id").unwrap_or_else(|| format!("q{i}")),
                 question: s(q, "question").unwrap_or_default(),
                 header: s(q, "header"),
-                options: q
-                    .get("options")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| {
-                        Some(InputOption {
-                            label: s(o, "label")?,
-                            description: s(o, "description").filter(|d| !d.is_empty()),
-                        })
-                    })
-                    .collect(),
+                options: crate::provider::input_options(q.get("options")),
                 multi_select: false,
                 allow_other: flag("isOther"),
                 secret: flag("isSecret"),
