@@ -116,6 +116,27 @@ pub enum ProviderEvent {
     },
 }
 
+impl ProviderEvent {
+    /// A copy of a normalised event (to send one process-wide notice to several threads);
+    /// `None` for the other variants, which carry a one-time reply channel or nothing.
+    pub fn duplicate(&self) -> Option<ProviderEvent> {
+        match self {
+            ProviderEvent::Event {
+                body,
+                native_turn,
+                item_id,
+                raw,
+            } => Some(ProviderEvent::Event {
+                body: body.clone(),
+                native_turn: native_turn.clone(),
+                item_id: item_id.clone(),
+                raw: raw.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The channel a session reports into, stamped with its generation.
 #[derive(Debug, Clone)]
 pub struct EventSink {

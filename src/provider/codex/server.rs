@@ -331,22 +331,8 @@ async fn broadcast(server: &CodexServer, method: &str, params: &Value, events: V
         return;
     }
     for sink in sinks {
-        for ev in &events {
-            if let ProviderEvent::Event {
-                body,
-                native_turn,
-                item_id,
-                raw,
-            } = ev
-            {
-                sink.send(ProviderEvent::Event {
-                    body: body.clone(),
-                    native_turn: native_turn.clone(),
-                    item_id: item_id.clone(),
-                    raw: raw.clone(),
-                })
-                .await;
-            }
+        for ev in events.iter().filter_map(ProviderEvent::duplicate) {
+            sink.send(ev).await;
         }
     }
 }
