@@ -115,19 +115,43 @@ async fn codex_plan_mode_question_is_answered_through_input_request() {
     env.mock.clear_requests();
     let t2 = turn_in(&mut b, &id, "hello again", "default").await;
     wait_turn_end(&mut b, &id, &t2).await;
+    let mode = last_collaboration_mode(&env);
+    assert!(mode.contains("Collaboration Mode: Default"), "{mode}");
+}
+
+/// The latest `<collaboration_mode>` developer message codex sent the model.
+fn last_collaboration_mode(env: &TestEnv) -> String {
     let body = env.mock.requests_to(Api::Responses).pop().unwrap().body;
-    let developer: Vec<String> = body["input"]
+    body["input"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|i| i["role"] == "developer")
         .map(|i| i["content"].to_string())
-        .collect();
-    let mode = developer
-        .iter()
         .rev()
         .find(|d| d.contains("<collaboration_mode>"))
-        .expect("codex names the collaboration mode");
+        .expect("codex names the collaboration mode")
+}
+
+/// Codex keeps a thread's collaboration mode in the thread itself: after a plan-mode turn, a
+/// stop and a resume, the next plain turn must still bring the thread back to Default.
+#[tokio::test]
+async fn codex_plain_turn_after_a_resumed_plan_turn_is_back_in_default_mode() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let id = thread(&mut b, &env, "codex").await;
+    let t = turn_in(&mut b, &id, "think about the layout", "plan").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    assert!(last_collaboration_mode(&env).contains("Plan"));
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let t = turn_in(&mut b, &id, "now just answer", "default").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    let started = of_type(&b, &id, "session.started");
+    assert_eq!(started.last().unwrap()["data"]["resumed"], true);
+    let mode = last_collaboration_mode(&env);
     assert!(mode.contains("Collaboration Mode: Default"), "{mode}");
 }
 

@@ -116,7 +116,9 @@ impl CodexPool {
                 native_id: native_id.clone(),
                 compaction,
                 model: model.clone(),
-                plan_mode: Arc::new(AtomicBool::new(false)),
+                // Codex keeps a thread's collaboration mode across resumes, and a resumed thread
+                // may have ended in plan mode: its first plain turn names Default explicitly.
+                plan_mode: Arc::new(AtomicBool::new(was_resumed)),
             },
             Started {
                 native_id,
@@ -152,7 +154,8 @@ pub struct CodexSession {
     compaction: Arc<server::Compaction>,
     /// The model Codex reported for the thread (a collaboration mode must name one).
     model: Option<String>,
-    /// The last turn ran in plan mode; Codex keeps the mode, so the next default turn resets it.
+    /// The thread may be in plan mode (the last turn ran in it, or the thread was resumed);
+    /// Codex keeps the mode, so the next default turn resets it.
     plan_mode: Arc<AtomicBool>,
 }
 
