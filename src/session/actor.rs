@@ -83,7 +83,7 @@ pub enum Command {
 }
 
 /// A question request waiting for the editor.
-pub(crate) struct PendingInput {
+struct PendingInput {
     reply: oneshot::Sender<InputResponse>,
     /// Ids of questions whose answers are secret (never persisted).
     secret: Vec<String>,
