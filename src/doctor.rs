@@ -27,7 +27,7 @@ pub async fn run(cli: &Cli) -> u8 {
         );
         if let Some(e) = &p.error {
             println!("          problem: {e}");
-            if p.id == baton_protocol::ProviderId::Codex {
+            if p.id == baton_protocol::ProviderId::CODEX {
                 problems += 1;
             }
         }

@@ -9,17 +9,21 @@ pub mod approval;
 pub mod errors;
 pub mod event;
 pub mod input;
+pub mod item;
 pub mod lifecycle;
 pub mod provider;
 pub mod schema;
+pub mod status;
 pub mod thread;
 pub mod turn;
 
 pub use approval::*;
 pub use event::*;
 pub use input::*;
+pub use item::*;
 pub use lifecycle::*;
 pub use provider::*;
+pub use status::*;
 pub use thread::*;
 pub use turn::*;
 

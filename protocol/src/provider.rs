@@ -3,38 +3,88 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A provider id: the agent CLI behind a thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderId {
-    /// OpenAI Codex via `codex app-server`.
-    Codex,
-    /// Claude Code via `claude -p` stream-json.
-    Claude,
-}
+/// A provider id: the name of a configured agent behind a thread (`codex`, `claude`, or any id a
+/// config file declares, e.g. `gemini`). On the wire it is a plain string.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct ProviderId(String);
 
 impl ProviderId {
-    /// The wire name of the provider.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Codex => "codex",
-            ProviderId::Claude => "claude",
-        }
+    /// The built-in Codex provider (`codex app-server`).
+    pub const CODEX: &'static str = "codex";
+    /// The built-in Claude Code provider (`claude -p` stream-json).
+    pub const CLAUDE: &'static str = "claude";
+
+    /// A provider id from its wire name.
+    pub fn new(id: impl Into<String>) -> Self {
+        ProviderId(id.into())
     }
 
-    /// Parses a wire name.
+    /// The built-in Codex provider.
+    pub fn codex() -> Self {
+        ProviderId::new(Self::CODEX)
+    }
+
+    /// The built-in Claude Code provider.
+    pub fn claude() -> Self {
+        ProviderId::new(Self::CLAUDE)
+    }
+
+    /// The wire name of the provider.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses a wire name: any non-empty id of letters, digits, `-`, `_` and `.`.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "codex" => Some(ProviderId::Codex),
-            "claude" => Some(ProviderId::Claude),
-            _ => None,
-        }
+        let valid = !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        valid.then(|| ProviderId::new(s))
     }
 }
 
 impl std::fmt::Display for ProviderId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for ProviderId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ProviderId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// How baton talks to a provider: the adapter behind its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// `codex app-server` (JSON-RPC over JSONL, one shared process).
+    Codex,
+    /// `claude -p` stream-json (one process per live session).
+    Claude,
+    /// Any Agent Client Protocol agent (one process per provider id, sessions multiplexed).
+    Acp,
+}
+
+impl ProviderKind {
+    /// The wire name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Codex => "codex",
+            ProviderKind::Claude => "claude",
+            ProviderKind::Acp => "acp",
+        }
     }
 }
 
@@ -53,6 +103,8 @@ pub struct ProviderListResponse {
 #[serde(rename_all = "camelCase")]
 pub struct ProviderInfo {
     pub id: ProviderId,
+    /// The adapter behind the id.
+    pub kind: ProviderKind,
     /// Whether the binary was found and answered `--version`.
     pub available: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
 use crate::provider::ProviderId;
+use crate::status::ThreadStatus;
 
 /// A baton thread: one conversation, bound to a provider's native thread (the resume cursor).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -31,41 +32,6 @@ pub struct Thread {
     pub updated_at: i64,
     /// The seq of the newest event in the thread's log (0 when empty).
     pub last_seq: i64,
-}
-
-/// The state of a thread's provider session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ThreadStatus {
-    /// A live session, no turn running.
-    Idle,
-    /// A turn is running.
-    Running,
-    /// No live session; the next turn resumes from the binding.
-    Stopped,
-    /// The session failed; the next turn tries again.
-    Error,
-}
-
-impl ThreadStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ThreadStatus::Idle => "idle",
-            ThreadStatus::Running => "running",
-            ThreadStatus::Stopped => "stopped",
-            ThreadStatus::Error => "error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "idle" => Some(ThreadStatus::Idle),
-            "running" => Some(ThreadStatus::Running),
-            "stopped" => Some(ThreadStatus::Stopped),
-            "error" => Some(ThreadStatus::Error),
-            _ => None,
-        }
-    }
 }
 
 /// When the agent must ask before acting.
@@ -256,7 +222,7 @@ pub struct ThreadSwitchParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffInfo {
-    pub strategy: crate::HandoffStrategy,
+    pub strategy: crate::event::HandoffStrategy,
     pub summary_chars: u64,
 }
 

@@ -19,7 +19,7 @@ fn event_wire_shape() {
     let ev = Event {
         thread_id: "t1".into(),
         seq: 3,
-        provider: ProviderId::Codex,
+        provider: ProviderId::codex(),
         at: 1,
         turn_id: Some("u1".into()),
         item_id: None,

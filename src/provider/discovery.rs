@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use baton_protocol::{ProviderCapabilities, ProviderId, ProviderInfo};
+use baton_protocol::{ProviderCapabilities, ProviderId, ProviderInfo, ProviderKind};
 use tokio::process::Command;
 
 use super::ProviderSettings;
@@ -11,22 +11,32 @@ use super::process::resolve_bin;
 /// Probes every provider concurrently.
 pub async fn list(settings: &ProviderSettings) -> Vec<ProviderInfo> {
     let (codex, claude) = tokio::join!(
-        probe(ProviderId::Codex, settings.codex_bin.as_deref(), "codex"),
-        probe(ProviderId::Claude, settings.claude_bin.as_deref(), "claude"),
+        probe(
+            ProviderId::codex(),
+            ProviderKind::Codex,
+            settings.codex_bin.as_deref(),
+            "codex"
+        ),
+        probe(
+            ProviderId::claude(),
+            ProviderKind::Claude,
+            settings.claude_bin.as_deref(),
+            "claude"
+        ),
     );
     vec![codex, claude]
 }
 
-fn capabilities(id: ProviderId) -> ProviderCapabilities {
-    match id {
-        ProviderId::Codex => ProviderCapabilities {
+fn capabilities(kind: ProviderKind) -> ProviderCapabilities {
+    match kind {
+        ProviderKind::Codex => ProviderCapabilities {
             compact: true,
             resume: true,
             interrupt: true,
             approvals: true,
             in_session_model_switch: true,
         },
-        ProviderId::Claude => ProviderCapabilities {
+        ProviderKind::Claude | ProviderKind::Acp => ProviderCapabilities {
             compact: true,
             resume: true,
             interrupt: true,
@@ -36,14 +46,20 @@ fn capabilities(id: ProviderId) -> ProviderCapabilities {
     }
 }
 
-async fn probe(id: ProviderId, explicit: Option<&str>, name: &str) -> ProviderInfo {
+async fn probe(
+    id: ProviderId,
+    kind: ProviderKind,
+    explicit: Option<&str>,
+    name: &str,
+) -> ProviderInfo {
     let mut info = ProviderInfo {
         id,
+        kind,
         available: false,
         version: None,
         path: None,
         error: None,
-        capabilities: capabilities(id),
+        capabilities: capabilities(kind),
     };
     let Some(bin) = resolve_bin(explicit, name) else {
         info.error = Some(match explicit {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, InputOption,
-    InputQuestion, InputResponse, ProviderId, ProviderInfo, SandboxMode, TurnMode,
+    InputQuestion, InputResponse, ProviderId, ProviderInfo, ProviderKind, SandboxMode, TurnMode,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -248,23 +248,36 @@ impl Providers {
         config: SessionConfig,
         sink: EventSink,
     ) -> Result<(Session, Started), ProviderError> {
-        match provider {
-            ProviderId::Codex => {
+        match self.kind(&provider) {
+            Some(ProviderKind::Codex) => {
                 let (s, started) = self.codex.start(config, sink).await?;
                 Ok((Session::Codex(s), started))
             }
-            ProviderId::Claude => {
+            Some(ProviderKind::Claude) => {
                 let (s, started) = claude::start(&self.settings, config, sink).await?;
                 Ok((Session::Claude(s), started))
             }
+            Some(ProviderKind::Acp) | None => Err(ProviderError::Unavailable(format!(
+                "unknown provider `{provider}` (see provider/list)"
+            ))),
+        }
+    }
+
+    /// The adapter behind a provider id, `None` for an id nothing declares.
+    pub fn kind(&self, provider: &ProviderId) -> Option<ProviderKind> {
+        match provider.as_str() {
+            ProviderId::CODEX => Some(ProviderKind::Codex),
+            ProviderId::CLAUDE => Some(ProviderKind::Claude),
+            _ => None,
         }
     }
 
     /// Whether the provider can compact natively (its binary must be there to do it).
-    pub fn can_compact(&self, provider: ProviderId) -> bool {
-        let (explicit, name) = match provider {
-            ProviderId::Codex => (self.settings.codex_bin.as_deref(), "codex"),
-            ProviderId::Claude => (self.settings.claude_bin.as_deref(), "claude"),
+    pub fn can_compact(&self, provider: &ProviderId) -> bool {
+        let (explicit, name) = match self.kind(provider) {
+            Some(ProviderKind::Codex) => (self.settings.codex_bin.as_deref(), "codex"),
+            Some(ProviderKind::Claude) => (self.settings.claude_bin.as_deref(), "claude"),
+            Some(ProviderKind::Acp) | None => return false,
         };
         process::resolve_bin(explicit, name).is_some()
     }

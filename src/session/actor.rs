@@ -240,7 +240,7 @@ impl Actor {
                 let switch_to = provider.filter(|p| *p != self.thread.provider);
                 let new_model = model.filter(|m| Some(m) != self.thread.model.as_ref());
                 if switch_to.is_some() || new_model.is_some() {
-                    let to = switch_to.unwrap_or(self.thread.provider);
+                    let to = switch_to.unwrap_or_else(|| self.thread.provider.clone());
                     r = self
                         .switch(to, new_model, HandoffMode::Auto, events)
                         .await
@@ -412,7 +412,7 @@ impl Actor {
         item_id: Option<String>,
         raw: Option<Value>,
     ) {
-        let provider: ProviderId = self.thread.provider;
+        let provider: ProviderId = self.thread.provider.clone();
         match self
             .ctx
             .store
@@ -446,10 +446,11 @@ impl Actor {
             resume: self.thread.provider_thread_id.clone(),
         };
         let providers = self.ctx.providers.clone();
-        let provider = self.thread.provider;
+        let provider = self.thread.provider.clone();
+        let start_as = provider.clone();
         let started = self
             .drive(events, async move {
-                providers.start(provider, config, sink).await
+                providers.start(start_as, config, sink).await
             })
             .await;
         let (session, started) = match started {

@@ -22,7 +22,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
     let thread = store
         .create_thread(NewThread {
             id: "t".into(),
-            provider: ProviderId::Codex,
+            provider: ProviderId::codex(),
             model: None,
             cwd: "/".into(),
             title: None,

@@ -100,7 +100,7 @@ impl Actor {
         events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
     ) -> Result<(Thread, HandoffInfo), RpcError> {
         self.ensure_quiet()?;
-        let from = self.thread.provider;
+        let from = self.thread.provider.clone();
         if to == from {
             // A model change within the provider: the cursor is kept.
             if let Some(m) = model.filter(|m| Some(m) != self.thread.model.as_ref()) {
@@ -130,7 +130,7 @@ impl Actor {
             .await
             .map_err(store_error)?;
         let target = natives.into_iter().find(|n| n.provider == to);
-        let can_compact = self.ctx.providers.can_compact(from)
+        let can_compact = self.ctx.providers.can_compact(&from)
             && (self.session.is_some() || self.thread.provider_thread_id.is_some());
         let mut strategy = match mode {
             HandoffMode::None => HandoffStrategy::None,
@@ -141,7 +141,11 @@ impl Actor {
             HandoffMode::Auto => HandoffStrategy::Transcript,
         };
         self.emit(
-            EventBody::HandoffStarted(HandoffStarted { from, to, strategy }),
+            EventBody::HandoffStarted(HandoffStarted {
+                from: from.clone(),
+                to: to.clone(),
+                strategy,
+            }),
             None,
             None,
         )
@@ -157,7 +161,7 @@ impl Actor {
                     .await
                     .map_err(store_error)?;
                 let rendered = handoff::render_transcript(&events, handoff::DEFAULT_MAX_CHARS);
-                handoff::delta_text(from, &rendered)
+                handoff::delta_text(&from, &rendered)
             }
             HandoffStrategy::Transcript => self.transcript().await?,
             HandoffStrategy::Compact => match self.compact_and_wait(events).await {
@@ -177,7 +181,7 @@ impl Actor {
                 }
                 Err(e) => {
                     return Err(self
-                        .handoff_failed(from, to, format!("compaction failed: {e}"))
+                        .handoff_failed(from.clone(), to.clone(), format!("compaction failed: {e}"))
                         .await);
                 }
             },
@@ -185,7 +189,7 @@ impl Actor {
         // The source's native thread has seen everything up to here; a later switch back
         // hands over only what comes after.
         if let Some(native_id) = self.thread.provider_thread_id.clone() {
-            self.record_native(from, native_id, self.thread.model.clone())
+            self.record_native(from.clone(), native_id, self.thread.model.clone())
                 .await;
         }
         // Start the target first; only once it is up is the source stopped.
@@ -204,16 +208,16 @@ impl Actor {
         };
         let providers = self.ctx.providers.clone();
         let started = self
-            .drive(
-                events,
-                async move { providers.start(to, config, sink).await },
-            )
+            .drive(events, {
+                let to = to.clone();
+                async move { providers.start(to, config, sink).await }
+            })
             .await;
         let (session, started) = match started {
             Ok(ok) => ok,
             Err(e) => {
                 let msg = provider_error(e).message;
-                return Err(self.handoff_failed(from, to, msg).await);
+                return Err(self.handoff_failed(from.clone(), to.clone(), msg).await);
             }
         };
         self.generation = new_generation;
@@ -222,14 +226,18 @@ impl Actor {
         }
         self.last_activity = Instant::now();
         self.update(ThreadUpdate {
-            provider: Some(to),
+            provider: Some(to.clone()),
             provider_thread_id: Some(Some(started.native_id.clone())),
             model: Some(target_model.or(started.model.clone())),
             ..Default::default()
         })
         .await?;
-        self.record_native(to, started.native_id.clone(), self.thread.model.clone())
-            .await;
+        self.record_native(
+            to.clone(),
+            started.native_id.clone(),
+            self.thread.model.clone(),
+        )
+        .await;
         if let Some(message) = started.warning.clone() {
             self.emit(
                 EventBody::RuntimeWarning(RuntimeWarning { message }),
@@ -248,7 +256,7 @@ impl Actor {
             None,
         )
         .await;
-        self.pending_handoff = (!text.is_empty()).then(|| handoff::block(from, to, &text));
+        self.pending_handoff = (!text.is_empty()).then(|| handoff::block(&from, &to, &text));
         self.update(ThreadUpdate {
             pending_handoff: Some(self.pending_handoff.clone()),
             ..Default::default()
@@ -313,8 +321,8 @@ impl Actor {
     ) -> RpcError {
         self.emit(
             EventBody::HandoffFailed(HandoffFailed {
-                from,
-                to,
+                from: from.clone(),
+                to: to.clone(),
                 error: error.clone(),
             }),
             None,

@@ -22,7 +22,7 @@ async fn w<F: Future>(f: F) -> F::Output {
 fn new_thread(id: &str, cwd: &str) -> NewThread {
     NewThread {
         id: id.into(),
-        provider: ProviderId::Codex,
+        provider: ProviderId::codex(),
         model: Some("m".into()),
         cwd: cwd.into(),
         title: None,
@@ -59,7 +59,7 @@ async fn create_and_get() {
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let t = w(store.create_thread(NewThread {
         id: "t".into(),
-        provider: ProviderId::Claude,
+        provider: ProviderId::claude(),
         model: None,
         cwd: "/w".into(),
         title: Some("hello".into()),
@@ -172,7 +172,7 @@ async fn list_skips_unreadable_threads() {
         .unwrap();
     raw(&path)
         .execute(
-            "UPDATE threads SET provider = 'gemini' WHERE id = 'bad'",
+            "UPDATE threads SET provider = 'not a provider!' WHERE id = 'bad'",
             [],
         )
         .unwrap();
@@ -194,7 +194,7 @@ async fn update_sets_and_clears_fields() {
         "t",
         ThreadUpdate {
             status: Some(ThreadStatus::Running),
-            provider: Some(ProviderId::Claude),
+            provider: Some(ProviderId::claude()),
             provider_thread_id: Some(Some("native".into())),
             model: Some(Some("m2".into())),
             active_turn_id: Some(Some("turn".into())),
@@ -205,7 +205,7 @@ async fn update_sets_and_clears_fields() {
     .await
     .unwrap();
     assert_eq!(t.status, ThreadStatus::Running);
-    assert_eq!(t.provider, ProviderId::Claude);
+    assert_eq!(t.provider, ProviderId::claude());
     assert_eq!(t.provider_thread_id.as_deref(), Some("native"));
     assert_eq!(t.model.as_deref(), Some("m2"));
     assert_eq!(t.title.as_deref(), Some("title"));
@@ -243,7 +243,7 @@ async fn update_sets_and_clears_fields() {
     assert_eq!(cleared.model, None);
     assert_eq!(cleared.title, None);
     assert_eq!(cleared.status, ThreadStatus::Running, "untouched");
-    assert_eq!(cleared.provider, ProviderId::Claude, "untouched");
+    assert_eq!(cleared.provider, ProviderId::claude(), "untouched");
     let b = w(store.get_binding("t")).await.unwrap().unwrap();
     assert_eq!(b.thread, cleared);
     assert_eq!(b.active_turn_id, None);
@@ -291,7 +291,7 @@ async fn concurrent_appends_get_gapless_seqs() {
                 let r = s
                     .append_event(
                         t,
-                        ProviderId::Codex,
+                        ProviderId::codex(),
                         Some("u".into()),
                         None,
                         delta(&format!("{task}/{i}")),
@@ -372,7 +372,7 @@ async fn append_returns_what_read_gives_back() {
     for (i, body) in bodies.into_iter().enumerate() {
         let e = w(store.append_event(
             "t",
-            ProviderId::Claude,
+            ProviderId::claude(),
             Some("turn".into()),
             (i % 2 == 0).then(|| format!("item{i}")),
             body,
@@ -410,7 +410,7 @@ async fn append_returns_what_read_gives_back() {
             .is_empty()
     );
     assert!(matches!(
-        w(store.append_event("missing", ProviderId::Codex, None, None, delta("x"))).await,
+        w(store.append_event("missing", ProviderId::codex(), None, None, delta("x"))).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -438,7 +438,7 @@ async fn unreadable_events_are_skipped() {
     let store = Store::open(&path).unwrap();
     w(store.create_thread(new_thread("t", "/"))).await.unwrap();
     for i in 0..4 {
-        w(store.append_event("t", ProviderId::Codex, None, None, delta(&i.to_string())))
+        w(store.append_event("t", ProviderId::codex(), None, None, delta(&i.to_string())))
             .await
             .unwrap();
     }
@@ -450,8 +450,11 @@ async fn unreadable_events_are_skipped() {
     .unwrap();
     conn.execute("UPDATE events SET data = '{not json' WHERE seq = 3", [])
         .unwrap();
-    conn.execute("UPDATE events SET provider = 'gemini' WHERE seq = 4", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE events SET provider = 'not a provider!' WHERE seq = 4",
+        [],
+    )
+    .unwrap();
     let events = w(store.read_events("t", 0, None)).await.unwrap();
     assert_eq!(seqs(&events), [1]);
 }
@@ -463,7 +466,7 @@ async fn a_failing_command_undoes_only_its_own_writes() {
     let store = Store::open(&path).unwrap();
     w(store.create_thread(new_thread("a", "/"))).await.unwrap();
     w(store.create_thread(new_thread("b", "/"))).await.unwrap();
-    w(store.append_event("a", ProviderId::Codex, None, None, delta("1")))
+    w(store.append_event("a", ProviderId::codex(), None, None, delta("1")))
         .await
         .unwrap();
     // Rewinding the counter makes the next append of `a` collide with seq 1 after it has
@@ -472,8 +475,8 @@ async fn a_failing_command_undoes_only_its_own_writes() {
         .execute("UPDATE threads SET last_seq = 0 WHERE id = 'a'", [])
         .unwrap();
     let (bad, good) = tokio::join!(
-        store.append_event("a", ProviderId::Codex, None, None, delta("2")),
-        store.append_event("b", ProviderId::Codex, None, None, delta("x")),
+        store.append_event("a", ProviderId::codex(), None, None, delta("2")),
+        store.append_event("b", ProviderId::codex(), None, None, delta("x")),
     );
     assert!(matches!(bad, Err(StoreError::Sqlite(_))), "{bad:?}");
     assert_eq!(good.unwrap().seq, 1);
@@ -492,12 +495,12 @@ async fn delete_removes_everything() {
     let store = Store::open(&path).unwrap();
     for id in ["gone", "kept"] {
         w(store.create_thread(new_thread(id, "/"))).await.unwrap();
-        w(store.append_event(id, ProviderId::Codex, None, None, delta("x")))
+        w(store.append_event(id, ProviderId::codex(), None, None, delta("x")))
             .await
             .unwrap();
         w(store.upsert_native_thread(NativeThread {
             thread_id: id.into(),
-            provider: ProviderId::Codex,
+            provider: ProviderId::codex(),
             native_id: "n".into(),
             model: None,
             last_seq: 1,
@@ -541,17 +544,17 @@ async fn native_threads_upsert_per_provider() {
         last_seq,
         updated_at: 0,
     };
-    w(store.upsert_native_thread(native(ProviderId::Codex, "c1", 3)))
+    w(store.upsert_native_thread(native(ProviderId::codex(), "c1", 3)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(3)).await;
-    w(store.upsert_native_thread(native(ProviderId::Claude, "k1", 5)))
+    w(store.upsert_native_thread(native(ProviderId::claude(), "k1", 5)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(3)).await;
     w(store.upsert_native_thread(NativeThread {
         model: None,
-        ..native(ProviderId::Codex, "c2", 9)
+        ..native(ProviderId::codex(), "c2", 9)
     }))
     .await
     .unwrap();
@@ -560,7 +563,7 @@ async fn native_threads_upsert_per_provider() {
         .iter()
         .map(|n| {
             (
-                n.provider,
+                n.provider.clone(),
                 n.native_id.as_str(),
                 n.model.as_deref(),
                 n.last_seq,
@@ -570,15 +573,15 @@ async fn native_threads_upsert_per_provider() {
     assert_eq!(
         summary,
         [
-            (ProviderId::Codex, "c2", None, 9),
-            (ProviderId::Claude, "k1", Some("m"), 5)
+            (ProviderId::codex(), "c2", None, 9),
+            (ProviderId::claude(), "k1", Some("m"), 5)
         ]
     );
     assert!(got.iter().all(|n| n.updated_at > 0), "stamped by the store");
     assert!(matches!(
         w(store.upsert_native_thread(NativeThread {
             thread_id: "missing".into(),
-            ..native(ProviderId::Codex, "c", 0)
+            ..native(ProviderId::codex(), "c", 0)
         }))
         .await,
         Err(StoreError::NotFound(_))
@@ -611,7 +614,7 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
             .unwrap();
         w(store.append_event(
             "running",
-            ProviderId::Codex,
+            ProviderId::codex(),
             Some("turn1".into()),
             None,
             delta("hi"),
@@ -620,7 +623,7 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
         .unwrap();
         w(store.upsert_native_thread(NativeThread {
             thread_id: "running".into(),
-            provider: ProviderId::Codex,
+            provider: ProviderId::codex(),
             native_id: "native".into(),
             model: None,
             last_seq: 1,
@@ -665,7 +668,7 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
         })
     );
     assert_eq!(events[1].turn_id.as_deref(), Some("turn1"));
-    assert_eq!(events[1].provider, ProviderId::Codex);
+    assert_eq!(events[1].provider, ProviderId::codex());
     let idle = w(store.get_thread("idle")).await.unwrap().unwrap();
     assert_eq!(idle.status, ThreadStatus::Stopped);
     assert_eq!(idle.last_seq, 0, "no turn, no event");

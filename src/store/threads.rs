@@ -347,7 +347,7 @@ pub fn recover(c: &Connection) -> Result<Vec<Recovered>> {
         }
         if let Some(turn_id) = &turn {
             // An unknown provider cannot be resumed anyway; the event still records the failure.
-            let provider = ProviderId::parse(&provider).unwrap_or(ProviderId::Codex);
+            let provider = ProviderId::parse(&provider).unwrap_or_else(ProviderId::codex);
             events::append(
                 c,
                 &id,

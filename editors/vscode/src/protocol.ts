@@ -38,9 +38,10 @@ export type Event = {
   turnId?: string | null;
 } & Event1;
 /**
- * A provider id: the agent CLI behind a thread.
+ * A provider id: the name of a configured agent behind a thread (`codex`, `claude`, or any id a
+ * config file declares, e.g. `gemini`). On the wire it is a plain string.
  */
-export type ProviderId = "codex" | "claude";
+export type ProviderId = string;
 export type Event1 =
   | {
       data: SessionStarted;
@@ -189,6 +190,10 @@ export type HandoffStrategy = "compact" | "transcript" | "delta" | "none";
  */
 export type HandoffMode = ("compact" | "transcript" | "none") | "auto";
 /**
+ * How baton talks to a provider: the adapter behind its id.
+ */
+export type ProviderKind = "codex" | "claude" | "acp";
+/**
  * One piece of user input.
  */
 export type InputItem = {
@@ -248,6 +253,7 @@ export interface BatonProtocolDefinitions {
   ProviderCapabilities?: ProviderCapabilities;
   ProviderId?: ProviderId;
   ProviderInfo?: ProviderInfo;
+  ProviderKind?: ProviderKind;
   ProviderListParams?: ProviderListParams;
   ProviderListResponse?: ProviderListResponse;
   RateLimit?: RateLimit;
@@ -748,6 +754,10 @@ export interface ProviderInfo {
    */
   error?: string | null;
   id: ProviderId;
+  /**
+   * The adapter behind the id.
+   */
+  kind: ProviderKind;
   /**
    * The binary baton runs.
    */

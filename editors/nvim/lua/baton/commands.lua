@@ -4,7 +4,19 @@ local actions = require('baton.actions')
 
 local M = {}
 
-local providers = { 'codex', 'claude' }
+--- The provider ids to complete: what the running baton reported (`initialize`'s providers, the
+--- same list as `provider/list`), else the two built-in ones.
+local function providers()
+  local server = require('baton.client').server
+  local ids = {}
+  for _, p in ipairs(server and server.providers or {}) do
+    ids[#ids + 1] = p.id
+  end
+  if #ids == 0 then
+    ids = { 'codex', 'claude' }
+  end
+  return ids
+end
 
 --- The visual selection (or range) of the current buffer as prompt context with its file name.
 local function selection_context(line1, line2)
@@ -78,7 +90,7 @@ M.subcommands.new = M.subcommands.start
 local function complete_provider(arglead)
   return vim.tbl_filter(function(p)
     return vim.startswith(p, arglead)
-  end, providers)
+  end, providers())
 end
 
 --- Defines the commands (idempotent).
