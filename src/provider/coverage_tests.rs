@@ -3,7 +3,8 @@
 //!   --experimental`, run here at test time);
 //! - Claude Code: the `StdoutMessage` and `SDKControlRequestInner` unions in the pinned Claude
 //!   Agent SDK's `sdk.d.ts` (installed by `scripts/install-tools`);
-//! - both: every recorded transcript in `../shared/reference/transcripts/`.
+//! - both: every transcript recorded from the pinned CLIs in `tests/fixtures/`
+//!   (`scripts/record-transcripts`).
 //!
 //! A message type a table does not name, or a row naming something the provider no longer
 //! declares, fails with its name.
@@ -25,6 +26,7 @@ use super::claude::mapping as claude_map;
 use super::codex::coverage as codex_cov;
 use super::codex::mapping as codex_map;
 use super::coverage::{Entry, Handling};
+use super::mapping_tests::transcripts;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -318,32 +320,6 @@ fn mapped_rows_have_mapping_code_and_ignored_rows_have_none() {
     }
 }
 
-fn transcripts(dir: &str) -> Vec<(String, Vec<Value>)> {
-    let dir = workspace()
-        .join("../shared/reference/transcripts")
-        .join(dir);
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/ must sit beside the repository)",
-            dir.display()
-        )
-    }) {
-        let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let records = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        out.push((
-            path.file_name().unwrap().to_string_lossy().into_owned(),
-            records,
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
 /// Every message Codex sent in the recorded transcripts is a known notification / request /
 /// item, and the notifications that carry content become events.
 #[test]
@@ -351,8 +327,8 @@ fn codex_transcripts_replay_with_nothing_unknown() {
     let mut unknown = Vec::new();
     let (mut messages, mut events) = (0, 0);
     for (file, records) in transcripts("codex-0.169.0") {
-        for rec in records.iter().filter(|r| r["dir"] == "<<") {
-            let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else {
+        for rec in records.iter().filter(|r| r.dir == "<<") {
+            let Some(msg) = rec.json() else {
                 continue;
             };
             let Some(method) = msg["method"].as_str() else {
@@ -390,15 +366,15 @@ fn codex_transcripts_replay_with_nothing_unknown() {
 }
 
 /// Every stdout line Claude printed in the recorded transcripts is a known message (control
-/// requests by subtype), and mapping the whole stream yields the turns' events.
+/// requests by subtype), every result ends a turn, and no assistant message maps to nothing.
 #[test]
 fn claude_transcripts_replay_with_nothing_unknown() {
     let mut unknown = Vec::new();
     let (mut messages, mut completed) = (0, 0);
     for (file, records) in transcripts("claude-code-2.1.328") {
         let mut state = claude_map::TurnState::default();
-        for rec in records.iter().filter(|r| r["dir"] == "out") {
-            let Ok(msg) = serde_json::from_str::<Value>(rec["line"].as_str().unwrap()) else {
+        for rec in records.iter().filter(|r| r.dir == "out") {
+            let Some(msg) = rec.json() else {
                 continue;
             };
             messages += 1;
@@ -413,15 +389,32 @@ fn claude_transcripts_replay_with_nothing_unknown() {
                 }
                 continue;
             }
-            for e in claude_map::map_line(&msg, &mut state) {
-                if let super::ProviderEvent::Event {
-                    body: baton_protocol::EventBody::TurnCompleted(_),
-                    ..
-                } = e
-                {
-                    completed += 1;
-                }
+            let events = claude_map::map_line(&msg, &mut state);
+            let ends = events
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        super::ProviderEvent::Event {
+                            body: baton_protocol::EventBody::TurnCompleted(_),
+                            ..
+                        }
+                    )
+                })
+                .count();
+            // Every result ends a turn; assistant content is never dropped as mere activity.
+            if msg["type"] == "result" {
+                assert_eq!(ends, 1, "{file}: {msg}");
             }
+            if msg["type"] == "assistant" {
+                assert!(
+                    events
+                        .iter()
+                        .all(|e| matches!(e, super::ProviderEvent::Event { .. })),
+                    "{file}: {msg}"
+                );
+            }
+            completed += ends;
         }
     }
     assert!(unknown.is_empty(), "unknown claude messages: {unknown:?}");

@@ -295,3 +295,5 @@ impl Providers {
 
 #[cfg(test)]
 mod coverage_tests;
+#[cfg(test)]
+mod mapping_tests;
