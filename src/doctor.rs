@@ -15,6 +15,16 @@ pub async fn run(cli: &Cli) -> u8 {
         cli,
         Arc::new(AtomicBool::new(false)),
     ));
+    let config = crate::config::Config::load(cli.config.as_deref());
+    println!("\nConfig:");
+    match &config.path {
+        Some(p) => println!("  {}", p.display()),
+        None => println!("  (none: built-in providers only)"),
+    }
+    for e in &config.errors {
+        println!("  problem: {e}");
+        problems += 1;
+    }
     println!("\nProviders:");
     for p in providers.list().await {
         let status = if p.available { "ok" } else { "unavailable" };

@@ -5,6 +5,7 @@
 //! to stderr and optionally to a file.
 
 mod cli;
+mod config;
 mod doctor;
 mod editor;
 mod provider;
@@ -47,6 +48,9 @@ struct Cli {
     /// The claude binary (default: `claude` on PATH).
     #[arg(long, env = "BATON_CLAUDE_BIN", global = true)]
     claude_bin: Option<String>,
+    /// The config file (default: $XDG_CONFIG_HOME/baton/config.toml, else ~/.config/baton/config.toml).
+    #[arg(long, env = "BATON_CONFIG", global = true)]
+    config: Option<PathBuf>,
     /// Accepted for editors that pass it to every language server (vscode-languageclient); stdio is the only transport.
     #[arg(long, hide = true)]
     stdio: bool,
@@ -167,6 +171,9 @@ fn server_args(cli: &Cli) -> Vec<String> {
     }
     if let Some(b) = &cli.claude_bin {
         args.extend(["--claude-bin".to_string(), b.clone()]);
+    }
+    if let Some(c) = &cli.config {
+        args.extend(["--config".to_string(), c.display().to_string()]);
     }
     args
 }
