@@ -11,11 +11,11 @@ use crate::Cli;
 pub async fn run(cli: &Cli) -> u8 {
     let mut problems = 0;
     println!("baton {}", env!("CARGO_PKG_VERSION"));
-    let providers = crate::provider::Providers::new(crate::provider_settings(
-        cli,
-        Arc::new(AtomicBool::new(false)),
-    ));
     let config = crate::config::Config::load(cli.config.as_deref());
+    let providers = crate::provider::Providers::with_config(
+        crate::provider_settings(cli, Arc::new(AtomicBool::new(false))),
+        config.clone(),
+    );
     println!("\nConfig:");
     match &config.path {
         Some(p) => println!("  {}", p.display()),

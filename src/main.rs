@@ -214,9 +214,19 @@ async fn serve(cli: &Cli) -> u8 {
         Err(e) => tracing::error!("recovery failed: {e}"),
     }
     let include_raw = Arc::new(AtomicBool::new(false));
+    let file = config::Config::load(cli.config.as_deref());
+    if let Some(p) = &file.path {
+        tracing::info!(config = %p.display(), providers = file.providers.len(), "config read");
+    }
+    for e in &file.errors {
+        tracing::warn!("config: {e}");
+    }
     let config = server::ServerConfig {
         store,
-        providers: provider::Providers::new(provider_settings(cli, include_raw.clone())),
+        providers: provider::Providers::with_config(
+            provider_settings(cli, include_raw.clone()),
+            file,
+        ),
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
     };

@@ -5,12 +5,17 @@
 //! session *generation* it belongs to, so the thread's actor can drop late events from a session it
 //! already replaced or stopped. Nothing above this module knows a provider's wire format.
 
+pub mod acp;
+pub mod ask;
+pub mod child;
+pub mod host;
 pub mod claude;
 pub mod codex;
 pub mod coverage;
 pub mod discovery;
 pub mod process;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +25,8 @@ use baton_protocol::{
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
 
 /// Where to find the provider binaries and how long idle provider processes live.
 #[derive(Debug, Clone)]
@@ -174,6 +181,7 @@ pub enum ProviderError {
 pub enum Session {
     Codex(codex::CodexSession),
     Claude(claude::ClaudeSession),
+    Acp(acp::AcpSession),
 }
 
 impl Session {
@@ -187,6 +195,7 @@ impl Session {
         match self {
             Session::Codex(s) => s.send_turn(text, model, mode).await.map(Some),
             Session::Claude(s) => s.send_turn(text, mode).await.map(|()| None),
+            Session::Acp(s) => s.send_turn(text, model, mode).await.map(|()| None),
         }
     }
 
@@ -195,6 +204,7 @@ impl Session {
         match self {
             Session::Codex(s) => s.interrupt(native_turn).await,
             Session::Claude(s) => s.interrupt().await,
+            Session::Acp(s) => s.interrupt().await,
         }
     }
 
@@ -204,6 +214,7 @@ impl Session {
             // Codex's compaction takes no instructions.
             Session::Codex(s) => s.compact().await,
             Session::Claude(s) => s.compact(instructions).await,
+            Session::Acp(s) => s.compact(instructions).await,
         }
     }
 
@@ -213,6 +224,7 @@ impl Session {
             // Codex takes the model per turn: the next turn/start carries it.
             Session::Codex(_) => Ok(()),
             Session::Claude(s) => s.set_model(model).await,
+            Session::Acp(s) => s.set_model(model).await,
         }
     }
 
@@ -221,24 +233,85 @@ impl Session {
         match self {
             Session::Codex(s) => s.stop().await,
             Session::Claude(s) => s.stop().await,
+            Session::Acp(s) => s.stop().await,
         }
     }
 }
 
-/// All providers of this baton process.
+/// All providers of this baton process: the built-ins and every provider the config declares.
 #[derive(Clone)]
 pub struct Providers {
     settings: Arc<ProviderSettings>,
     codex: codex::CodexPool,
+    // std locks, never held across an await: the config is swapped whole by an overlay, and
+    // the ACP providers are looked up (or made) on the start path.
+    config: Arc<std::sync::RwLock<Arc<Config>>>,
+    acp: Arc<std::sync::Mutex<BTreeMap<ProviderId, Arc<acp::AcpProvider>>>>,
 }
 
 impl Providers {
+    /// The built-in providers only (no config file).
     pub fn new(settings: ProviderSettings) -> Self {
+        Self::with_config(settings, Config::default())
+    }
+
+    pub fn with_config(settings: ProviderSettings, config: Config) -> Self {
         let settings = Arc::new(settings);
         Providers {
             codex: codex::CodexPool::new(settings.clone()),
             settings,
+            config: Arc::new(std::sync::RwLock::new(Arc::new(config))),
+            acp: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies `initializationOptions.providers` for this editor session; its problems are
+    /// logged and reported with the file's.
+    pub fn overlay(&self, providers: &Value) {
+        let next = self.config().overlay(providers);
+        for e in next.errors.iter().skip(self.config().errors.len()) {
+            tracing::warn!("config: {e}");
+        }
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+    }
+
+    /// Every config problem, one line each.
+    pub fn config_errors(&self) -> Vec<String> {
+        self.config().errors.iter().map(ToString::to_string).collect()
+    }
+
+    /// The ACP provider of `id`, made on first use (and remade when an overlay changed its entry).
+    fn acp(&self, id: &ProviderId) -> Option<Arc<acp::AcpProvider>> {
+        let config = self.config();
+        let entry = config.providers.get(id).filter(|e| e.kind == ProviderKind::Acp)?;
+        let mut map = self.acp.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = map.get(id).filter(|p| p.entry() == entry) {
+            return Some(p.clone());
+        }
+        let p = Arc::new(acp::AcpProvider::new(entry.clone(), self.settings.clone()));
+        map.insert(id.clone(), p.clone());
+        Some(p)
+    }
+
+    /// Puts an ACP provider in place (tests: one reaching an in-process fake agent).
+    #[cfg(test)]
+    pub fn insert_acp(&self, provider: acp::AcpProvider) {
+        let id = provider.entry().id.clone();
+        let mut config = (*self.config()).clone();
+        config.providers.insert(id.clone(), provider.entry().clone());
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.acp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(provider));
     }
 
     /// Starts or resumes the native session of a thread.
@@ -257,7 +330,14 @@ impl Providers {
                 let (s, started) = claude::start(&self.settings, config, sink).await?;
                 Ok((Session::Claude(s), started))
             }
-            Some(ProviderKind::Acp) | None => Err(ProviderError::Unavailable(format!(
+            Some(ProviderKind::Acp) => {
+                let p = self.acp(&provider).ok_or_else(|| {
+                    ProviderError::Unavailable(format!("unknown provider `{provider}`"))
+                })?;
+                let (s, started) = p.start(config, sink).await?;
+                Ok((Session::Acp(s), started))
+            }
+            None => Err(ProviderError::Unavailable(format!(
                 "unknown provider `{provider}` (see provider/list)"
             ))),
         }
@@ -265,31 +345,55 @@ impl Providers {
 
     /// The adapter behind a provider id, `None` for an id nothing declares.
     pub fn kind(&self, provider: &ProviderId) -> Option<ProviderKind> {
-        match provider.as_str() {
-            ProviderId::CODEX => Some(ProviderKind::Codex),
-            ProviderId::CLAUDE => Some(ProviderKind::Claude),
-            _ => None,
-        }
+        self.config().providers.get(provider).map(|e| e.kind)
     }
 
-    /// Whether the provider can compact natively (its binary must be there to do it).
+    /// Whether the provider can compact natively (its binary must be there to do it; an ACP
+    /// agent must have offered `/compact`).
     pub fn can_compact(&self, provider: &ProviderId) -> bool {
         let (explicit, name) = match self.kind(provider) {
             Some(ProviderKind::Codex) => (self.settings.codex_bin.as_deref(), "codex"),
             Some(ProviderKind::Claude) => (self.settings.claude_bin.as_deref(), "claude"),
-            Some(ProviderKind::Acp) | None => return false,
+            Some(ProviderKind::Acp) => {
+                return self.acp(provider).is_some_and(|p| p.can_compact());
+            }
+            None => return false,
         };
         process::resolve_bin(explicit, name).is_some()
     }
 
-    /// What each provider looks like on this machine.
+    /// What each provider looks like on this machine: the built-ins, then every ACP provider.
     pub async fn list(&self) -> Vec<ProviderInfo> {
-        discovery::list(&self.settings).await
+        let mut out = discovery::list(&self.settings).await;
+        let ids: Vec<ProviderId> = self
+            .config()
+            .providers
+            .values()
+            .filter(|e| e.kind == ProviderKind::Acp)
+            .map(|e| e.id.clone())
+            .collect();
+        out.extend(ids.iter().filter_map(|id| self.acp(id)).map(|p| p.info()));
+        out
     }
 
     /// Ends every provider process (orderly shutdown).
     pub async fn shutdown(&self) {
-        self.codex.shutdown().await;
+        let acp: Vec<Arc<acp::AcpProvider>> = self
+            .acp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let stops = acp.iter().map(|p| p.shutdown());
+        tokio::join!(self.codex.shutdown(), join_all(stops));
+    }
+}
+
+/// Waits for every future (a tiny join_all, to avoid a dependency).
+async fn join_all<F: Future<Output = ()>>(futs: impl IntoIterator<Item = F>) {
+    for f in futs {
+        f.await;
     }
 }
 

@@ -219,6 +219,9 @@ impl State {
                     .approval_timeout_secs
                     .store(secs, Ordering::Relaxed);
             }
+            if let Some(providers) = &opts.providers {
+                self.sessions.context().providers.overlay(providers);
+            }
             if let Some(secs) = opts.idle_timeout_secs {
                 self.sessions
                     .context()
@@ -230,6 +233,7 @@ impl State {
             tracing::info!(client = %client.name, version = ?client.version, "editor connected");
         }
         let providers = self.sessions.context().providers.list().await;
+        let config_errors = self.sessions.context().providers.config_errors();
         self.initialized = true;
         params::to_value(InitializeResult {
             server_info: ServerInfo {
@@ -239,6 +243,7 @@ impl State {
             protocol_version: PROTOCOL_VERSION,
             capabilities: ServerCapabilities {},
             providers,
+            config_errors,
         })
     }
 }
