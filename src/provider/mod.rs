@@ -385,15 +385,13 @@ impl Providers {
             .values()
             .cloned()
             .collect();
-        let stops = acp.iter().map(|p| p.shutdown());
-        tokio::join!(self.codex.shutdown(), join_all(stops));
-    }
-}
-
-/// Waits for every future (a tiny join_all, to avoid a dependency).
-async fn join_all<F: Future<Output = ()>>(futs: impl IntoIterator<Item = F>) {
-    for f in futs {
-        f.await;
+        // Concurrently: each agent gets its own grace period, not one after the other.
+        let mut stops = tokio::task::JoinSet::new();
+        for p in acp {
+            stops.spawn(async move { p.shutdown().await });
+        }
+        self.codex.shutdown().await;
+        while stops.join_next().await.is_some() {}
     }
 }
 

@@ -690,6 +690,13 @@ export interface InitializationOptions {
    * Raw messages are not persisted, so `thread/read` never carries them.
    */
   includeRaw?: boolean;
+  /**
+   * Provider entries that add to or override the config file's `[providers]` for this editor
+   * session: an object of `{<id>: {kind?, command?, env?, fs?}}`, the same shape as the file.
+   */
+  providers?: {
+    [k: string]: unknown | undefined;
+  };
 }
 /**
  * Params of `initialize`. LSP `InitializeParams` are accepted as they are; unknown fields are ignored.
@@ -726,6 +733,11 @@ export interface InitializeResult {
    * Reserved for future capability flags; always an object.
    */
   capabilities: ServerCapabilities;
+  /**
+   * Problems in the config file or in `initializationOptions.providers` (file, line, key and
+   * message, one per string); the valid providers are served all the same.
+   */
+  configErrors?: string[];
   /**
    * The baton protocol version; see `PROTOCOL_VERSION`.
    */
@@ -812,6 +824,10 @@ export interface ProviderListParams {}
  * Result of `provider/list`.
  */
 export interface ProviderListResponse {
+  /**
+   * Problems in the config file or in `initializationOptions.providers`, as in `initialize`.
+   */
+  configErrors?: string[];
   providers: ProviderInfo[];
 }
 /**

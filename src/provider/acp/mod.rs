@@ -177,8 +177,10 @@ fn launcher(name: &'static str, entry: &ProviderEntry) -> Launcher {
 }
 
 #[cfg(test)]
+mod actor_tests;
+#[cfg(test)]
 mod coverage_tests;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
