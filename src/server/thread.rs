@@ -72,25 +72,26 @@ pub async fn read(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn stop(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadStopParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
     let detach = p.detach;
-    let thread = actor.call(|reply| Command::Stop { detach, reply }).await?;
+    let thread = sessions
+        .call(&p.thread_id, |reply| Command::Stop { detach, reply })
+        .await?;
     params::to_value(ThreadResponse { thread })
 }
 
 pub async fn delete(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadDeleteParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
-    actor.call(|reply| Command::Delete { reply }).await?;
+    sessions
+        .call(&p.thread_id, |reply| Command::Delete { reply })
+        .await?;
     params::to_value(EmptyResponse {})
 }
 
 pub async fn compact(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadCompactStartParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
     let instructions = p.instructions;
-    actor
-        .call(|reply| Command::Compact {
+    sessions
+        .call(&p.thread_id, |reply| Command::Compact {
             instructions,
             reply,
         })
@@ -100,9 +101,8 @@ pub async fn compact(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn switch(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadSwitchParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
-    let (thread, handoff) = actor
-        .call(|reply| Command::Switch {
+    let (thread, handoff) = sessions
+        .call(&p.thread_id, |reply| Command::Switch {
             provider: p.provider,
             model: p.model,
             handoff: p.handoff,
