@@ -424,3 +424,54 @@ async fn duplicate_in_flight_request_ids_are_refused() {
         "duplicate ids: 1 duplicate refused while the first ran; the first answered; the id reusable after"
     );
 }
+
+/// A `thread/start` cancelled with `$/cancelRequest` answers -32800 and leaves nothing behind:
+/// no thread in `thread/list`, no live session (codex, whose process lives while any session
+/// uses it, exits on its own once idle). Sessions are never reaped here (idleTimeoutSecs 0), so a
+/// leaked session would keep codex running.
+#[tokio::test]
+async fn cancelled_thread_starts_leave_no_thread_and_no_session() {
+    const ROUNDS: i64 = 5;
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &["--idle-timeout", "2"], Framing::Lsp).await;
+    b.initialize_with(json!({"idleTimeoutSecs": 0})).await;
+    let cwd = env.work.to_str().unwrap();
+    let mut saw_codex = false;
+    for round in 0..ROUNDS {
+        let id = 700 + round;
+        let start = json!({"jsonrpc": "2.0", "id": id, "method": "thread/start", "params": {"provider": "codex", "cwd": cwd}});
+        let cancel = json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": id}});
+        let mut bytes = frame(Framing::Lsp, &serde_json::to_vec(&start).unwrap());
+        bytes.extend(frame(Framing::Lsp, &serde_json::to_vec(&cancel).unwrap()));
+        b.send_raw(&bytes).await;
+        let (reply, _) = response_to(&mut b, &json!(id)).await;
+        assert_eq!(reply["error"]["code"], -32800, "round {round}: {reply}");
+        saw_codex |= !common::native_pids(b.pid(), "app-server").is_empty();
+        let list = b.request("thread/list", json!({})).await.unwrap();
+        assert_eq!(
+            list["threads"].as_array().unwrap().len(),
+            0,
+            "round {round}: a cancelled start left a thread: {list}"
+        );
+    }
+    assert!(
+        saw_codex,
+        "the starts never reached codex, so nothing was tested"
+    );
+    // Nothing uses codex any more: it exits after its 2 s idle timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !common::native_pids(b.pid(), "app-server").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "codex still running 20 s after the cancelled starts: a session was left behind\n{}",
+            b.stderr_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The next start works.
+    let thread = common::start_thread(&mut b, &env, "codex", json!({})).await;
+    assert_eq!(thread["status"], "idle");
+    println!(
+        "cancelled thread/start: {ROUNDS} of {ROUNDS} answered -32800; threads left 0; codex exited once idle; the next start worked"
+    );
+}
