@@ -62,11 +62,10 @@ fn cancelled() -> RpcError {
 
 /// Deletes a thread whose start was cancelled, stopping its session.
 async fn roll_back(sessions: &Sessions, thread_id: &str) {
-    let deleted = match sessions.get(thread_id).await {
-        Ok(actor) => actor.call(|reply| Command::Delete { reply }).await,
-        Err(e) => Err(e),
-    };
-    match deleted {
+    match sessions
+        .call(thread_id, |reply| Command::Delete { reply })
+        .await
+    {
         Ok(()) => tracing::info!(thread = thread_id, "thread/start cancelled; thread removed"),
         Err(e) => {
             tracing::warn!(
