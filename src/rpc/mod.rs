@@ -13,7 +13,7 @@ pub mod message;
 pub mod peer;
 
 pub use message::{RequestId, RpcError};
-pub use peer::{Incoming, Peer, PeerOptions, ReadFraming, spawn};
+pub use peer::{Incoming, PROVIDER_MAX_MESSAGE_BYTES, Peer, PeerOptions, ReadFraming, spawn};
 
 /// Error code used when the other side went away before answering.
 pub const DISCONNECTED: i64 = -32098;

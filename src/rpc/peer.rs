@@ -31,6 +31,10 @@ pub enum ReadFraming {
     Ndjson,
 }
 
+/// The largest message accepted from an agent process, whatever its protocol (JSON-RPC peers
+/// and Claude's stream-json lines alike): a resumed thread can come back as one large message.
+pub const PROVIDER_MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Settings of a peer.
 #[derive(Debug, Clone)]
 pub struct PeerOptions {
@@ -69,7 +73,7 @@ impl PeerOptions {
             incoming_capacity: 1024,
             outgoing_capacity: 256,
             answer_malformed: false,
-            max_message_bytes: 256 * 1024 * 1024,
+            max_message_bytes: PROVIDER_MAX_MESSAGE_BYTES,
         }
     }
 }
