@@ -33,7 +33,8 @@
 //!         }
 //!     }
 //! }
-//! let host = Host::new("gemini", Arc::new(Acp::default()), Transport::launcher(spec), idle);
+//! let launch = Transport::launcher(move || Ok(spec.clone())); // spec.env: the agent's env
+//! let host = Host::new("gemini", Arc::new(Acp::default()), launch, idle);
 //! let conn = host.connection().await?;
 //! let session = conn.request("session/new", json!({"cwd": cwd, "mcpServers": []}), Some(T)).await?;
 //! let mut rx = conn.register(session_id);  // session/update, session/request_permission, fs/*
@@ -110,9 +111,12 @@ impl Transport {
         })
     }
 
-    /// A launcher that spawns `spec` each time.
-    pub fn launcher(spec: ChildSpec) -> Launcher {
-        Arc::new(move || Transport::spawn(&spec))
+    /// A launcher that spawns the process `spec` describes each time (resolved anew, so a
+    /// binary installed or removed meanwhile is noticed at the next start).
+    pub fn launcher(
+        spec: impl Fn() -> Result<ChildSpec, ProviderError> + Send + Sync + 'static,
+    ) -> Launcher {
+        Arc::new(move || Transport::spawn(&spec()?))
     }
 }
 

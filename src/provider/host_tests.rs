@@ -284,7 +284,7 @@ async fn a_crashed_agent_process_tells_its_routes_why() {
     let host = Host::new(
         "sh",
         Arc::new(Fake { unrouted: tx }),
-        Transport::launcher(spec),
+        Transport::launcher(move || Ok(spec.clone())),
         Duration::from_secs(60),
     );
     let conn = tokio::time::timeout(T, host.connection())

@@ -90,28 +90,21 @@ pub async fn start(
             None => "`claude` not found on PATH (set BATON_CLAUDE_BIN)".into(),
         })
     })?;
+    let spawn = |mode| process::spawn(&bin, settings, &config, mode, sink.clone());
+    let started = |session, native_id, resumed, warning| {
+        let model = config.model.clone();
+        let started = Started {
+            native_id,
+            resumed,
+            model,
+            warning,
+        };
+        Ok((session, started))
+    };
     let mut warning = None;
     if let Some(cursor) = config.resume.clone() {
-        match process::spawn(
-            &bin,
-            settings,
-            &config,
-            Mode::Resume(cursor.clone()),
-            sink.clone(),
-        )
-        .await
-        {
-            Ok(s) => {
-                return Ok((
-                    s,
-                    Started {
-                        native_id: cursor,
-                        resumed: true,
-                        model: config.model.clone(),
-                        warning: None,
-                    },
-                ));
-            }
+        match spawn(Mode::Resume(cursor.clone())).await {
+            Ok(s) => return started(s, cursor, true, None),
             Err(ProviderError::Failed(msg)) if msg.contains("No conversation found") => {
                 tracing::debug!(thread = %config.thread_id, "claude cannot resume {cursor}: {msg}");
             }
@@ -126,26 +119,8 @@ pub async fn start(
         );
         // Keeping the id keeps the cursor stable; Claude refuses it only if some project still
         // holds a session under it, and then a new id will do.
-        match process::spawn(
-            &bin,
-            settings,
-            &config,
-            Mode::New(cursor.clone()),
-            sink.clone(),
-        )
-        .await
-        {
-            Ok(s) => {
-                return Ok((
-                    s,
-                    Started {
-                        native_id: cursor,
-                        resumed: false,
-                        model: config.model.clone(),
-                        warning: Some(lost),
-                    },
-                ));
-            }
+        match spawn(Mode::New(cursor.clone())).await {
+            Ok(s) => return started(s, cursor, false, Some(lost)),
             Err(e) => {
                 tracing::debug!(thread = %config.thread_id, "claude refused session id {cursor} again: {e}");
                 warning = Some(lost);
@@ -153,16 +128,8 @@ pub async fn start(
         }
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let s = process::spawn(&bin, settings, &config, Mode::New(id.clone()), sink).await?;
-    Ok((
-        s,
-        Started {
-            native_id: id,
-            resumed: false,
-            model: config.model.clone(),
-            warning,
-        },
-    ))
+    let s = spawn(Mode::New(id.clone())).await?;
+    started(s, id, false, warning)
 }
 
 impl ClaudeSession {

@@ -53,14 +53,14 @@ pub struct CodexPool {
 impl CodexPool {
     pub fn new(settings: Arc<ProviderSettings>) -> Self {
         let explicit = settings.codex_bin.clone();
-        let launch: Launcher = Arc::new(move || {
+        let launch = Transport::launcher(move || {
             let bin = resolve_bin(explicit.as_deref(), BIN_NAME).ok_or_else(|| {
                 ProviderError::Unavailable(match &explicit {
                     Some(p) => format!("codex binary {p} does not exist"),
                     None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
                 })
             })?;
-            Transport::spawn(&ChildSpec::new("codex", bin, vec!["app-server".into()]))
+            Ok(ChildSpec::new("codex", bin, vec!["app-server".into()]))
         });
         Self::with_launcher(&settings, launch)
     }

@@ -81,6 +81,32 @@ fn pool() -> (CodexPool, mpsc::Receiver<DuplexStream>) {
     (CodexPool::with_launcher(&settings(), launch), pipes)
 }
 
+type Events = mpsc::Receiver<(u64, ProviderEvent)>;
+type Start = (
+    crate::provider::codex::CodexSession,
+    crate::provider::Started,
+);
+
+/// A fake codex with two started threads, `A` and `B`, and their events.
+async fn two_threads() -> (tempfile::TempDir, Peer, Start, Start, Events, Events) {
+    let dir = tempfile::tempdir().unwrap();
+    let (pool, pipes) = pool();
+    let (codex, (a, b, a_rx, b_rx)) = tokio::join!(fake_codex(pipes, dir.path().into()), async {
+        let (a_tx, a_rx) = mpsc::channel(64);
+        let (b_tx, b_rx) = mpsc::channel(64);
+        let a = pool
+            .start(config("ta"), EventSink::new(a_tx, 1))
+            .await
+            .unwrap();
+        let b = pool
+            .start(config("tb"), EventSink::new(b_tx, 1))
+            .await
+            .unwrap();
+        (a, b, a_rx, b_rx)
+    });
+    (dir, codex, a, b, a_rx, b_rx)
+}
+
 fn compaction_item(thread: &str) -> Value {
     json!({"threadId": thread, "turnId": "t1", "item": {"type": "contextCompaction", "id": "c1"}})
 }
@@ -104,22 +130,7 @@ async fn wait_for(
 
 #[tokio::test]
 async fn one_threads_compaction_wait_does_not_stall_another_thread() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pool, pipes) = pool();
-    let (codex, started) = tokio::join!(fake_codex(pipes, dir.path().into()), async {
-        let (a_tx, a_rx) = mpsc::channel(64);
-        let (b_tx, b_rx) = mpsc::channel(64);
-        let a = pool
-            .start(config("ta"), EventSink::new(a_tx, 1))
-            .await
-            .unwrap();
-        let b = pool
-            .start(config("tb"), EventSink::new(b_tx, 1))
-            .await
-            .unwrap();
-        (a, b, a_rx, b_rx)
-    });
-    let ((a, a_started), (_b, b_started), mut a_rx, mut b_rx) = started;
+    let (dir, codex, (a, a_started), (_b, b_started), mut a_rx, mut b_rx) = two_threads().await;
     assert_eq!(
         (a_started.native_id.as_str(), b_started.native_id.as_str()),
         ("A", "B")
@@ -192,22 +203,7 @@ async fn one_threads_compaction_wait_does_not_stall_another_thread() {
 
 #[tokio::test]
 async fn process_wide_warnings_reach_every_thread_and_approvals_without_a_thread_are_declined() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pool, pipes) = pool();
-    let (codex, started) = tokio::join!(fake_codex(pipes, dir.path().into()), async {
-        let (a_tx, a_rx) = mpsc::channel(64);
-        let (b_tx, b_rx) = mpsc::channel(64);
-        let a = pool
-            .start(config("ta"), EventSink::new(a_tx, 1))
-            .await
-            .unwrap();
-        let b = pool
-            .start(config("tb"), EventSink::new(b_tx, 1))
-            .await
-            .unwrap();
-        (a, b, a_rx, b_rx)
-    });
-    let (_a, _b, mut a_rx, mut b_rx) = started;
+    let (_dir, codex, _a, _b, mut a_rx, mut b_rx) = two_threads().await;
     codex
         .notify("configWarning", json!({"summary": "check your config"}))
         .await
