@@ -92,7 +92,11 @@ impl AcpAgent {
 fn workspace() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !dir.join("Cargo.lock").exists() {
-        assert!(dir.pop(), "no Cargo.lock above {}", env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            dir.pop(),
+            "no Cargo.lock above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
     }
     dir
 }
@@ -100,7 +104,11 @@ fn workspace() -> PathBuf {
 fn bin(var: &str, default: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        assert!(p.exists(), "{var} names {}, which does not exist", p.display());
+        assert!(
+            p.exists(),
+            "{var} names {}, which does not exist",
+            p.display()
+        );
         return p;
     }
     let p = workspace().join(default);
@@ -114,7 +122,10 @@ fn bin(var: &str, default: &str) -> PathBuf {
 
 /// `BATON_OPENCODE_BIN`, else `.tools/acp/node_modules/.bin/opencode`.
 pub fn opencode_bin() -> PathBuf {
-    bin("BATON_OPENCODE_BIN", ".tools/acp/node_modules/.bin/opencode")
+    bin(
+        "BATON_OPENCODE_BIN",
+        ".tools/acp/node_modules/.bin/opencode",
+    )
 }
 
 /// `BATON_GEMINI_BIN`, else `.tools/acp/bin/gemini`.

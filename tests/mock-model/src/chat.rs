@@ -176,8 +176,11 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     let mut sse = Sse::start(stream, &[]).await?;
-    sse.data(&chunk(json!({"role": "assistant", "content": ""}), Value::Null))
-        .await?;
+    sse.data(&chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    ))
+    .await?;
     if let Some(thought) = thought {
         for piece in chunks(&thought, 3) {
             sse.data(&chunk(json!({"reasoning_content": piece}), Value::Null))
@@ -217,9 +220,11 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
         .and_then(Value::as_bool)
         .unwrap_or(false);
     if include_usage {
-        sse.data(&json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                         "choices": [], "usage": usage(body)}))
-            .await?;
+        sse.data(
+            &json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                         "choices": [], "usage": usage(body)}),
+        )
+        .await?;
     }
     sse.done().await
 }

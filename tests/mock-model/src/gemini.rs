@@ -110,10 +110,9 @@ fn function_call(plan: &Plan) -> Option<Value> {
             "run_shell_command",
             json!({"command": cmd, "description": "run the requested command"}),
         ),
-        Plan::WriteFile { path, content } => (
-            "write_file",
-            json!({"file_path": path, "content": content}),
-        ),
+        Plan::WriteFile { path, content } => {
+            ("write_file", json!({"file_path": path, "content": content}))
+        }
         Plan::Steps(steps) => {
             let todos: Vec<Value> = steps
                 .iter()
@@ -179,8 +178,11 @@ pub async fn respond(stream: &mut TcpStream, path: &str, body: &Value) -> anyhow
     let mut sse = Sse::start(stream, &[]).await?;
     // One part: gemini-cli turns every thought part into a `**subject**\ndescription` chunk.
     if let Some(thought) = thought {
-        sse.data(&candidate(vec![json!({"text": thought, "thought": true})], None))
-            .await?;
+        sse.data(&candidate(
+            vec![json!({"text": thought, "thought": true})],
+            None,
+        ))
+        .await?;
     }
     match call {
         Some(c) => sse.data(&candidate(vec![c], Some("STOP"))).await?,

@@ -133,7 +133,8 @@ async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
     } else if req.method == "POST" && path_only.ends_with("/chat/completions") {
         Api::ChatCompletions
     } else if req.method == "POST"
-        && (path_only.ends_with(":streamGenerateContent") || path_only.ends_with(":generateContent"))
+        && (path_only.ends_with(":streamGenerateContent")
+            || path_only.ends_with(":generateContent"))
     {
         Api::Gemini
     } else {

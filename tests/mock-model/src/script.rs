@@ -242,9 +242,16 @@ pub fn plan(conv: &[Msg]) -> Plan {
             });
         }
         let lower = last.text.to_ascii_lowercase();
-        let refused = ["rejected", "declined", "denied", "doesn't want to proceed"]
-            .iter()
-            .any(|w| lower.contains(w));
+        let refused = [
+            "rejected",
+            "declined",
+            "denied",
+            "refused",
+            "canceled by the user",
+            "doesn't want to proceed",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
         let verb = if refused { "rejected" } else { "finished" };
         return Plan::Text(format!(
             "command {verb}: {}",

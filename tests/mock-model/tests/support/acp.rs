@@ -72,7 +72,12 @@ pub struct AcpClient {
 impl AcpClient {
     /// Spawns `agent` in `cwd`; its stderr goes to `<log_dir>/<name>-<n>.stderr`. `transcript`
     /// carries the lines of earlier processes of the same agent.
-    pub fn spawn(agent: &AcpAgent, cwd: &Path, log_dir: &Path, transcript: Transcript) -> AcpClient {
+    pub fn spawn(
+        agent: &AcpAgent,
+        cwd: &Path,
+        log_dir: &Path,
+        transcript: Transcript,
+    ) -> AcpClient {
         let mut transcript = transcript;
         transcript.processes += 1;
         let process = transcript.processes;
@@ -177,7 +182,12 @@ impl AcpClient {
     }
 
     /// Waits for the response to request `id`, serving the agent meanwhile.
-    pub async fn response(&mut self, id: i64, what: &str, timeout: Duration) -> Result<Value, Value> {
+    pub async fn response(
+        &mut self,
+        id: i64,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<Value, Value> {
         let msg = self
             .wait_for(&format!("the response to {what}"), timeout, |m| {
                 m.get("id") == Some(&json!(id)) && m.get("method").is_none()
@@ -274,9 +284,7 @@ impl AcpClient {
         let id = msg["id"].clone();
         let params = &msg["params"];
         let ok = |result: Value| json!({"jsonrpc": "2.0", "id": id, "result": result});
-        let err = |code: i64, message: String| {
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-        };
+        let err = |code: i64, message: String| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
         match msg["method"].as_str().unwrap_or("") {
             "session/request_permission" => {
                 let kind = match self.permission {
@@ -297,7 +305,10 @@ impl AcpClient {
             "fs/write_text_file" => {
                 let path = params["path"].as_str().unwrap_or("");
                 if !self.inside_cwd(path) {
-                    return err(-32602, format!("refused: {path} is outside the session cwd"));
+                    return err(
+                        -32602,
+                        format!("refused: {path} is outside the session cwd"),
+                    );
                 }
                 let path = Path::new(path);
                 if let Some(dir) = path.parent() {
@@ -311,7 +322,10 @@ impl AcpClient {
             "fs/read_text_file" => {
                 let path = params["path"].as_str().unwrap_or("");
                 if !self.inside_cwd(path) {
-                    return err(-32602, format!("refused: {path} is outside the session cwd"));
+                    return err(
+                        -32602,
+                        format!("refused: {path} is outside the session cwd"),
+                    );
                 }
                 match std::fs::read_to_string(path) {
                     Ok(content) => ok(json!({"content": content})),
@@ -338,14 +352,40 @@ impl AcpClient {
     /// Kills the agent's process group and waits for it (bounded); returns the transcript.
     pub async fn kill(mut self) -> Transcript {
         if let Some(pid) = self.child.id() {
-            // The agents spawn helpers (gemini's shell, claude's CLI): end the whole group.
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
-                .status();
+            // The agents spawn helpers (claude's CLI, gemini's shells) in their process group:
+            // end every member. Positive pids only: procps 4.0's `kill` mishandles `-PGID`
+            // (it took the whole session down here).
+            let members = group_members(pid);
+            if !members.is_empty() {
+                // A member may exit meanwhile ("No such process"): fine.
+                let _ = std::process::Command::new("kill")
+                    .arg("-KILL")
+                    .args(members.iter().map(u32::to_string))
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
+        let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         std::mem::take(&mut self.transcript)
     }
+}
+
+/// The pids whose process group is `pgid` (from /proc/<pid>/stat; field 5 is the group).
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(2) == Some(pgid.to_string().as_str())
+        })
+        .filter(|pid| *pid > 1)
+        .collect()
 }
 
 /// Writes `transcript` as JSON lines `{"dir","process","msg"}` to `path`, with the absolute
@@ -355,7 +395,8 @@ pub fn write_fixture(path: &Path, transcript: &Transcript, replace: &[(String, &
     pairs.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     let mut out = String::new();
     for line in &transcript.lines {
-        let mut text = json!({"dir": line.dir, "process": line.process, "msg": line.msg}).to_string();
+        let mut text =
+            json!({"dir": line.dir, "process": line.process, "msg": line.msg}).to_string();
         for (from, to) in &pairs {
             text = text.replace(from.as_str(), to);
         }
