@@ -378,3 +378,98 @@ async fn claude_agent_acp_full_session_over_acp() {
     )
     .await;
 }
+
+/// The committed transcripts are whole sessions, one JSON-RPC message per line, with no
+/// machine-specific paths.
+#[test]
+fn committed_transcripts_are_whole_sessions_without_local_paths() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "claude-agent-acp-0.101.0.jsonl",
+            "gemini-cli-0.61.0.jsonl",
+            "opencode-1.18.33.jsonl"
+        ]
+    );
+    for name in names {
+        let text = std::fs::read_to_string(fixtures().join(&name)).unwrap();
+        assert!(text.len() < 64 * 1024, "{name} is {} bytes", text.len());
+        for local in ["\"/tmp/", "\"/root/", "/work/"] {
+            assert!(!text.contains(local), "{name} contains {local}");
+        }
+        let mut methods = Vec::new();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert!(v["dir"] == "in" || v["dir"] == "out", "{line}");
+            assert!(v["process"].as_u64().unwrap() >= 1, "{line}");
+            assert_eq!(v["msg"]["jsonrpc"], "2.0", "{line}");
+            if let Some(m) = v["msg"]["method"].as_str() {
+                methods.push(m.to_string());
+            }
+        }
+        for m in [
+            "initialize",
+            "session/new",
+            "session/prompt",
+            "session/update",
+            "session/request_permission",
+            "session/cancel",
+            "session/load",
+        ] {
+            assert!(methods.iter().any(|x| x == m), "{name} has no {m}");
+        }
+    }
+}
+
+/// claude-agent-acp's `/compact` (the only compact command among these agents) summarises
+/// through the mock, and the next model request carries the summary.
+#[tokio::test]
+async fn claude_agent_acp_compact_summarises_through_the_mock() {
+    let w = world("claude-acp").await;
+    let (mut c, _, _) = start(&w, Transcript::default()).await;
+    let new = c
+        .request("session/new", json!({"cwd": w.work, "mcpServers": []}))
+        .await
+        .unwrap();
+    let session = new["sessionId"].as_str().unwrap().to_string();
+    let commands = c
+        .wait_update("the available commands", WAIT_COMMANDS, |u| {
+            u["sessionUpdate"] == "available_commands_update"
+        })
+        .await;
+    assert!(
+        commands["availableCommands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "compact"),
+        "{commands}"
+    );
+    prompt(&mut c, &session, "remember: the code is 42").await;
+    let from = c.updates.len();
+    let (stop, _) = prompt(&mut c, &session, "/compact").await;
+    assert_eq!(stop, "end_turn");
+    assert!(
+        c.updates[from..]
+            .iter()
+            .any(|u| u["update"]["sessionUpdate"] == "tool_call"
+                && u["update"]["title"] == "Compact conversation"),
+        "no compaction tool call"
+    );
+    let (_, text) = prompt(&mut c, &session, "after compact").await;
+    assert_eq!(text, "mock reply to: after compact");
+    let seen = last_turn_text(&w.mock, Api::Messages);
+    assert!(
+        seen.contains("MOCK SUMMARY: 1 earlier user messages; last: remember: the code is 42"),
+        "{seen}"
+    );
+    c.kill().await;
+}
+
+const WAIT_COMMANDS: Duration = Duration::from_secs(30);

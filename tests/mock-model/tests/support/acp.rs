@@ -388,6 +388,42 @@ fn group_members(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// How many commands of an `available_commands_update` a fixture keeps (besides `compact`), and
+/// how long their descriptions may be.
+const FIXTURE_COMMANDS: usize = 3;
+const FIXTURE_DESCRIPTION: usize = 100;
+
+/// Keeps fixtures small: an `available_commands_update` keeps its first few commands and
+/// `compact`, with shortened descriptions, and `_meta.fixtureTruncatedFrom` says how many there
+/// were (claude-agent-acp lists dozens of skills, twice per process).
+fn shrink(msg: &Value) -> Value {
+    let mut msg = msg.clone();
+    if let Some(update) = msg.pointer_mut("/params/update")
+        && update["sessionUpdate"] == "available_commands_update"
+        && let Some(list) = update["availableCommands"].as_array_mut()
+        && list.len() > FIXTURE_COMMANDS
+    {
+        let n = list.len();
+        let mut kept: Vec<Value> = list
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *i < FIXTURE_COMMANDS || c["name"] == "compact")
+            .map(|(_, c)| c.clone())
+            .collect();
+        for c in &mut kept {
+            if let Some(d) = c["description"].as_str()
+                && d.chars().count() > FIXTURE_DESCRIPTION
+            {
+                let short: String = d.chars().take(FIXTURE_DESCRIPTION).collect();
+                c["description"] = json!(format!("{short}…"));
+            }
+        }
+        *list = kept;
+        update["_meta"] = json!({"fixtureTruncatedFrom": n});
+    }
+    msg
+}
+
 /// Writes `transcript` as JSON lines `{"dir","process","msg"}` to `path`, with the absolute
 /// paths in `replace` (longest first) turned into their placeholders.
 pub fn write_fixture(path: &Path, transcript: &Transcript, replace: &[(String, &str)]) {
@@ -395,8 +431,8 @@ pub fn write_fixture(path: &Path, transcript: &Transcript, replace: &[(String, &
     pairs.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     let mut out = String::new();
     for line in &transcript.lines {
-        let mut text =
-            json!({"dir": line.dir, "process": line.process, "msg": line.msg}).to_string();
+        let msg = shrink(&line.msg);
+        let mut text = json!({"dir": line.dir, "process": line.process, "msg": msg}).to_string();
         for (from, to) in &pairs {
             text = text.replace(from.as_str(), to);
         }
