@@ -427,7 +427,16 @@ fn shrink(msg: &Value) -> Value {
 /// Writes `transcript` as JSON lines `{"dir","process","msg"}` to `path`, with the absolute
 /// paths in `replace` (longest first) turned into their placeholders.
 pub fn write_fixture(path: &Path, transcript: &Transcript, replace: &[(String, &str)]) {
-    let mut pairs: Vec<&(String, &str)> = replace.iter().filter(|(p, _)| !p.is_empty()).collect();
+    // opencode also shows paths without their leading slash (tool titles): replace those too.
+    let stripped: Vec<(String, &str)> = replace
+        .iter()
+        .map(|(p, to)| (p.trim_start_matches('/').to_string(), *to))
+        .collect();
+    let mut pairs: Vec<&(String, &str)> = replace
+        .iter()
+        .chain(&stripped)
+        .filter(|(p, _)| !p.is_empty())
+        .collect();
     pairs.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     let mut out = String::new();
     for line in &transcript.lines {
