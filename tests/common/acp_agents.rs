@@ -24,8 +24,8 @@
 //!   bash:"ask"}`; it writes files through `fs/write_text_file` (after the permission). It sends no
 //!   `plan` update for its `todowrite` tool (a `tool_call` of kind `other`). It makes one extra
 //!   tool-less chat-completions call per session for the title. A model error (HTTP 500) is retried
-//!   (6 requests in all) before `session/prompt` fails with -32603; the mock's `retry-after-ms: 0`
-//!   makes that quick.
+//!   (6 requests in all) before `session/prompt` fails with -32603; with the mock's
+//!   `retry-after-ms: 0` that takes ~12 s instead of over a minute.
 //! - **claude-agent-acp** needs `IS_SANDBOX=1` as root. Its default mode is `auto` (a classifier
 //!   decides, no permission requests); the settings written here make it `default`, so `Write` and
 //!   `Bash` ask. It sends `plan` updates for `TodoWrite` (enabled by the env below). It makes an extra
