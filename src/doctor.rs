@@ -13,7 +13,7 @@ pub async fn run(cli: &Cli) -> u8 {
     println!("baton {}", env!("CARGO_PKG_VERSION"));
     let config = crate::config::Config::load(cli.config.as_deref());
     let providers = crate::provider::Providers::with_config(
-        crate::provider_settings(cli, Arc::new(AtomicBool::new(false))),
+        crate::provider_settings(cli, &config, Arc::new(AtomicBool::new(false))),
         config.clone(),
     );
     println!("\nConfig:");

@@ -51,6 +51,10 @@ struct Cli {
     /// The config file (default: $XDG_CONFIG_HOME/baton/config.toml, else ~/.config/baton/config.toml).
     #[arg(long, env = "BATON_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Largest JSON-RPC message accepted from the editor or a provider, in bytes; a bigger
+    /// request is answered with an error (-32600) and skipped.
+    #[arg(long, env = "BATON_MAX_MESSAGE_BYTES", default_value_t = rpc::DEFAULT_MAX_MESSAGE_BYTES, global = true)]
+    max_message_bytes: usize,
     /// Accepted for editors that pass it to every language server (vscode-languageclient); stdio is the only transport.
     #[arg(long, hide = true)]
     stdio: bool,
@@ -112,6 +116,7 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rpc::set_max_message_bytes(cli.max_message_bytes);
     if let Err(e) = init_logging(&cli) {
         // Logging is not up, so this is the one place that reports on stderr directly.
         #[allow(clippy::print_stderr)]
@@ -162,7 +167,12 @@ fn main() -> ExitCode {
 
 /// The global flags a child server started by `exec` inherits.
 fn server_args(cli: &Cli) -> Vec<String> {
-    let mut args = vec!["--log-level".to_string(), "warn".to_string()];
+    let mut args = vec![
+        "--log-level".to_string(),
+        "warn".to_string(),
+        "--max-message-bytes".to_string(),
+        cli.max_message_bytes.to_string(),
+    ];
     if let Some(db) = &cli.db {
         args.extend(["--db".to_string(), db.display().to_string()]);
     }
@@ -182,10 +192,30 @@ fn db_path(cli: &Cli) -> Option<PathBuf> {
     cli.db.clone().or_else(store::Store::default_path)
 }
 
-fn provider_settings(cli: &Cli, include_raw: Arc<AtomicBool>) -> provider::ProviderSettings {
+/// The provider settings: `--codex-bin`/`--claude-bin` (and their env vars) win over the config
+/// file's `command`, whose further arguments and `env` apply either way.
+fn provider_settings(
+    cli: &Cli,
+    config: &config::Config,
+    include_raw: Arc<AtomicBool>,
+) -> provider::ProviderSettings {
+    let entry = |id: baton_protocol::ProviderId| config.providers.get(&id);
+    let program = |id| {
+        entry(id)
+            .and_then(|e| e.command.as_ref())
+            .and_then(|c| c.first().cloned())
+    };
     provider::ProviderSettings {
-        codex_bin: cli.codex_bin.clone(),
-        claude_bin: cli.claude_bin.clone(),
+        codex_bin: cli
+            .codex_bin
+            .clone()
+            .or_else(|| program(baton_protocol::ProviderId::codex())),
+        claude_bin: cli
+            .claude_bin
+            .clone()
+            .or_else(|| program(baton_protocol::ProviderId::claude())),
+        codex_extra: provider::ChildExtra::from_entry(entry(baton_protocol::ProviderId::codex())),
+        claude_extra: provider::ChildExtra::from_entry(entry(baton_protocol::ProviderId::claude())),
         process_idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
         include_raw,
     }
@@ -224,7 +254,7 @@ async fn serve(cli: &Cli) -> u8 {
     let config = server::ServerConfig {
         store,
         providers: provider::Providers::with_config(
-            provider_settings(cli, include_raw.clone()),
+            provider_settings(cli, &file, include_raw.clone()),
             file,
         ),
         include_raw,

@@ -8,12 +8,11 @@
 pub mod acp;
 pub mod ask;
 pub mod child;
-pub mod host;
 pub mod claude;
 pub mod codex;
 pub mod coverage;
 pub mod discovery;
-pub mod process;
+pub mod host;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +20,8 @@ use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, InputOption,
-    InputQuestion, InputResponse, ProviderId, ProviderInfo, ProviderKind, SandboxMode, TurnMode,
+    InputQuestion, InputResponse, ProviderCapabilities, ProviderId, ProviderInfo, ProviderKind,
+    SandboxMode, TurnMode,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +37,34 @@ pub struct ProviderSettings {
     pub process_idle_timeout: Duration,
     /// Whether adapters attach the provider's raw message to events (the editor asked for it).
     pub include_raw: Arc<std::sync::atomic::AtomicBool>,
+    /// Leading arguments and environment the config file gives `codex` and `claude`.
+    pub codex_extra: ChildExtra,
+    pub claude_extra: ChildExtra,
+}
+
+/// What a config file adds to a built-in provider's process: arguments before baton's own, and
+/// environment variables on top of baton's.
+#[derive(Debug, Clone, Default)]
+pub struct ChildExtra {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ChildExtra {
+    /// The `command[1..]` and `env` of a config entry.
+    pub fn from_entry(entry: Option<&crate::config::ProviderEntry>) -> Self {
+        let Some(e) = entry else {
+            return ChildExtra::default();
+        };
+        ChildExtra {
+            args: e
+                .command
+                .as_ref()
+                .map(|c| c.iter().skip(1).cloned().collect())
+                .unwrap_or_default(),
+            env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
 }
 
 /// Everything a provider needs to start or resume the native session of one baton thread.
@@ -121,27 +149,6 @@ pub enum ProviderEvent {
         reason: ExitReason,
         message: Option<String>,
     },
-}
-
-impl ProviderEvent {
-    /// A copy of a normalised event (to send one process-wide notice to several threads);
-    /// `None` for the other variants, which carry a one-time reply channel or nothing.
-    pub fn duplicate(&self) -> Option<ProviderEvent> {
-        match self {
-            ProviderEvent::Event {
-                body,
-                native_turn,
-                item_id,
-                raw,
-            } => Some(ProviderEvent::Event {
-                body: body.clone(),
-                native_turn: native_turn.clone(),
-                item_id: item_id.clone(),
-                raw: raw.clone(),
-            }),
-            _ => None,
-        }
-    }
 }
 
 /// The channel a session reports into, stamped with its generation.
@@ -251,6 +258,7 @@ pub struct Providers {
 
 impl Providers {
     /// The built-in providers only (no config file).
+    #[cfg(test)]
     pub fn new(settings: ProviderSettings) -> Self {
         Self::with_config(settings, Config::default())
     }
@@ -285,13 +293,20 @@ impl Providers {
 
     /// Every config problem, one line each.
     pub fn config_errors(&self) -> Vec<String> {
-        self.config().errors.iter().map(ToString::to_string).collect()
+        self.config()
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// The ACP provider of `id`, made on first use (and remade when an overlay changed its entry).
     fn acp(&self, id: &ProviderId) -> Option<Arc<acp::AcpProvider>> {
         let config = self.config();
-        let entry = config.providers.get(id).filter(|e| e.kind == ProviderKind::Acp)?;
+        let entry = config
+            .providers
+            .get(id)
+            .filter(|e| e.kind == ProviderKind::Acp)?;
         let mut map = self.acp.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = map.get(id).filter(|p| p.entry() == entry) {
             return Some(p.clone());
@@ -306,7 +321,9 @@ impl Providers {
     pub fn insert_acp(&self, provider: acp::AcpProvider) {
         let id = provider.entry().id.clone();
         let mut config = (*self.config()).clone();
-        config.providers.insert(id.clone(), provider.entry().clone());
+        config
+            .providers
+            .insert(id.clone(), provider.entry().clone());
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
         self.acp
             .lock()
@@ -343,36 +360,73 @@ impl Providers {
         }
     }
 
-    /// The adapter behind a provider id, `None` for an id nothing declares.
+    /// The adapter behind a provider id, `None` for an id nothing declares. The one place that
+    /// maps ids to adapters (config-declared ids will join here).
     pub fn kind(&self, provider: &ProviderId) -> Option<ProviderKind> {
         self.config().providers.get(provider).map(|e| e.kind)
     }
 
+    /// Every provider id this baton knows, in `provider/list` order.
+    pub fn ids(&self) -> Vec<ProviderId> {
+        vec![ProviderId::codex(), ProviderId::claude()]
+    }
+
+    /// What the adapter of a provider supports (each adapter declares its own).
+    pub fn capabilities(&self, provider: &ProviderId) -> ProviderCapabilities {
+        match self.kind(provider) {
+            Some(ProviderKind::Codex) => codex::CAPABILITIES,
+            Some(ProviderKind::Claude) => claude::CAPABILITIES,
+            Some(ProviderKind::Acp) | None => ProviderCapabilities::default(),
+        }
+    }
+
+    /// The configured path and the PATH name of a provider's binary.
+    fn binary(&self, provider: &ProviderId) -> Option<(Option<String>, &'static str)> {
+        match self.kind(provider)? {
+            ProviderKind::Codex => Some((self.settings.codex_bin.clone(), codex::BIN_NAME)),
+            ProviderKind::Claude => Some((self.settings.claude_bin.clone(), claude::BIN_NAME)),
+            ProviderKind::Acp => None,
+        }
+    }
+
     /// Whether the provider can compact natively (its binary must be there to do it; an ACP
-    /// agent must have offered `/compact`).
+    /// agent must have offered `/compact` to a session).
     pub fn can_compact(&self, provider: &ProviderId) -> bool {
-        let (explicit, name) = match self.kind(provider) {
-            Some(ProviderKind::Codex) => (self.settings.codex_bin.as_deref(), "codex"),
-            Some(ProviderKind::Claude) => (self.settings.claude_bin.as_deref(), "claude"),
-            Some(ProviderKind::Acp) => {
-                return self.acp(provider).is_some_and(|p| p.can_compact());
-            }
-            None => return false,
-        };
-        process::resolve_bin(explicit, name).is_some()
+        if self.kind(provider) == Some(ProviderKind::Acp) {
+            return self.acp(provider).is_some_and(|p| p.can_compact());
+        }
+        self.capabilities(provider).compact
+            && self.binary(provider).is_some_and(|(explicit, name)| {
+                discovery::resolve_bin(explicit.as_deref(), name).is_some()
+            })
     }
 
     /// What each provider looks like on this machine: the built-ins, then every ACP provider.
     pub async fn list(&self) -> Vec<ProviderInfo> {
-        let mut out = discovery::list(&self.settings).await;
-        let ids: Vec<ProviderId> = self
+        let probes = self
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let kind = self.kind(&id)?;
+                let (explicit, name) = self.binary(&id)?;
+                Some(discovery::Probe {
+                    capabilities: self.capabilities(&id),
+                    id,
+                    kind,
+                    explicit,
+                    name,
+                })
+            })
+            .collect();
+        let mut out = discovery::list(probes).await;
+        let acp: Vec<ProviderId> = self
             .config()
             .providers
             .values()
             .filter(|e| e.kind == ProviderKind::Acp)
             .map(|e| e.id.clone())
             .collect();
-        out.extend(ids.iter().filter_map(|id| self.acp(id)).map(|p| p.info()));
+        out.extend(acp.iter().filter_map(|id| self.acp(id)).map(|p| p.info()));
         out
     }
 

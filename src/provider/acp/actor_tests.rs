@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::AcpProvider;
 use super::fake::{Fake, FakeCaps};
 use super::tests::{entry, settings};
-use super::AcpProvider;
 use crate::config::FsCapabilities;
 use crate::provider::Providers;
 use crate::rpc::{self, Incoming, Peer, PeerOptions};
@@ -64,7 +64,9 @@ async fn server(fakes: &[(&str, &Fake)], decision: &'static str, init: Value) ->
                     let _ = answer.respond(id, Ok(json!({"decision": decision}))).await;
                 }
                 Incoming::Request { id, method, .. } => {
-                    let _ = answer.respond(id, Err(rpc::RpcError::method_not_found(&method))).await;
+                    let _ = answer
+                        .respond(id, Err(rpc::RpcError::method_not_found(&method)))
+                        .await;
                 }
                 _ => {}
             }
@@ -96,7 +98,10 @@ impl Editor {
     async fn until(&mut self, until: &str) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
-            let ev = tokio::time::timeout(T, self.events.recv()).await.unwrap().unwrap();
+            let ev = tokio::time::timeout(T, self.events.recv())
+                .await
+                .unwrap()
+                .unwrap();
             let done = ev["type"] == until;
             out.push(ev);
             if done {
@@ -106,13 +111,22 @@ impl Editor {
     }
 
     async fn start(&mut self, provider: &str) -> String {
-        let r = self.call("thread/start", json!({"provider": provider, "cwd": self.cwd})).await;
+        let r = self
+            .call(
+                "thread/start",
+                json!({"provider": provider, "cwd": self.cwd}),
+            )
+            .await;
         self.until("session.started").await;
         r["thread"]["id"].as_str().unwrap().to_string()
     }
 
     async fn turn(&mut self, thread: &str, text: &str) -> Vec<Value> {
-        self.call("turn/start", json!({"threadId": thread, "input": [{"type": "text", "text": text}]})).await;
+        self.call(
+            "turn/start",
+            json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+        )
+        .await;
         self.until("turn.completed").await
     }
 }
@@ -134,14 +148,30 @@ async fn a_thread_on_an_acp_agent_lives_stops_and_resumes() {
     let fake = Fake::new(FakeCaps::default());
     let mut ed = server(&[("fake", &fake)], "accept", Value::Null).await;
     let list = ed.call("provider/list", json!({})).await;
-    let fake_info = list["providers"].as_array().unwrap().iter().find(|p| p["id"] == "fake").unwrap().clone();
-    assert_eq!((fake_info["kind"].as_str(), fake_info["available"].as_bool()), (Some("acp"), Some(false)), "{fake_info}");
+    let fake_info = list["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "fake")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (fake_info["kind"].as_str(), fake_info["available"].as_bool()),
+        (Some("acp"), Some(false)),
+        "{fake_info}"
+    );
     let thread = ed.start("fake").await;
     let evs = ed.turn(&thread, "write a.txt approved").await;
     let t = types(&evs);
-    assert!(t.contains(&"approval.requested") && t.contains(&"approval.resolved"), "{t:?}");
+    assert!(
+        t.contains(&"approval.requested") && t.contains(&"approval.resolved"),
+        "{t:?}"
+    );
     assert_eq!(answer(&evs), "write completed");
-    assert_eq!(std::fs::read_to_string(format!("{}/a.txt", ed.cwd)).unwrap(), "approved");
+    assert_eq!(
+        std::fs::read_to_string(format!("{}/a.txt", ed.cwd)).unwrap(),
+        "approved"
+    );
     let done = evs.last().unwrap();
     assert_eq!(done["data"]["state"], "completed");
     assert!(done["turnId"].is_string());
@@ -150,12 +180,20 @@ async fn a_thread_on_an_acp_agent_lives_stops_and_resumes() {
     ed.until("session.exited").await;
     assert!(fake.methods().contains(&"session/close".to_string()));
     // The next turn resumes the same ACP session (session/load), without replaying it.
-    ed.call("turn/start", json!({"threadId": thread, "input": [{"type": "text", "text": "hello"}]})).await;
+    ed.call(
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": "hello"}]}),
+    )
+    .await;
     let evs = ed.until("turn.completed").await;
     let started = evs.iter().find(|e| e["type"] == "session.started").unwrap();
     assert_eq!(started["data"]["resumed"], true);
     assert_eq!(answer(&evs), "Hi there");
-    assert_eq!(fake.launches.load(Ordering::SeqCst), 1, "one agent process for the thread's life");
+    assert_eq!(
+        fake.launches.load(Ordering::SeqCst),
+        1,
+        "one agent process for the thread's life"
+    );
     let read = ed.call("thread/read", json!({"threadId": thread})).await;
     let logged = read["events"].as_array().unwrap();
     let answers: Vec<&str> = logged
@@ -163,7 +201,11 @@ async fn a_thread_on_an_acp_agent_lives_stops_and_resumes() {
         .filter(|e| e["type"] == "item.completed" && e["data"]["itemType"] == "assistant_message")
         .map(|e| e["data"]["text"].as_str().unwrap())
         .collect();
-    assert_eq!(answers, ["write completed", "Hi there"], "the load's replay is not logged again");
+    assert_eq!(
+        answers,
+        ["write completed", "Hi there"],
+        "the load's replay is not logged again"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +217,11 @@ async fn a_declined_approval_writes_nothing_and_interrupt_ends_the_turn() {
     assert_eq!(answer(&evs), "write failed");
     assert!(!std::path::Path::new(&format!("{}/b.txt", ed.cwd)).exists());
 
-    ed.call("turn/start", json!({"threadId": thread, "input": [{"type": "text", "text": "wait"}]})).await;
+    ed.call(
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": "wait"}]}),
+    )
+    .await;
     ed.until("content.delta").await;
     ed.call("turn/interrupt", json!({"threadId": thread})).await;
     let evs = ed.until("turn.completed").await;
@@ -184,13 +230,26 @@ async fn a_declined_approval_writes_nothing_and_interrupt_ends_the_turn() {
 
 #[tokio::test]
 async fn handoffs_between_acp_agents_carry_the_conversation() {
-    let plain = Fake::new(FakeCaps { compact: false, ..FakeCaps::default() });
+    let plain = Fake::new(FakeCaps {
+        compact: false,
+        ..FakeCaps::default()
+    });
     let compacting = Fake::new(FakeCaps::default());
-    let mut ed = server(&[("plain", &plain), ("compacting", &compacting)], "accept", Value::Null).await;
+    let mut ed = server(
+        &[("plain", &plain), ("compacting", &compacting)],
+        "accept",
+        Value::Null,
+    )
+    .await;
     let thread = ed.start("plain").await;
     ed.turn(&thread, "my name is Ada").await;
     // plain offers no /compact: the handoff is baton's transcript.
-    let r = ed.call("thread/switch", json!({"threadId": thread, "provider": "compacting"})).await;
+    let r = ed
+        .call(
+            "thread/switch",
+            json!({"threadId": thread, "provider": "compacting"}),
+        )
+        .await;
     assert_eq!(r["handoff"]["strategy"], "transcript", "{r}");
     ed.turn(&thread, "what is my name").await;
     let prompts: Vec<String> = compacting
@@ -201,10 +260,21 @@ async fn handoffs_between_acp_agents_carry_the_conversation() {
         .filter(|(m, _)| m == "session/prompt")
         .map(|(_, p)| p["prompt"][0]["text"].as_str().unwrap().to_string())
         .collect();
-    let first = prompts.iter().find(|p| p.contains("what is my name")).unwrap();
-    assert!(first.contains("my name is Ada"), "the handoff block carries the earlier turn: {first}");
+    let first = prompts
+        .iter()
+        .find(|p| p.contains("what is my name"))
+        .unwrap();
+    assert!(
+        first.contains("my name is Ada"),
+        "the handoff block carries the earlier turn: {first}"
+    );
     // compacting has /compact: back to plain goes through its summary.
-    let r = ed.call("thread/switch", json!({"threadId": thread, "provider": "plain", "handoff": "compact"})).await;
+    let r = ed
+        .call(
+            "thread/switch",
+            json!({"threadId": thread, "provider": "plain", "handoff": "compact"}),
+        )
+        .await;
     assert_eq!(r["handoff"]["strategy"], "compact", "{r}");
     ed.turn(&thread, "and now").await;
     let last = plain
@@ -216,7 +286,10 @@ async fn handoffs_between_acp_agents_carry_the_conversation() {
         .find(|(m, _)| m == "session/prompt")
         .map(|(_, p)| p["prompt"][0]["text"].as_str().unwrap().to_string())
         .unwrap();
-    assert!(last.contains("summary of the session") && last.contains("and now"), "{last}");
+    assert!(
+        last.contains("summary of the session") && last.contains("and now"),
+        "{last}"
+    );
 }
 
 #[tokio::test]
@@ -227,6 +300,12 @@ async fn an_idle_session_is_reaped_softly() {
     ed.turn(&thread, "hello").await;
     let evs = ed.until("session.exited").await;
     let exited = evs.last().unwrap();
-    assert_eq!((exited["data"]["reason"].as_str(), exited["data"]["recoverable"].as_bool()), (Some("idle"), Some(true)));
+    assert_eq!(
+        (
+            exited["data"]["reason"].as_str(),
+            exited["data"]["recoverable"].as_bool()
+        ),
+        (Some("idle"), Some(true))
+    );
     assert!(fake.methods().contains(&"session/close".to_string()));
 }

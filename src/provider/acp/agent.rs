@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use super::coverage::CLIENT_METHODS;
 use super::permission;
 use crate::config::FsCapabilities;
+use crate::provider::ProviderError;
 use crate::provider::coverage;
 use crate::provider::host::{Agent, Connection};
-use crate::provider::ProviderError;
 use crate::rpc::{Incoming, RpcError};
 
 /// How long `initialize` may take (gemini-cli needs ~2 s on a warm machine).
@@ -154,12 +154,18 @@ impl Agent for AcpAgent {
         match msg {
             Incoming::Notification { method, params } => {
                 let Some(session) = self.route_key(&method, &params) else {
-                    tracing::debug!(provider = self.name, method, "process-wide ACP notification ignored");
+                    tracing::debug!(
+                        provider = self.name,
+                        method,
+                        "process-wide ACP notification ignored"
+                    );
                     return;
                 };
                 let mut early = lock(&self.early);
                 early.retain(|_, (at, _)| at.elapsed() < EARLY_TTL);
-                let (_, held) = early.entry(session).or_insert_with(|| (Instant::now(), Vec::new()));
+                let (_, held) = early
+                    .entry(session)
+                    .or_insert_with(|| (Instant::now(), Vec::new()));
                 if held.len() < EARLY_MAX {
                     held.push(Incoming::Notification { method, params });
                 }
@@ -168,14 +174,21 @@ impl Agent for AcpAgent {
                 // A session nobody drives (stopped, or unknown): refuse, as its thread would.
                 let answer = match method.as_str() {
                     "session/request_permission" => {
-                        let options: Vec<agent_client_protocol_schema::v1::PermissionOption> = params
-                            .get("options")
-                            .cloned()
-                            .and_then(|o| serde_json::from_value(o).ok())
-                            .unwrap_or_default();
-                        Ok(permission::outcome(&options, baton_protocol::ApprovalDecision::Decline))
+                        let options: Vec<agent_client_protocol_schema::v1::PermissionOption> =
+                            params
+                                .get("options")
+                                .cloned()
+                                .and_then(|o| serde_json::from_value(o).ok())
+                                .unwrap_or_default();
+                        Ok(permission::outcome(
+                            &options,
+                            baton_protocol::ApprovalDecision::Decline,
+                        ))
                     }
-                    _ => Err(refusal(&method, Some("no baton thread drives this session"))),
+                    _ => Err(refusal(
+                        &method,
+                        Some("no baton thread drives this session"),
+                    )),
                 };
                 conn.respond(id, answer).await;
             }

@@ -103,13 +103,19 @@ fn mapped_rows_have_mapping_code_and_ignored_rows_have_none() {
         let events: Vec<String> = out
             .iter()
             .filter_map(|ev| match ev {
-                ProviderEvent::Event { body, .. } => serde_json::to_value(body).ok().and_then(|v| v["type"].as_str().map(str::to_string)),
+                ProviderEvent::Event { body, .. } => serde_json::to_value(body)
+                    .ok()
+                    .and_then(|v| v["type"].as_str().map(str::to_string)),
                 _ => None,
             })
             .collect();
         match e.handling {
             Handling::Mapped([]) => {
-                assert!(events.is_empty(), "{} is kept, not shown: {events:?}", e.name)
+                assert!(
+                    events.is_empty(),
+                    "{} is kept, not shown: {events:?}",
+                    e.name
+                )
             }
             Handling::Mapped(expected) => {
                 // The summary chunk is shown with the compaction that ends it.
@@ -118,11 +124,19 @@ fn mapped_rows_have_mapping_code_and_ignored_rows_have_none() {
                 }
                 assert!(!events.is_empty(), "{} is mapped in the table only", e.name);
                 for ev in &events {
-                    assert!(expected.contains(&ev.as_str()), "{}: {ev} not in its row", e.name);
+                    assert!(
+                        expected.contains(&ev.as_str()),
+                        "{}: {ev} not in its row",
+                        e.name
+                    );
                 }
             }
             Handling::Ignored(_) | Handling::Answered(_) => {
-                assert!(events.is_empty(), "{} is ignored but mapped: {events:?}", e.name)
+                assert!(
+                    events.is_empty(),
+                    "{} is ignored but mapped: {events:?}",
+                    e.name
+                )
             }
         }
     }

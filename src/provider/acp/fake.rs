@@ -77,7 +77,12 @@ impl Fake {
 
     /// The methods received so far.
     pub fn methods(&self) -> Vec<String> {
-        self.log.lock().unwrap().iter().map(|(m, _)| m.clone()).collect()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(m, _)| m.clone())
+            .collect()
     }
 
     /// Forgets every session (as if the agent's store was wiped).
@@ -112,7 +117,10 @@ impl Fake {
                     }
                 }
                 Incoming::Request { id, method, params } => {
-                    self.log.lock().unwrap().push((method.clone(), params.clone()));
+                    self.log
+                        .lock()
+                        .unwrap()
+                        .push((method.clone(), params.clone()));
                     let me = self.clone();
                     let peer = peer.clone();
                     tokio::spawn(async move {
@@ -140,7 +148,10 @@ impl Fake {
 
     async fn update(peer: &Peer, session: &str, update: Value) {
         let _ = peer
-            .notify("session/update", json!({"sessionId": session, "update": update}))
+            .notify(
+                "session/update",
+                json!({"sessionId": session, "update": update}),
+            )
             .await;
     }
 
@@ -149,7 +160,12 @@ impl Fake {
         if self.caps.compact {
             cmds.push(json!({"name": "compact", "description": "Compact"}));
         }
-        Fake::update(peer, session, json!({"sessionUpdate": "available_commands_update", "availableCommands": cmds})).await;
+        Fake::update(
+            peer,
+            session,
+            json!({"sessionUpdate": "available_commands_update", "availableCommands": cmds}),
+        )
+        .await;
     }
 
     async fn request(&self, peer: &Peer, method: &str, p: Value) -> Result<Value, rpc::RpcError> {
@@ -184,7 +200,10 @@ impl Fake {
             }
             "session/load" | "session/resume" => {
                 let Some(history) = self.state.lock().unwrap().history.get(&sid).cloned() else {
-                    return Err(rpc::RpcError::new(-32002, format!("Resource not found: {sid}")));
+                    return Err(rpc::RpcError::new(
+                        -32002,
+                        format!("Resource not found: {sid}"),
+                    ));
                 };
                 if method == "session/load" {
                     for (user, answer) in history {
@@ -207,7 +226,10 @@ impl Fake {
     }
 
     async fn prompt(&self, peer: &Peer, sid: &str, p: &Value) -> Result<Value, rpc::RpcError> {
-        let text = p["prompt"][0]["text"].as_str().unwrap_or_default().to_string();
+        let text = p["prompt"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let say = |t: &str| json!({"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": t}});
         let mut answer = String::new();
         let mut stop = "end_turn";
@@ -231,11 +253,22 @@ impl Fake {
                                 {"optionId": "always", "name": "Always", "kind": "allow_always"},
                                 {"optionId": "no", "name": "Reject", "kind": "reject_once"}]});
                 let outcome = peer.request("session/request_permission", ask).await;
-                let allowed = outcome.as_ref().ok().and_then(|o| o["outcome"]["optionId"].as_str())
+                let allowed = outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|o| o["outcome"]["optionId"].as_str())
                     .is_some_and(|id| id == "yes" || id == "always");
-                let cancelled = outcome.as_ref().ok().is_some_and(|o| o["outcome"]["outcome"] == "cancelled");
+                let cancelled = outcome
+                    .as_ref()
+                    .ok()
+                    .is_some_and(|o| o["outcome"]["outcome"] == "cancelled");
                 let status = if allowed {
-                    let w = peer.request("fs/write_text_file", json!({"sessionId": sid, "path": path, "content": content})).await;
+                    let w = peer
+                        .request(
+                            "fs/write_text_file",
+                            json!({"sessionId": sid, "path": path, "content": content}),
+                        )
+                        .await;
                     if w.is_ok() { "completed" } else { "failed" }
                 } else {
                     "failed"
@@ -249,7 +282,9 @@ impl Fake {
                 }
             }
             ["read", path] => {
-                let r = peer.request("fs/read_text_file", json!({"sessionId": sid, "path": path})).await;
+                let r = peer
+                    .request("fs/read_text_file", json!({"sessionId": sid, "path": path}))
+                    .await;
                 answer = match r {
                     Ok(v) => format!("content: {}", v["content"].as_str().unwrap_or_default()),
                     Err(e) => format!("error: {}", e.message),
@@ -264,8 +299,13 @@ impl Fake {
             [cmd, ..] if *cmd == "/compact" => {
                 let upd = |status: &str| json!({"sessionUpdate": "compaction_update", "compactionId": "c1", "status": status});
                 Fake::update(peer, sid, upd("in_progress")).await;
-                Fake::update(peer, sid, json!({"sessionUpdate": "compaction_summary_chunk", "compactionId": "c1",
-                    "content": {"type": "text", "text": "summary of the session"}})).await;
+                Fake::update(
+                    peer,
+                    sid,
+                    json!({"sessionUpdate": "compaction_summary_chunk", "compactionId": "c1",
+                    "content": {"type": "text", "text": "summary of the session"}}),
+                )
+                .await;
                 Fake::update(peer, sid, upd("completed")).await;
             }
             _ => {

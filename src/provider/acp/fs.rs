@@ -135,7 +135,10 @@ mod tests {
             resolve(&cwd, &cwd.join("new/dir/b.txt")).unwrap(),
             root.join("new/dir/b.txt")
         );
-        assert_eq!(resolve(&cwd, Path::new("rel.txt")).unwrap(), root.join("rel.txt"));
+        assert_eq!(
+            resolve(&cwd, Path::new("rel.txt")).unwrap(),
+            root.join("rel.txt")
+        );
         for bad in [
             dir.path().join("secret.txt"),
             cwd.join("../secret.txt"),
@@ -177,15 +180,17 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r["content"], "two");
-        let e = read(cwd, p(&cwd.join("none.txt"), json!({}))).await.unwrap_err();
+        let e = read(cwd, p(&cwd.join("none.txt"), json!({})))
+            .await
+            .unwrap_err();
         assert_eq!(e.code, NOT_FOUND);
-        write(
-            cwd,
-            p(&cwd.join("d/new.txt"), json!({"content": "hello"})),
-        )
-        .await
-        .unwrap();
-        assert_eq!(std::fs::read_to_string(cwd.join("d/new.txt")).unwrap(), "hello");
+        write(cwd, p(&cwd.join("d/new.txt"), json!({"content": "hello"})))
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cwd.join("d/new.txt")).unwrap(),
+            "hello"
+        );
         let outside_file = dir.path().parent().unwrap().join("baton-acp-never.txt");
         let e = write(cwd, p(&outside_file, json!({"content": "x"})))
             .await

@@ -333,7 +333,10 @@ impl Mapper {
         };
         self.tools.insert(id.clone(), tool);
         self.start_tool(&id, out);
-        if matches!(tc.status, ToolCallStatus::Completed | ToolCallStatus::Failed) {
+        if matches!(
+            tc.status,
+            ToolCallStatus::Completed | ToolCallStatus::Failed
+        ) {
             self.end_tool(&id, tc.status, tc.raw_output, out);
         }
     }
@@ -395,7 +398,10 @@ impl Mapper {
         let mut item = tool_item(&tool, raw_output.as_ref());
         if status == ToolCallStatus::Failed {
             item.status = Some("failed".into());
-            item.error = item.output.clone().or_else(|| Some("tool call failed".into()));
+            item.error = item
+                .output
+                .clone()
+                .or_else(|| Some("tool call failed".into()));
         } else {
             item.status = Some("completed".into());
         }
@@ -414,7 +420,10 @@ impl Mapper {
                 .clone()
                 .or_else(|| known.map(|t| t.title.clone()))
                 .unwrap_or_default(),
-            name: f.name.clone().or_else(|| known.and_then(|t| t.name.clone())),
+            name: f
+                .name
+                .clone()
+                .or_else(|| known.and_then(|t| t.name.clone())),
             raw_input: f
                 .raw_input
                 .clone()

@@ -121,7 +121,7 @@ impl AcpProvider {
         let program = self.entry.command.as_ref().and_then(|c| c.first()).cloned();
         let bin = program
             .as_deref()
-            .and_then(|p| super::process::resolve_bin(Some(p), p));
+            .and_then(|p| super::discovery::resolve_bin(Some(p), p));
         let facts = self.host.agent().facts();
         let compact = self.learned.compact.load(Ordering::SeqCst);
         let model = self.learned.model.load(Ordering::SeqCst);
@@ -166,9 +166,11 @@ fn launcher(name: &'static str, entry: &ProviderEntry) -> Launcher {
         .collect();
     std::sync::Arc::new(move || {
         let Some(program) = command.first() else {
-            return Err(ProviderError::Unavailable(format!("{name}: no command configured")));
+            return Err(ProviderError::Unavailable(format!(
+                "{name}: no command configured"
+            )));
         };
-        let bin = super::process::resolve_bin(Some(program), program)
+        let bin = super::discovery::resolve_bin(Some(program), program)
             .unwrap_or_else(|| PathBuf::from(program));
         let mut spec = ChildSpec::new(name, bin, command[1..].to_vec());
         spec.env = env.clone();

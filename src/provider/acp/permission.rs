@@ -22,7 +22,9 @@ pub fn ask(item: Item) -> ApprovalAsk {
         _ => ApprovalKind::Other,
     };
     let title = match kind {
-        ApprovalKind::Command => format!("Run `{}`", item.command.as_deref().unwrap_or("a command")),
+        ApprovalKind::Command => {
+            format!("Run `{}`", item.command.as_deref().unwrap_or("a command"))
+        }
         ApprovalKind::FileChange => match item.changes.as_deref() {
             Some([one]) => format!("Change {}", one.path),
             Some(many) if !many.is_empty() => format!("Change {} files", many.len()),
@@ -117,7 +119,10 @@ mod tests {
             picked(&all, ApprovalDecision::AcceptForSession),
             sel("id-allow_always")
         );
-        assert_eq!(picked(&all, ApprovalDecision::Decline), sel("id-reject_once"));
+        assert_eq!(
+            picked(&all, ApprovalDecision::Decline),
+            sel("id-reject_once")
+        );
         assert_eq!(
             picked(&all, ApprovalDecision::Cancel),
             json!({"outcome": "cancelled"})
@@ -146,7 +151,10 @@ mod tests {
         let mut cmd = Item::new(ItemType::Command);
         cmd.command = Some("touch x".into());
         let a = ask(cmd);
-        assert_eq!((a.kind, a.title.as_str()), (ApprovalKind::Command, "Run `touch x`"));
+        assert_eq!(
+            (a.kind, a.title.as_str()),
+            (ApprovalKind::Command, "Run `touch x`")
+        );
         let mut edit = Item::new(ItemType::FileChange);
         edit.changes = Some(vec![baton_protocol::FileChange {
             path: "/w/a.txt".into(),

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use agent_client_protocol_schema::v1::{
     CancelNotification, CloseSessionRequest, ContentBlock, LoadSessionRequest, NewSessionRequest,
-    PromptRequest, ResumeSessionRequest, SessionConfigOption, SessionConfigOptionCategory,
-    SessionConfigKind, SetSessionConfigOptionRequest,
+    PromptRequest, ResumeSessionRequest, SessionConfigKind, SessionConfigOption,
+    SessionConfigOptionCategory, SetSessionConfigOptionRequest,
 };
 use baton_protocol::{EventBody, TurnMode, TurnStarted};
 use serde_json::Value;
@@ -47,10 +47,19 @@ impl Shared {
     pub fn learn(&self) {
         let mapper = lock(&self.mapper);
         if mapper.commands.iter().any(|c| c == "compact") {
-            self.learned.compact.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.learned
+                .compact
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        if mapper.config_options.as_ref().and_then(model_option).is_some() {
-            self.learned.model.store(true, std::sync::atomic::Ordering::SeqCst);
+        if mapper
+            .config_options
+            .as_ref()
+            .and_then(model_option)
+            .is_some()
+        {
+            self.learned
+                .model
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
@@ -225,7 +234,11 @@ impl AcpSession {
     /// The current value of the session's model option, when it has one.
     pub fn model(&self) -> Option<String> {
         let mapper = lock(&self.shared.mapper);
-        mapper.config_options.as_ref().and_then(model_option).map(|(_, v)| v)
+        mapper
+            .config_options
+            .as_ref()
+            .and_then(model_option)
+            .map(|(_, v)| v)
     }
 
     /// Whether the agent offers `/compact` to this session.
@@ -239,7 +252,11 @@ impl AcpSession {
     /// Whether the agent offers a model choice to this session.
     pub fn can_set_model(&self) -> bool {
         let mapper = lock(&self.shared.mapper);
-        mapper.config_options.as_ref().and_then(model_option).is_some()
+        mapper
+            .config_options
+            .as_ref()
+            .and_then(model_option)
+            .is_some()
     }
 
     async fn prompt(&self, text: String, compaction: bool) -> Result<(), ProviderError> {
@@ -277,7 +294,9 @@ impl AcpSession {
             self.set_model(&m).await?;
         }
         lock(&self.shared.mapper).begin_turn();
-        let started = EventBody::TurnStarted(TurnStarted { model: self.model() });
+        let started = EventBody::TurnStarted(TurnStarted {
+            model: self.model(),
+        });
         self.sink.send(event(started)).await;
         self.prompt(text, false).await
     }
@@ -303,7 +322,9 @@ impl AcpSession {
         }
         let started = lock(&self.shared.mapper).begin_compaction();
         self.sink
-            .send(event(EventBody::TurnStarted(TurnStarted { model: self.model() })))
+            .send(event(EventBody::TurnStarted(TurnStarted {
+                model: self.model(),
+            })))
             .await;
         self.sink.send(event(started)).await;
         let text = match instructions {
@@ -357,7 +378,6 @@ impl AcpSession {
             }
         }
     }
-
 }
 
 fn event(body: EventBody) -> ProviderEvent {

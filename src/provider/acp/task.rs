@@ -141,7 +141,9 @@ impl Task {
                 }
             }
             Incoming::Notification { method, .. } => {
-                if crate::provider::coverage::find(super::coverage::CLIENT_METHODS, &method).is_none() {
+                if crate::provider::coverage::find(super::coverage::CLIENT_METHODS, &method)
+                    .is_none()
+                {
                     crate::provider::coverage::unknown("acp", &method);
                 }
                 self.send(ProviderEvent::Activity).await;
@@ -158,9 +160,7 @@ impl Task {
         let answer = match method {
             "session/request_permission" => return self.permission(id, params).await,
             "fs/read_text_file" if fs.read_text_file => fs::read(&self.shared.cwd, params).await,
-            "fs/write_text_file" if fs.write_text_file => {
-                fs::write(&self.shared.cwd, params).await
-            }
+            "fs/write_text_file" if fs.write_text_file => fs::write(&self.shared.cwd, params).await,
             "fs/read_text_file" | "fs/write_text_file" => Err(refusal(
                 method,
                 Some("not advertised to this agent (see the provider's fs setting)"),

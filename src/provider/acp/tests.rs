@@ -37,6 +37,8 @@ pub(crate) fn settings() -> Arc<ProviderSettings> {
         claude_bin: Some("/nonexistent".into()),
         process_idle_timeout: Duration::from_secs(60),
         include_raw: Arc::new(AtomicBool::new(false)),
+        codex_extra: Default::default(),
+        claude_extra: Default::default(),
     })
 }
 
@@ -109,7 +111,12 @@ async fn turn(t: &mut Thread, decide: Option<ApprovalDecision>) -> Vec<EventBody
 fn types(events: &[EventBody]) -> Vec<String> {
     events
         .iter()
-        .map(|b| serde_json::to_value(b).unwrap()["type"].as_str().unwrap().to_string())
+        .map(|b| {
+            serde_json::to_value(b).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -117,7 +124,9 @@ fn answer(events: &[EventBody]) -> String {
     events
         .iter()
         .filter_map(|b| match b {
-            EventBody::ItemCompleted(i) if i.item_type == ItemType::AssistantMessage => i.text.clone(),
+            EventBody::ItemCompleted(i) if i.item_type == ItemType::AssistantMessage => {
+                i.text.clone()
+            }
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -132,23 +141,43 @@ async fn a_streamed_turn_maps_in_order() {
     assert_eq!(t.started.native_id, "fake-1");
     assert!(!t.started.resumed);
     assert_eq!(t.started.model.as_deref(), Some("fast"));
-    t.session.send_turn("hello".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("hello".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let ev = turn(&mut t, None).await;
     assert_eq!(
         types(&ev),
-        ["turn.started", "content.delta", "item.completed", "content.delta", "content.delta", "item.completed", "turn.completed"]
+        [
+            "turn.started",
+            "content.delta",
+            "item.completed",
+            "content.delta",
+            "content.delta",
+            "item.completed",
+            "turn.completed"
+        ]
     );
     assert!(matches!(&ev[1], EventBody::ContentDelta(d) if d.stream == Stream::Reasoning));
     assert_eq!(answer(&ev), "Hi there");
-    assert!(matches!(ev.last(), Some(EventBody::TurnCompleted(c)) if c.state == TurnState::Completed));
+    assert!(
+        matches!(ev.last(), Some(EventBody::TurnCompleted(c)) if c.state == TurnState::Completed)
+    );
     // The version and capabilities come from the agent's initialize, the rest from its session.
     let info = p.info();
     assert_eq!(info.version.as_deref(), Some("9.9.9"));
-    assert!(info.capabilities.resume && info.capabilities.compact && info.capabilities.in_session_model_switch);
+    assert!(
+        info.capabilities.resume
+            && info.capabilities.compact
+            && info.capabilities.in_session_model_switch
+    );
     let init = &fake.log.lock().unwrap()[0];
     assert_eq!(init.0, "initialize");
     assert_eq!(init.1["clientCapabilities"]["terminal"], false);
-    assert_eq!(init.1["clientCapabilities"]["session"]["compaction"], serde_json::json!({}));
+    assert_eq!(
+        init.1["clientCapabilities"]["session"]["compaction"],
+        serde_json::json!({})
+    );
 }
 
 #[tokio::test]
@@ -156,23 +185,38 @@ async fn permissions_accepted_write_and_declined_do_not() {
     let fake = Fake::new(FakeCaps::default());
     let p = provider(&fake, FsCapabilities::default());
     let mut t = start(&p, None).await;
-    t.session.send_turn("write yes.txt hello".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("write yes.txt hello".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let ev = turn(&mut t, Some(ApprovalDecision::Accept)).await;
-    assert!(types(&ev).contains(&"runtime.warning".to_string()), "{ev:?}");
+    assert!(
+        types(&ev).contains(&"runtime.warning".to_string()),
+        "{ev:?}"
+    );
     assert_eq!(answer(&ev), "write completed");
-    assert_eq!(std::fs::read_to_string(t.cwd.join("yes.txt")).unwrap(), "hello");
+    assert_eq!(
+        std::fs::read_to_string(t.cwd.join("yes.txt")).unwrap(),
+        "hello"
+    );
     let started = ev.iter().find_map(|b| match b {
         EventBody::ItemStarted(i) => Some(i.clone()),
         _ => None,
     });
     assert_eq!(started.unwrap().item_type, ItemType::FileChange);
 
-    t.session.send_turn("write no.txt hello".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("write no.txt hello".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let ev = turn(&mut t, Some(ApprovalDecision::Decline)).await;
     assert_eq!(answer(&ev), "write failed");
     assert!(!t.cwd.join("no.txt").exists());
     // No answer at all (the reply dropped) rejects too.
-    t.session.send_turn("write drop.txt x".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("write drop.txt x".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let ev = turn(&mut t, None).await;
     assert_eq!(answer(&ev), "write failed");
     assert!(!t.cwd.join("drop.txt").exists());
@@ -185,19 +229,37 @@ async fn fs_requests_outside_the_cwd_are_refused_and_reads_can_be_off() {
     let mut t = start(&p, None).await;
     std::fs::write(t.cwd.join("in.txt"), "inside").unwrap();
     let inside = format!("read {}", t.cwd.join("in.txt").display());
-    t.session.send_turn(inside, None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn(inside, None, TurnMode::Default)
+        .await
+        .unwrap();
     assert_eq!(answer(&turn(&mut t, None).await), "content: inside");
-    t.session.send_turn("read /etc/hostname".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("read /etc/hostname".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let a = answer(&turn(&mut t, None).await);
-    assert!(a.starts_with("error: ") && a.contains("outside the thread's working directory"), "{a}");
+    assert!(
+        a.starts_with("error: ") && a.contains("outside the thread's working directory"),
+        "{a}"
+    );
 
     let fake = Fake::new(FakeCaps::default());
-    let no_read = FsCapabilities { read_text_file: false, write_text_file: true };
+    let no_read = FsCapabilities {
+        read_text_file: false,
+        write_text_file: true,
+    };
     let p = provider(&fake, no_read);
     let mut t = start(&p, None).await;
-    assert_eq!(fake.log.lock().unwrap()[0].1["clientCapabilities"]["fs"]["readTextFile"], false);
+    assert_eq!(
+        fake.log.lock().unwrap()[0].1["clientCapabilities"]["fs"]["readTextFile"],
+        false
+    );
     let inside = format!("read {}", t.cwd.join("x").display());
-    t.session.send_turn(inside, None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn(inside, None, TurnMode::Default)
+        .await
+        .unwrap();
     assert!(answer(&turn(&mut t, None).await).contains("not advertised"));
 }
 
@@ -206,18 +268,32 @@ async fn interrupt_cancels_the_turn() {
     let fake = Fake::new(FakeCaps::default());
     let p = provider(&fake, FsCapabilities::default());
     let mut t = start(&p, None).await;
-    t.session.send_turn("wait".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("wait".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     // The first chunk shows the turn runs; then interrupt.
     loop {
         let (_, ev) = tokio::time::timeout(T, t.rx.recv()).await.unwrap().unwrap();
-        if let ProviderEvent::Event { body: EventBody::ContentDelta(_), .. } = ev {
+        if let ProviderEvent::Event {
+            body: EventBody::ContentDelta(_),
+            ..
+        } = ev
+        {
             break;
         }
     }
     t.session.interrupt().await.unwrap();
     let ev = turn(&mut t, None).await;
-    assert!(matches!(ev.last(), Some(EventBody::TurnCompleted(c)) if c.state == TurnState::Interrupted), "{ev:?}");
-    assert_eq!(answer(&ev), "working", "the message streamed so far is completed");
+    assert!(
+        matches!(ev.last(), Some(EventBody::TurnCompleted(c)) if c.state == TurnState::Interrupted),
+        "{ev:?}"
+    );
+    assert_eq!(
+        answer(&ev),
+        "working",
+        "the message streamed so far is completed"
+    );
     assert!(fake.methods().contains(&"session/cancel".to_string()));
 }
 
@@ -226,7 +302,10 @@ async fn resume_by_load_replays_nothing_and_a_lost_cursor_starts_fresh() {
     let fake = Fake::new(FakeCaps::default());
     let p = provider(&fake, FsCapabilities::default());
     let mut t = start(&p, None).await;
-    t.session.send_turn("remember me".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("remember me".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     turn(&mut t, None).await;
     t.session.stop().await;
     assert!(fake.methods().contains(&"session/close".to_string()));
@@ -238,9 +317,16 @@ async fn resume_by_load_replays_nothing_and_a_lost_cursor_starts_fresh() {
     assert_eq!(t2.started.native_id, cursor);
     assert!(t2.started.warning.is_none());
     assert!(fake.methods().contains(&"session/load".to_string()));
-    t2.session.send_turn("hello".into(), None, TurnMode::Default).await.unwrap();
+    t2.session
+        .send_turn("hello".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     let ev = turn(&mut t2, None).await;
-    assert_eq!(answer(&ev), "Hi there", "the replayed history is not reported again: {ev:?}");
+    assert_eq!(
+        answer(&ev),
+        "Hi there",
+        "the replayed history is not reported again: {ev:?}"
+    );
     assert_eq!(fake.launches.load(Ordering::SeqCst), 2);
 
     fake.forget_sessions();
@@ -248,12 +334,21 @@ async fn resume_by_load_replays_nothing_and_a_lost_cursor_starts_fresh() {
     let t3 = start(&p3, Some(cursor.clone())).await;
     assert!(!t3.started.resumed);
     assert_ne!(t3.started.native_id, cursor);
-    assert!(t3.started.warning.as_deref().unwrap().contains("started a fresh session"));
+    assert!(
+        t3.started
+            .warning
+            .as_deref()
+            .unwrap()
+            .contains("started a fresh session")
+    );
 }
 
 #[tokio::test]
 async fn resume_prefers_session_resume_and_without_either_starts_fresh() {
-    let fake = Fake::new(FakeCaps { resume: true, ..FakeCaps::default() });
+    let fake = Fake::new(FakeCaps {
+        resume: true,
+        ..FakeCaps::default()
+    });
     let p = provider(&fake, FsCapabilities::default());
     let t = start(&p, None).await;
     let t2 = start(&p, Some(t.started.native_id.clone())).await;
@@ -261,11 +356,21 @@ async fn resume_prefers_session_resume_and_without_either_starts_fresh() {
     let m = fake.methods();
     assert!(m.contains(&"session/resume".to_string()) && !m.contains(&"session/load".to_string()));
 
-    let fake = Fake::new(FakeCaps { load: false, resume: false, ..FakeCaps::default() });
+    let fake = Fake::new(FakeCaps {
+        load: false,
+        resume: false,
+        ..FakeCaps::default()
+    });
     let p = provider(&fake, FsCapabilities::default());
     let t = start(&p, Some("old".into())).await;
     assert!(!t.started.resumed);
-    assert!(t.started.warning.as_deref().unwrap().contains("cannot resume sessions"));
+    assert!(
+        t.started
+            .warning
+            .as_deref()
+            .unwrap()
+            .contains("cannot resume sessions")
+    );
     assert!(!p.info().capabilities.resume);
 }
 
@@ -276,8 +381,14 @@ async fn one_agent_process_serves_every_thread() {
     let mut a = start(&p, None).await;
     let mut b = start(&p, None).await;
     assert_ne!(a.started.native_id, b.started.native_id);
-    a.session.send_turn("one".into(), None, TurnMode::Default).await.unwrap();
-    b.session.send_turn("two".into(), None, TurnMode::Default).await.unwrap();
+    a.session
+        .send_turn("one".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
+    b.session
+        .send_turn("two".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     assert_eq!(answer(&turn(&mut a, None).await), "echo: one");
     assert_eq!(answer(&turn(&mut b, None).await), "echo: two");
     assert_eq!(fake.launches.load(Ordering::SeqCst), 1);
@@ -296,24 +407,58 @@ async fn compaction_runs_the_agents_command_and_models_change_by_config_option()
     })
     .await
     .unwrap();
-    t.session.compact(Some("keep the goal".into())).await.unwrap();
+    t.session
+        .compact(Some("keep the goal".into()))
+        .await
+        .unwrap();
     let ev = turn(&mut t, None).await;
-    assert_eq!(types(&ev), ["turn.started", "compaction.started", "compaction.completed", "turn.completed"]);
-    assert!(matches!(&ev[2], EventBody::CompactionCompleted(c) if c.summary == "summary of the session"));
-    let last_prompt = fake.log.lock().unwrap().iter().rev().find(|(m, _)| m == "session/prompt").unwrap().1.clone();
+    assert_eq!(
+        types(&ev),
+        [
+            "turn.started",
+            "compaction.started",
+            "compaction.completed",
+            "turn.completed"
+        ]
+    );
+    assert!(
+        matches!(&ev[2], EventBody::CompactionCompleted(c) if c.summary == "summary of the session")
+    );
+    let last_prompt = fake
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(m, _)| m == "session/prompt")
+        .unwrap()
+        .1
+        .clone();
     assert_eq!(last_prompt["prompt"][0]["text"], "/compact keep the goal");
     assert!(p.can_compact());
 
     t.session.set_model("smart").await.unwrap();
     assert_eq!(t.session.model().as_deref(), Some("smart"));
-    assert!(t.session.set_model("nope").await.is_ok(), "the agent judges the value");
+    assert!(
+        t.session.set_model("nope").await.is_ok(),
+        "the agent judges the value"
+    );
 
-    let fake = Fake::new(FakeCaps { compact: false, ..FakeCaps::default() });
+    let fake = Fake::new(FakeCaps {
+        compact: false,
+        ..FakeCaps::default()
+    });
     let p = provider(&fake, FsCapabilities::default());
     let mut t = start(&p, None).await;
-    t.session.send_turn("x".into(), None, TurnMode::Default).await.unwrap();
+    t.session
+        .send_turn("x".into(), None, TurnMode::Default)
+        .await
+        .unwrap();
     turn(&mut t, None).await;
     let e = t.session.compact(None).await.unwrap_err();
-    assert!(e.to_string().contains("not supported by this provider"), "{e}");
+    assert!(
+        e.to_string().contains("not supported by this provider"),
+        "{e}"
+    );
     assert!(!p.can_compact());
 }
