@@ -135,7 +135,21 @@ pub fn generate() -> String {
         "methods": Value::Object(methods),
         "definitions": Value::Object(definitions),
     });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let mut out = serde_json::to_string_pretty(&sorted(doc)).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// The value with every object's keys in order, so that the file does not depend on whether a
+/// crate in the build turned on serde_json's `preserve_order` (the ACP schema crate does).
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let entries: std::collections::BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
