@@ -35,7 +35,7 @@ impl Record {
     }
 }
 
-pub(super) fn fixtures_root() -> PathBuf {
+pub(crate) fn fixtures_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
@@ -148,7 +148,7 @@ fn event_line(ev: &ProviderEvent) -> Option<String> {
 /// The value with every object's keys in order: `serde_json` keeps insertion order when a
 /// dependency (the ACP schema crate) turns on `preserve_order`, and the snapshots must not
 /// depend on that.
-pub(super) fn sorted(v: Value) -> Value {
+pub(crate) fn sorted(v: Value) -> Value {
     match v {
         Value::Object(map) => {
             let entries: std::collections::BTreeMap<String, Value> =

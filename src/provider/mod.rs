@@ -452,4 +452,4 @@ impl Providers {
 #[cfg(test)]
 mod coverage_tests;
 #[cfg(test)]
-mod mapping_tests;
+pub(crate) mod mapping_tests;

@@ -363,7 +363,7 @@ impl Mapper {
             tool.raw_input = f.raw_input;
         }
         if let Some(c) = f.content {
-            tool.content = c;
+            merge_content(&mut tool.content, c);
         }
         self.start_tool(&id, out);
         if let Some(status @ (ToolCallStatus::Completed | ToolCallStatus::Failed)) = f.status {
@@ -409,33 +409,37 @@ impl Mapper {
     }
 
     /// The item a permission request is about: what the tool call announced so far, updated with
-    /// the fields the request carries.
-    pub fn permission_item(&self, update: &ToolCallUpdate) -> Item {
+    /// the fields the request carries (kept, so the item's end shows them too: some agents send
+    /// the diff only with the permission request).
+    pub fn permission_item(&mut self, update: &ToolCallUpdate) -> Item {
         let f = &update.fields;
-        let known = self.tools.get(&update.tool_call_id.to_string());
-        let tool = Tool {
-            kind: f.kind.or(known.map(|t| t.kind)).unwrap_or(ToolKind::Other),
-            title: f
-                .title
-                .clone()
-                .or_else(|| known.map(|t| t.title.clone()))
-                .unwrap_or_default(),
-            name: f
-                .name
-                .clone()
-                .or_else(|| known.and_then(|t| t.name.clone())),
-            raw_input: f
-                .raw_input
-                .clone()
-                .or_else(|| known.and_then(|t| t.raw_input.clone())),
-            content: f
-                .content
-                .clone()
-                .or_else(|| known.map(|t| t.content.clone()))
-                .unwrap_or_default(),
-            started: true,
-        };
-        tool_item(&tool, None)
+        let tool = self
+            .tools
+            .entry(update.tool_call_id.to_string())
+            .or_insert_with(|| Tool {
+                kind: ToolKind::Other,
+                title: String::new(),
+                name: None,
+                raw_input: None,
+                content: Vec::new(),
+                started: false,
+            });
+        if let Some(k) = f.kind {
+            tool.kind = k;
+        }
+        if let Some(t) = f.title.clone().filter(|t| !t.is_empty()) {
+            tool.title = t;
+        }
+        if f.name.is_some() {
+            tool.name = f.name.clone();
+        }
+        if f.raw_input.is_some() {
+            tool.raw_input = f.raw_input.clone();
+        }
+        if let Some(c) = f.content.clone() {
+            merge_content(&mut tool.content, c);
+        }
+        tool_item(tool, None)
     }
 
     /// A turn begins: its answer text starts empty.
@@ -509,6 +513,18 @@ pub fn turn_completed(stop: &StopReason) -> TurnCompleted {
             state: TurnState::Completed,
             error: None,
         },
+    }
+}
+
+/// Takes a tool call's new content; diffs already known stay when the new content has none (an
+/// agent may send the diff first and only the result text at the end).
+fn merge_content(content: &mut Vec<ToolCallContent>, new: Vec<ToolCallContent>) {
+    let is_diff = |c: &ToolCallContent| matches!(c, ToolCallContent::Diff(_));
+    if new.iter().any(is_diff) {
+        *content = new;
+    } else {
+        content.retain(is_diff);
+        content.extend(new);
     }
 }
 
@@ -590,12 +606,14 @@ fn file_changes(tool: &Tool) -> Vec<FileChange> {
         .filter_map(|c| match c {
             ToolCallContent::Diff(d) => {
                 let path = d.path.display().to_string();
-                let kind = match (&d.old_text, tool.kind) {
+                // A new file comes as no old text, or (gemini-cli) as an empty one.
+                let old = d.old_text.as_deref().filter(|o| !o.is_empty());
+                let kind = match (old, tool.kind) {
                     (_, ToolKind::Delete) => "delete",
                     (None, _) => "add",
                     (Some(_), _) => "update",
                 };
-                let diff = unified_diff(&path, d.old_text.as_deref(), &d.new_text);
+                let diff = unified_diff(&path, old, &d.new_text);
                 Some(FileChange {
                     path,
                     kind: kind.into(),

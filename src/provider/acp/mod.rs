@@ -185,4 +185,6 @@ mod coverage_tests;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 pub(crate) mod tests;
