@@ -15,7 +15,7 @@ use agent_client_protocol_schema::v1::{
     PromptRequest, ResumeSessionRequest, SessionConfigKind, SessionConfigOption,
     SessionConfigOptionCategory, SetSessionConfigOptionRequest,
 };
-use baton_protocol::{EventBody, TurnMode, TurnStarted};
+use baton_protocol::{EventBody, Item, ItemType, TurnMode, TurnStarted};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -298,6 +298,25 @@ impl AcpSession {
             model: self.model(),
         });
         self.sink.send(event(started)).await;
+        // The prompt as the thread's log shows it (ACP agents echo it only on session/load).
+        let user = Item {
+            text: Some(text.clone()),
+            ..Item::new(ItemType::UserMessage)
+        };
+        let user_id = Some(format!("user-{}", uuid::Uuid::now_v7()));
+        for body in [
+            EventBody::ItemStarted(user.clone()),
+            EventBody::ItemCompleted(user),
+        ] {
+            self.sink
+                .send(ProviderEvent::Event {
+                    body,
+                    native_turn: None,
+                    item_id: user_id.clone(),
+                    raw: None,
+                })
+                .await;
+        }
         self.prompt(text, false).await
     }
 

@@ -150,6 +150,8 @@ async fn a_streamed_turn_maps_in_order() {
         types(&ev),
         [
             "turn.started",
+            "item.started",
+            "item.completed",
             "content.delta",
             "item.completed",
             "content.delta",
@@ -158,7 +160,10 @@ async fn a_streamed_turn_maps_in_order() {
             "turn.completed"
         ]
     );
-    assert!(matches!(&ev[1], EventBody::ContentDelta(d) if d.stream == Stream::Reasoning));
+    assert!(
+        matches!(&ev[2], EventBody::ItemCompleted(i) if i.item_type == ItemType::UserMessage && i.text.as_deref() == Some("hello"))
+    );
+    assert!(matches!(&ev[3], EventBody::ContentDelta(d) if d.stream == Stream::Reasoning));
     assert_eq!(answer(&ev), "Hi there");
     assert!(
         matches!(ev.last(), Some(EventBody::TurnCompleted(c)) if c.state == TurnState::Completed)
@@ -200,7 +205,7 @@ async fn permissions_accepted_write_and_declined_do_not() {
         "hello"
     );
     let started = ev.iter().find_map(|b| match b {
-        EventBody::ItemStarted(i) => Some(i.clone()),
+        EventBody::ItemStarted(i) if i.item_type != ItemType::UserMessage => Some(i.clone()),
         _ => None,
     });
     assert_eq!(started.unwrap().item_type, ItemType::FileChange);
