@@ -57,6 +57,8 @@ pub struct Mapper {
     compaction_open: bool,
     /// The agent itself reported the end of a compaction since baton asked for one.
     compaction_reported: bool,
+    /// A compaction of this session ended without a summary baton could hand over.
+    pub no_summary: bool,
     /// The answer text of the current turn (a `/compact` turn's answer is its summary when the
     /// agent sends no compaction updates).
     turn_text: String,
@@ -107,6 +109,7 @@ impl Mapper {
             manual_compaction: false,
             compaction_open: false,
             compaction_reported: false,
+            no_summary: false,
             turn_text: String::new(),
             next_id,
         }
@@ -238,16 +241,11 @@ impl Mapper {
                         self.compaction_open = false;
                         self.compaction_reported = true;
                         let streamed = self.summaries.remove(&id).unwrap_or_default();
-                        let summary = match c.summary.take() {
+                        let summary: String = match c.summary.take() {
                             Some(blocks) => blocks.iter().map(block_text).collect(),
                             None => streamed,
                         };
-                        EventBody::CompactionCompleted(CompactionCompleted {
-                            summary,
-                            trigger,
-                            pre_tokens: None,
-                            post_tokens: None,
-                        })
+                        self.summary_event(summary, trigger)
                     }
                     other => {
                         self.manual_compaction = false;
@@ -468,21 +466,28 @@ impl Mapper {
             self.manual_compaction = false;
             self.compaction_open = false;
             let summary = std::mem::take(&mut self.turn_text);
-            let body = if summary.trim().is_empty() {
-                EventBody::CompactionFailed(CompactionFailed {
-                    error: "the agent ran /compact but reported no summary".into(),
-                })
-            } else {
-                EventBody::CompactionCompleted(CompactionCompleted {
-                    summary,
-                    trigger: CompactionTrigger::Manual,
-                    pre_tokens: None,
-                    post_tokens: None,
-                })
-            };
+            let body = self.summary_event(summary, CompactionTrigger::Manual);
             out.push(event(body, None));
         }
         out
+    }
+
+    /// The end of a compaction with this summary. An agent that compacts its own context but
+    /// shows no summary (claude-agent-acp) leaves nothing to hand over: that is a failure for
+    /// baton, and remembered so that handoffs from it use the transcript.
+    fn summary_event(&mut self, summary: String, trigger: CompactionTrigger) -> EventBody {
+        if summary.trim().is_empty() {
+            self.no_summary = true;
+            return EventBody::CompactionFailed(CompactionFailed {
+                error: "the agent compacted its context but shared no summary".into(),
+            });
+        }
+        EventBody::CompactionCompleted(CompactionCompleted {
+            summary,
+            trigger,
+            pre_tokens: None,
+            post_tokens: None,
+        })
     }
 }
 

@@ -312,3 +312,18 @@ fn a_compact_turn_without_updates_takes_its_answer_as_the_summary() {
     );
     assert!(m.end_turn(true).is_empty());
 }
+
+#[test]
+fn a_compaction_without_a_summary_fails_and_is_remembered() {
+    let mut m = mapper();
+    m.begin_compaction();
+    let out = bodies(
+        &mut m,
+        json!({"sessionUpdate": "compaction_update", "compactionId": "c", "status": "completed"}),
+    );
+    assert!(
+        matches!(&out[..], [(EventBody::CompactionFailed(f), None)] if f.error.contains("no summary")),
+        "{out:?}"
+    );
+    assert!(m.no_summary);
+}

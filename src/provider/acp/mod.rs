@@ -52,6 +52,8 @@ pub struct AcpProvider {
 pub(crate) struct Learned {
     pub compact: AtomicBool,
     pub model: AtomicBool,
+    /// A compaction ended without a summary to hand over.
+    pub no_summary: AtomicBool,
 }
 
 /// Provider names live as long as baton (host and peer name their logs with `&'static str`);
@@ -109,10 +111,11 @@ impl AcpProvider {
         Ok((session, started))
     }
 
-    /// Whether the agent offered `/compact` to any session so far: handoffs from a provider that
-    /// cannot compact use baton's transcript.
+    /// Whether handoffs from this provider can use its compaction: it offered `/compact` to a
+    /// session, and no compaction so far came without a summary. Otherwise baton's transcript.
     pub fn can_compact(&self) -> bool {
         self.learned.compact.load(Ordering::SeqCst)
+            && !self.learned.no_summary.load(Ordering::SeqCst)
     }
 
     /// What `provider/list` shows: the command found, and once the agent ran, its version and

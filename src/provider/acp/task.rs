@@ -212,6 +212,7 @@ impl Task {
 
     async fn prompt_done(&mut self, result: Result<Value, ProviderError>, compaction: bool) {
         let closing = lock(&self.shared.mapper).end_turn(compaction);
+        self.shared.learn();
         for ev in closing {
             self.send(ev).await;
         }
