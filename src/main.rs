@@ -68,7 +68,8 @@ enum Sub {
     Doctor,
     /// Run one turn and render it for a person (approvals are asked on the terminal).
     Exec {
-        /// codex or claude (for a new thread; with --thread, switches the thread).
+        /// A provider id (for a new thread, default: the config's default_provider, else codex;
+        /// with --thread, switches the thread).
         #[arg(long)]
         provider: Option<String>,
         #[arg(long)]

@@ -940,7 +940,10 @@ export interface ThreadStartParams {
    */
   cwd: string;
   model?: string | null;
-  provider: ProviderId;
+  /**
+   * The provider; left out, the config file's `default_provider` (else `codex`).
+   */
+  provider?: ProviderId | null;
   sandbox?: SandboxMode | null;
   title?: string | null;
 }
