@@ -7,7 +7,12 @@
 //! same agent process, a write outside the cwd refused, and a resume after a baton restart with
 //! the earlier messages reaching the model. Then config errors, and the handoff chain
 //! codex -> opencode -> claude-agent-acp -> gemini -> codex on one thread.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod common;
 

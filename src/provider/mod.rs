@@ -119,6 +119,9 @@ pub fn input_options(options: Option<&Value>) -> Vec<InputOption> {
 }
 
 /// One thing a provider session reports.
+// `Event` is nearly every message and the largest (serde_json's `Value` grows with the
+// `preserve_order` feature the ACP schema crate turns on); boxing it would allocate per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ProviderEvent {
     /// A normalised event. `native_turn` is the provider's turn id when it has one.
