@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::acp_agents::{self, AcpAgent};
-use common::{Api, Baton, Framing, TestEnv, is, start_thread, turn};
+use common::{Api, Baton, Framing, TestEnv, is};
 use serde_json::{Value, json};
 
 /// Turns of real agents under load (2 cores shared with compilers) can take a while.
@@ -58,11 +58,25 @@ async fn baton(env: &TestEnv, config: &Path) -> Baton {
     b
 }
 
+/// `thread/start` (spawning the agent when it is not running: Node agents on a loaded machine can
+/// take over 30 s to answer `initialize`).
 async fn thread_on(b: &mut Baton, env: &TestEnv, provider: &str) -> String {
-    start_thread(b, env, provider, json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let params = json!({"provider": provider, "cwd": env.work.to_str().unwrap()});
+    let r = b
+        .request_within("thread/start", params, T)
+        .await
+        .unwrap_or_else(|e| panic!("thread/start on {provider}: {e}\n{}", b.stderr_tail()));
+    r["thread"]["id"].as_str().unwrap().to_string()
+}
+
+/// `turn/start` with one text input (which may spawn and resume the agent first); the turn id.
+async fn turn(b: &mut Baton, thread: &str, text: &str) -> String {
+    let params = json!({"threadId": thread, "input": [{"type": "text", "text": text}]});
+    let r = b
+        .request_within("turn/start", params, T)
+        .await
+        .unwrap_or_else(|e| panic!("turn/start {text:?}: {e}\n{}", b.stderr_tail()));
+    r["turnId"].as_str().unwrap().to_string()
 }
 
 /// Runs one turn to its end, answering every approval with `decision`; the `turn.completed`
@@ -363,7 +377,7 @@ async fn one_thread_hands_over_codex_opencode_claude_gemini_codex() {
     ];
     for (i, (to, api, marker)) in hops.iter().enumerate() {
         let r = b
-            .request("thread/switch", json!({"threadId": id, "provider": to}))
+            .request_within("thread/switch", json!({"threadId": id, "provider": to}), T)
             .await
             .unwrap_or_else(|e| panic!("switch to {to}: {e}\n{}", b.stderr_tail()));
         eprintln!("-> {to}: {} after {:?}", r["handoff"], t0.elapsed());
