@@ -309,7 +309,7 @@ async fn config_errors_are_reported_and_valid_providers_served() {
     let cfg = env.root.path().join("bad.toml");
     std::fs::write(
         &cfg,
-        "[providers.good]\nkind = \"acp\"\ncommand = [\"/bin/cat\"]\n\n[providers.broken]\nkind = \"acp\"\n",
+        "[providers.found]\nkind = \"acp\"\ncommand = [\"/bin/true\"]\n\n[providers.broken]\nkind = \"acp\"\n",
     )
     .unwrap();
     let mut b = Baton::spawn(&env, &["--config", cfg.to_str().unwrap()], Framing::Ndjson).await;
@@ -334,11 +334,12 @@ async fn config_errors_are_reported_and_valid_providers_served() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["codex", "claude", "good"]);
-    let good = &list["providers"][2];
+    assert_eq!(ids, ["codex", "claude", "found"]);
+    let found = &list["providers"][2];
     assert_eq!(
-        (good["kind"].as_str(), good["available"].as_bool()),
-        (Some("acp"), Some(true))
+        (found["kind"].as_str(), found["available"].as_bool()),
+        (Some("acp"), Some(true)),
+        "its command exists"
     );
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(["doctor", "--config", cfg.to_str().unwrap()])
@@ -348,6 +349,11 @@ async fn config_errors_are_reported_and_valid_providers_served() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("providers.broken.command"), "{stdout}");
+    // doctor runs each ACP agent once: /bin/true exits without answering initialize.
+    assert!(
+        stdout.contains("found") && stdout.contains("initialize"),
+        "{stdout}"
+    );
     assert_eq!(out.status.code(), Some(1), "{stdout}");
 }
 

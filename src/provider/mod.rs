@@ -433,6 +433,38 @@ impl Providers {
         out
     }
 
+    /// Runs every ACP agent once (`initialize`, then stop), concurrently, so that `list` shows
+    /// their versions; what failed is returned by provider id.
+    pub async fn probe_acp(&self) -> Vec<(ProviderId, String)> {
+        let ids: Vec<ProviderId> = self
+            .config()
+            .providers
+            .values()
+            .filter(|e| e.kind == ProviderKind::Acp)
+            .map(|e| e.id.clone())
+            .collect();
+        let mut probes = tokio::task::JoinSet::new();
+        for id in ids {
+            if let Some(p) = self.acp(&id) {
+                probes.spawn(async move {
+                    let limit = Duration::from_secs(60);
+                    match tokio::time::timeout(limit, p.probe()).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some((id, e.to_string())),
+                        Err(_) => Some((id, "did not answer initialize within 60 s".into())),
+                    }
+                });
+            }
+        }
+        let mut failed = Vec::new();
+        while let Some(r) = probes.join_next().await {
+            if let Ok(Some(f)) = r {
+                failed.push(f);
+            }
+        }
+        failed
+    }
+
     /// Ends every provider process (orderly shutdown).
     pub async fn shutdown(&self) {
         let acp: Vec<Arc<acp::AcpProvider>> = self

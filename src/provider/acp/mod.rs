@@ -153,6 +153,14 @@ impl AcpProvider {
         }
     }
 
+    /// Starts the agent and runs `initialize` (so that [`AcpProvider::info`] knows its version
+    /// and capabilities), then stops it again: what `baton doctor` does.
+    pub async fn probe(&self) -> Result<(), ProviderError> {
+        let r = self.host.connection().await.map(|_| ());
+        self.host.shutdown().await;
+        r
+    }
+
     /// Stops the agent process (orderly, then its whole process group).
     pub async fn shutdown(&self) {
         self.host.shutdown().await;
