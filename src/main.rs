@@ -7,6 +7,7 @@
 mod cli;
 mod doctor;
 mod editor;
+mod follow;
 mod provider;
 mod rpc;
 mod server;
@@ -196,7 +197,7 @@ async fn serve(cli: &Cli) -> u8 {
             return 1;
         }
     };
-    match store.recover().await {
+    match store.recover(store::Holder::current(None)).await {
         Ok(recovered) if !recovered.is_empty() => {
             tracing::info!(
                 threads = recovered.len(),

@@ -80,6 +80,14 @@ pub enum Command {
         response: InputResponse,
         by: Option<String>,
     },
+    /// `thread/takeover`: take the thread from the window that drives it.
+    Takeover {
+        reply: Reply<Thread>,
+    },
+    /// Another window asked for the thread (`Some`), or our lease was lost (`None`).
+    Yield {
+        to: Option<crate::store::Holder>,
+    },
 }
 
 /// A question request waiting for the editor.
@@ -110,6 +118,10 @@ struct Actor {
     pending_handoff: Option<String>,
     /// The outcome of the latest compaction (summary or error), once it is known.
     last_compaction: Option<Result<String, String>>,
+    /// This process holds the thread's lease (see `actor_lease.rs`).
+    leased: bool,
+    /// The `message` of the next `session.exited` (why the session moved away).
+    exit_message: Option<String>,
 }
 
 const COMMAND_CAPACITY: usize = 64;
@@ -137,6 +149,8 @@ pub fn spawn(
         last_activity: Instant::now(),
         pending_handoff,
         last_compaction: None,
+        leased: false,
+        exit_message: None,
     };
     tokio::spawn(actor.run(rx, events_rx));
     ActorHandle { tx }
@@ -183,7 +197,9 @@ impl Actor {
                     self.stop_session(&mut events, ExitReason::Idle, false).await;
                 }
             }
+            self.release_if_done().await;
         }
+        self.release_if_done().await;
         self.sessions.forget(&self.thread.id);
     }
 
@@ -221,7 +237,18 @@ impl Actor {
         cmd: Command,
         events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
     ) -> Flow {
+        if cmd.drives() {
+            if let Err(e) = self.claim().await {
+                cmd.fail(e);
+                return Flow::Continue;
+            }
+        }
         match cmd {
+            Command::Takeover { reply } => {
+                let r = self.take_over(events).await;
+                let _ = reply.send(r);
+            }
+            Command::Yield { to } => self.yield_to(events, to).await,
             Command::Start { reply } => {
                 let r = self
                     .ensure_session(events)
@@ -656,11 +683,12 @@ impl Actor {
         }
         self.drive(events, async move { session.stop().await })
             .await;
+        let message = self.exit_message.take();
         self.emit(
             EventBody::SessionExited(SessionExited {
                 reason,
                 recoverable: !detach,
-                message: None,
+                message,
             }),
             None,
             None,
@@ -887,6 +915,7 @@ fn reason_str(r: ExitReason) -> &'static str {
         ExitReason::Crashed => "crashed",
         ExitReason::Shutdown => "shut down",
         ExitReason::Deleted => "deleted",
+        ExitReason::TakenOver => "moved to another window",
     }
 }
 
@@ -899,6 +928,49 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 #[path = "switch.rs"]
 mod switch;
+
+#[path = "actor_lease.rs"]
+mod lease;
+
+impl Command {
+    /// Commands that drive the thread, and so need its lease.
+    fn drives(&self) -> bool {
+        matches!(
+            self,
+            Command::Start { .. }
+                | Command::StartTurn { .. }
+                | Command::Compact { .. }
+                | Command::Switch { .. }
+                | Command::Interrupt { .. }
+                | Command::Stop { .. }
+                | Command::Delete { .. }
+        )
+    }
+
+    /// Answers a command with an error without running it.
+    fn fail(self, e: RpcError) {
+        match self {
+            Command::Start { reply } | Command::Stop { reply, .. } | Command::Takeover { reply } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::StartTurn { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::Switch { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::Compact { reply, .. }
+            | Command::Interrupt { reply }
+            | Command::Delete { reply }
+            | Command::Shutdown { reply } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::ApprovalDecided { .. }
+            | Command::InputAnswered { .. }
+            | Command::Yield { .. } => {}
+        }
+    }
+}
 
 #[cfg(test)]
 #[path = "actor_tests.rs"]

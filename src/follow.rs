@@ -1,0 +1,172 @@
+//! Following threads that another process drives: `thread/subscribe`.
+//!
+//! A followed thread's events are read from the log by a poller ([`run_poller`], every
+//! [`POLL_INTERVAL`], one indexed range scan per thread) and notified as `thread/event` with
+//! their own seqs, so what an editor sees is the log itself: first the events after `sinceSeq`,
+//! then each new one once it is committed, whatever process appended it.
+//!
+//! When this process drives a followed thread too, its actor notifies directly as usual, and the
+//! two paths share one cursor per thread: a seq is notified by whichever path claims it first,
+//! and a path may claim only the next seq after the cursor (the actor) or seqs after it while no
+//! other notification of the thread is in flight (the poller), so there are no duplicates, no
+//! gaps, and no reordering. An actor notifies an event before it appends the next, which is what
+//! makes the actor's single-seq claims sufficient.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_protocol::Event;
+use tokio::sync::Notify;
+
+/// How often followed threads are polled for new events (an actor of this process wakes the
+/// poller at once instead).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(150);
+/// Events read per thread per poll; a longer backlog is read on the next round at once.
+pub const POLL_BATCH: u32 = 256;
+/// Threads one editor may follow at once.
+pub const MAX_FOLLOWED: usize = 256;
+
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// The newest seq notified (or skipped by `sinceSeq`).
+    seq: i64,
+    /// The poller is notifying a batch of this thread's events right now.
+    sending: bool,
+}
+
+/// The threads one editor follows; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Follows {
+    cursors: Arc<Mutex<HashMap<String, Cursor>>>,
+    wake: Arc<Notify>,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug)]
+pub struct TooMany;
+
+impl Follows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cursor>> {
+        // A poisoned map of cursors is still a valid map.
+        self.cursors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Follows `thread_id` from `since_seq`; following it again moves the cursor there.
+    pub fn subscribe(&self, thread_id: &str, since_seq: i64) -> Result<(), TooMany> {
+        {
+            let mut map = self.lock();
+            if !map.contains_key(thread_id) && map.len() >= MAX_FOLLOWED {
+                return Err(TooMany);
+            }
+            map.insert(
+                thread_id.to_string(),
+                Cursor {
+                    seq: since_seq.max(0),
+                    sending: false,
+                },
+            );
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops following; false when the thread was not followed.
+    pub fn unsubscribe(&self, thread_id: &str) -> bool {
+        self.lock().remove(thread_id).is_some()
+    }
+
+    /// Called by the live path (an actor of this process) before it notifies `ev`: true when it
+    /// should notify it, false when the poller will (or did).
+    pub fn claim_live(&self, ev: &Event) -> bool {
+        let claimed = {
+            let mut map = self.lock();
+            match map.get_mut(&ev.thread_id) {
+                None => return true,
+                Some(c) if !c.sending && ev.seq == c.seq + 1 => {
+                    c.seq = ev.seq;
+                    true
+                }
+                Some(_) => false,
+            }
+        };
+        if !claimed {
+            self.wake.notify_one();
+        }
+        claimed
+    }
+
+    fn snapshot(&self) -> Vec<(String, i64)> {
+        self.lock()
+            .iter()
+            .filter(|(_, c)| !c.sending)
+            .map(|(id, c)| (id.clone(), c.seq))
+            .collect()
+    }
+
+    /// Claims the events of a polled batch that are still unnotified, and marks their threads
+    /// as sending. Events arrive thread by thread in seq order.
+    fn claim_polled(&self, events: Vec<Event>) -> Vec<Event> {
+        let mut map = self.lock();
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
+            let Some(c) = map.get_mut(&ev.thread_id) else {
+                continue;
+            };
+            // Seqs may skip rows this build cannot read; the log order is what counts.
+            if ev.seq > c.seq {
+                c.seq = ev.seq;
+                c.sending = true;
+                out.push(ev);
+            }
+        }
+        out
+    }
+
+    fn done_sending(&self, threads: &[String]) {
+        let mut map = self.lock();
+        for t in threads {
+            if let Some(c) = map.get_mut(t) {
+                c.sending = false;
+            }
+        }
+    }
+}
+
+/// Polls the followed threads and notifies their new events, until the editor goes away.
+pub async fn run_poller(
+    follows: Follows,
+    store: crate::store::Store,
+    editor: crate::editor::Editor,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = follows.wake.notified() => {}
+        }
+        loop {
+            let since = follows.snapshot();
+            if since.is_empty() {
+                break;
+            }
+            let events = match store.poll_events(since, POLL_BATCH).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!("polling followed threads failed: {e}");
+                    break;
+                }
+            };
+            let full = events.len() >= POLL_BATCH as usize;
+            let claimed = follows.claim_polled(events);
+            let mut threads: Vec<String> = claimed.iter().map(|e| e.thread_id.clone()).collect();
+            threads.dedup();
+            for ev in &claimed {
+                editor.notify_event(ev, None).await;
+            }
+            follows.done_sending(&threads);
+            if !full {
+                break;
+            }
+        }
+    }
+}
