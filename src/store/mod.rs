@@ -352,3 +352,6 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod lease_tests;
