@@ -42,6 +42,15 @@ fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `codex app-server` with its threads unloaded as soon as baton unsubscribes from them: a
+/// loaded thread keeps its "active writer" claim in CODEX_HOME, so another window's codex could
+/// not resume it after a `thread/takeover` until this process exits.
+pub fn app_server_args() -> Vec<String> {
+    ["app-server", "-c", "thread_unload_delay_secs=0"]
+        .map(String::from)
+        .to_vec()
+}
+
 impl CodexServer {
     pub async fn spawn(settings: &ProviderSettings) -> Result<Arc<CodexServer>, ProviderError> {
         let bin =
@@ -51,7 +60,7 @@ impl CodexServer {
                     None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
                 })
             })?;
-        let mut child = process::spawn(&bin, &["app-server".to_string()], None).map_err(|e| {
+        let mut child = process::spawn(&bin, &app_server_args(), None).map_err(|e| {
             ProviderError::Unavailable(format!("cannot start {} app-server: {e}", bin.display()))
         })?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
