@@ -14,8 +14,9 @@ use crate::session::{Command, Sessions, store_error};
 /// this process's actor holds the lease and resumes the thread's provider session.
 pub async fn takeover(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadTakeoverParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
-    let thread = actor.call(|reply| Command::Takeover { reply }).await?;
+    let thread = sessions
+        .call(&p.thread_id, |reply| Command::Takeover { reply })
+        .await?;
     params::to_value(ThreadResponse { thread })
 }
 

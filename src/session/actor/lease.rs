@@ -1,13 +1,16 @@
 //! The actor's lease on its thread: taken before the actor drives the thread, given back when
 //! nothing live is left, handed over when another window asks (`thread/takeover`).
 
-use baton_protocol::ExitReason;
+use std::time::Duration;
 
-use super::*;
+use baton_protocol::{ExitReason, Thread};
+use tokio::time::Instant;
+
+use super::{Actor, Events};
+use crate::rpc::RpcError;
 use crate::session::lease::{TAKEOVER_TIMEOUT, leased_error};
+use crate::session::store_error;
 use crate::store::{Acquired, Claim, Holder};
-
-type EventsRx = mpsc::Receiver<(u64, ProviderEvent)>;
 
 /// How often `thread/takeover` asks again while the holder lets go.
 const TAKEOVER_POLL: Duration = Duration::from_millis(100);
@@ -53,13 +56,9 @@ impl Actor {
         Ok(())
     }
 
-    /// Gives the lease back once nothing live is left (no session, turn or pending ask).
-    pub(super) async fn release_if_done(&mut self) {
-        let live = self.session.is_some()
-            || self.active_turn.is_some()
-            || !self.approvals.is_empty()
-            || !self.inputs.is_empty();
-        if !self.leased || live {
+    /// Gives the lease back (the actor retires or ends: nothing live is left).
+    pub(super) async fn release_lease(&mut self) {
+        if !self.leased {
             return;
         }
         self.leased = false;
@@ -72,7 +71,7 @@ impl Actor {
 
     /// Another window asked for the thread (`to`), or our lease was lost (`None`): the session
     /// stops with `session.exited {reason:"takenOver"}` and the lease goes to the asker.
-    pub(super) async fn yield_to(&mut self, events: &mut EventsRx, to: Option<Holder>) {
+    pub(super) async fn yield_to(&mut self, events: &mut Events, to: Option<Holder>) {
         let whom = match &to {
             Some(h) => format!(
                 "{} (baton pid {})",
@@ -84,7 +83,9 @@ impl Actor {
         self.exit_message = Some(format!("the thread moved to another window: {whom}"));
         self.stop_session(events, ExitReason::TakenOver, false).await;
         self.exit_message = None;
-        if to.is_some() && self.leased {
+        // Handing over checks that the lease is ours, so an actor spawned after the one that
+        // held it hands it over just as well.
+        if to.is_some() {
             let me = self.sessions.leases().me();
             match self.ctx.store.hand_over_lease(&self.thread.id, &me).await {
                 Ok(_) => tracing::info!(thread = %self.thread.id, "handed the thread to {whom}"),
@@ -97,7 +98,7 @@ impl Actor {
 
     /// `thread/takeover`: asks the holder to let go, waits for the lease (bounded), then resumes
     /// the thread's provider session here.
-    pub(super) async fn take_over(&mut self, events: &mut EventsRx) -> Result<Thread, RpcError> {
+    pub(super) async fn take_over(&mut self, events: &mut Events) -> Result<Thread, RpcError> {
         let me = self.sessions.leases().me();
         let deadline = Instant::now() + TAKEOVER_TIMEOUT;
         loop {
