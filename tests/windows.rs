@@ -3,7 +3,12 @@
 //! driven by one window at a time (its lease holder); the other reads it, follows it live
 //! (`thread/subscribe`), or takes it over (`thread/takeover`); a holder killed with SIGKILL
 //! loses its threads at once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 
@@ -34,7 +39,10 @@ fn assert_leased(err: &Value, holder: &str, pid: u32) {
     );
     assert_eq!(err["data"]["holder"]["client"], holder, "{err}");
     assert_eq!(err["data"]["holder"]["pid"], pid, "{err}");
-    assert!(err["data"]["holder"]["since"].as_i64().unwrap() > 0, "{err}");
+    assert!(
+        err["data"]["holder"]["since"].as_i64().unwrap() > 0,
+        "{err}"
+    );
 }
 
 fn native_id(thread: &Value) -> String {
@@ -79,8 +87,10 @@ async fn second_window_is_refused(provider: &str) {
     // Window a may not have read its last notification yet.
     let newest = *logged.last().unwrap();
     let i = id.clone();
-    a.wait_event(T, move |e| e["threadId"] == i.as_str() && e["seq"] == newest)
-        .await;
+    a.wait_event(T, move |e| {
+        e["threadId"] == i.as_str() && e["seq"] == newest
+    })
+    .await;
     let live: Vec<i64> = a
         .events()
         .iter()
@@ -144,7 +154,9 @@ async fn killed_holder_is_taken_over_at_once(provider: &str, marker: &str) {
     let i = id.clone();
     let h = hung.clone();
     let closed = b
-        .wait_event(T, move |e| is(e, &i, "turn.completed") && e["turnId"] == h.as_str())
+        .wait_event(T, move |e| {
+            is(e, &i, "turn.completed") && e["turnId"] == h.as_str()
+        })
         .await;
     assert_eq!(closed["data"]["state"], "failed");
     assert!(
@@ -278,7 +290,10 @@ async fn takeover_moves_the_thread(provider: &str, marker: &str) {
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
-    println!("{provider}: thread/takeover answered in {} ms", took.as_millis());
+    println!(
+        "{provider}: thread/takeover answered in {} ms",
+        took.as_millis()
+    );
 }
 
 #[tokio::test]
@@ -304,11 +319,18 @@ async fn subscribe_follows_another_window(provider: &str) {
     // Replay from the middle of the log.
     let since = 2;
     let r = b
-        .request("thread/subscribe", json!({"threadId": id, "sinceSeq": since}))
+        .request(
+            "thread/subscribe",
+            json!({"threadId": id, "sinceSeq": since}),
+        )
         .await
         .unwrap();
     assert_eq!(r["thread"]["id"], id.as_str());
-    let before = a.events().iter().filter(|e| e["threadId"] == id.as_str()).count() as i64;
+    let before = a
+        .events()
+        .iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .count() as i64;
     let i = id.clone();
     b.wait_event(Duration::from_secs(2), move |e| {
         e["threadId"] == i.as_str() && e["seq"] == before
@@ -358,9 +380,20 @@ async fn subscribe_follows_another_window(provider: &str) {
         .into_iter()
         .filter(|e| e["threadId"] == id.as_str())
         .collect();
-    let seqs = |v: &[Value]| v.iter().map(|e| e["seq"].as_i64().unwrap()).collect::<Vec<_>>();
-    assert_eq!(seqs(&followed), seqs(logged), "followed live == the log after sinceSeq");
-    assert!(&followed == logged, "followed live == the log after sinceSeq (whole events)");
+    let seqs = |v: &[Value]| {
+        v.iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seqs(&followed),
+        seqs(logged),
+        "followed live == the log after sinceSeq"
+    );
+    assert!(
+        &followed == logged,
+        "followed live == the log after sinceSeq (whole events)"
+    );
     // The live notifications of the driving window carry the same objects.
     let driven: Vec<Value> = a
         .events()
@@ -368,7 +401,10 @@ async fn subscribe_follows_another_window(provider: &str) {
         .filter(|e| e["threadId"] == id.as_str() && e["seq"].as_i64().unwrap() > since)
         .collect();
     assert_eq!(seqs(&followed), seqs(&driven));
-    assert!(followed == driven, "the driver's notifications are the same objects");
+    assert!(
+        followed == driven,
+        "the driver's notifications are the same objects"
+    );
     b.request("thread/unsubscribe", json!({"threadId": id}))
         .await
         .unwrap();
@@ -377,16 +413,26 @@ async fn subscribe_follows_another_window(provider: &str) {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let _ = b.request("thread/list", json!({})).await.unwrap();
     assert_eq!(
-        b.events().iter().filter(|e| e["threadId"] == id.as_str()).count(),
+        b.events()
+            .iter()
+            .filter(|e| e["threadId"] == id.as_str())
+            .count(),
         followed.len(),
         "nothing after thread/unsubscribe"
     );
     // Following a thread across a takeover: b subscribes, takes over, drives; its own events
     // come once each, in order.
-    let last = a.events().iter().filter(|e| e["threadId"] == id.as_str()).count() as i64;
-    b.request("thread/subscribe", json!({"threadId": id, "sinceSeq": last}))
-        .await
-        .unwrap();
+    let last = a
+        .events()
+        .iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .count() as i64;
+    b.request(
+        "thread/subscribe",
+        json!({"threadId": id, "sinceSeq": last}),
+    )
+    .await
+    .unwrap();
     b.request("thread/takeover", json!({"threadId": id}))
         .await
         .unwrap();

@@ -53,6 +53,10 @@ pub async fn subscribe(sessions: Sessions, p: Value) -> Result<Value, RpcError> 
 
 pub async fn unsubscribe(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadUnsubscribeParams = params::parse(p)?;
-    sessions.context().editor.follows().unsubscribe(&p.thread_id);
+    sessions
+        .context()
+        .editor
+        .follows()
+        .unsubscribe(&p.thread_id);
     params::to_value(EmptyResponse {})
 }

@@ -74,7 +74,9 @@ async fn a_live_holder_keeps_the_thread_and_a_dead_one_loses_it_at_once() {
     w(store.create_thread(thread("t"))).await.unwrap();
     let mut other = Other::spawn("nvim");
     assert!(matches!(
-        w(store.acquire_lease("t", &other.holder, false)).await.unwrap(),
+        w(store.acquire_lease("t", &other.holder, false))
+            .await
+            .unwrap(),
         Claim::Acquired(_)
     ));
     // It left a turn open, as a baton killed mid-turn does.
@@ -102,7 +104,9 @@ async fn a_live_holder_keeps_the_thread_and_a_dead_one_loses_it_at_once() {
         Claim::Held(_)
     ));
     assert!(matches!(
-        w(store.acquire_lease("t", &other.holder, false)).await.unwrap(),
+        w(store.acquire_lease("t", &other.holder, false))
+            .await
+            .unwrap(),
         Claim::Acquired(_)
     ));
     other.kill();
@@ -193,7 +197,9 @@ async fn takeover_is_requested_through_the_store_and_handed_over() {
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     w(store.create_thread(thread("t"))).await.unwrap();
     let other = Other::spawn("nvim");
-    w(store.acquire_lease("t", &other.holder, false)).await.unwrap();
+    w(store.acquire_lease("t", &other.holder, false))
+        .await
+        .unwrap();
     // No request yet: the holder's heartbeat finds nothing to do.
     let beat = w(store.heartbeat(&other.holder, vec!["t".into(), "gone".into()]))
         .await
@@ -228,7 +234,9 @@ async fn takeover_is_requested_through_the_store_and_handed_over() {
         c => panic!("{c:?}"),
     }
     // A takeover that gives up withdraws its request.
-    w(store.acquire_lease("t", &other.holder, true)).await.unwrap();
+    w(store.acquire_lease("t", &other.holder, true))
+        .await
+        .unwrap();
     w(store.cancel_takeover("t", &other.holder)).await.unwrap();
     let beat = w(store.heartbeat(&me(), vec!["t".into()])).await.unwrap();
     assert!(beat.requests.is_empty());

@@ -230,10 +230,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Lease> {
 }
 
 pub fn get(c: &Connection, thread_id: &str) -> Result<Option<Lease>> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM leases WHERE thread_id = ?1"))?
-        .query_row(params![thread_id], from_row)
-        .optional()?)
+    Ok(c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM leases WHERE thread_id = ?1"
+    ))?
+    .query_row(params![thread_id], from_row)
+    .optional()?)
 }
 
 /// Whether `h` still runs, judged from `me`'s point of view.
@@ -364,9 +365,10 @@ fn close_dead_holders_turn(c: &Connection, thread_id: &str, dead: &Lease) -> Res
 const MINE: &str = "pid = ?2 AND start_time = ?3 AND scope = ?4";
 
 pub fn release(c: &Connection, thread_id: &str, me: &Holder) -> Result<bool> {
-    Ok(c
-        .prepare_cached(&format!("DELETE FROM leases WHERE thread_id = ?1 AND {MINE}"))?
-        .execute(params![thread_id, me.pid, me.start_time as i64, me.scope])?
+    Ok(c.prepare_cached(&format!(
+        "DELETE FROM leases WHERE thread_id = ?1 AND {MINE}"
+    ))?
+    .execute(params![thread_id, me.pid, me.start_time as i64, me.scope])?
         > 0)
 }
 
@@ -429,9 +431,10 @@ pub fn heartbeat(c: &Connection, me: &Holder, held: &[String]) -> Result<Beat> {
 }
 
 pub fn release_all(c: &Connection, me: &Holder) -> Result<usize> {
-    Ok(c
-        .prepare_cached("DELETE FROM leases WHERE pid = ?1 AND start_time = ?2 AND scope = ?3")?
-        .execute(params![me.pid, me.start_time as i64, me.scope])?)
+    Ok(
+        c.prepare_cached("DELETE FROM leases WHERE pid = ?1 AND start_time = ?2 AND scope = ?3")?
+            .execute(params![me.pid, me.start_time as i64, me.scope])?,
+    )
 }
 
 /// Deletes every lease whose holder is dead (startup recovery); returns their thread ids.

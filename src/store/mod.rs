@@ -27,8 +27,8 @@ use baton_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 use leases::LeaseOp;
+pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 use worker::Op;
 
 /// Everything that can go wrong in the store.
@@ -254,7 +254,12 @@ impl Store {
 
     /// Takes the thread's lease if it is free, ours, or its holder died (then the dead holder's
     /// open turn is closed). With `takeover`, a live holder is also asked to hand it over.
-    pub async fn acquire_lease(&self, thread_id: &str, me: &Holder, takeover: bool) -> Result<Claim> {
+    pub async fn acquire_lease(
+        &self,
+        thread_id: &str,
+        me: &Holder,
+        takeover: bool,
+    ) -> Result<Claim> {
         let (thread_id, me) = (thread_id.to_string(), me.clone());
         self.call(|reply| {
             Op::Lease(LeaseOp::Acquire {
@@ -270,22 +275,40 @@ impl Store {
     /// Drops our lease of the thread; true when we held one.
     pub async fn release_lease(&self, thread_id: &str, me: &Holder) -> Result<bool> {
         let (thread_id, me) = (thread_id.to_string(), me.clone());
-        self.call(|reply| Op::Lease(LeaseOp::Release { thread_id, me, reply }))
-            .await
+        self.call(|reply| {
+            Op::Lease(LeaseOp::Release {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
     }
 
     /// Hands our lease to the process that asked for it (or drops it); returns that process.
     pub async fn hand_over_lease(&self, thread_id: &str, me: &Holder) -> Result<Option<Holder>> {
         let (thread_id, me) = (thread_id.to_string(), me.clone());
-        self.call(|reply| Op::Lease(LeaseOp::HandOver { thread_id, me, reply }))
-            .await
+        self.call(|reply| {
+            Op::Lease(LeaseOp::HandOver {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
     }
 
     /// Withdraws our takeover request.
     pub async fn cancel_takeover(&self, thread_id: &str, me: &Holder) -> Result<()> {
         let (thread_id, me) = (thread_id.to_string(), me.clone());
-        self.call(|reply| Op::Lease(LeaseOp::CancelTakeover { thread_id, me, reply }))
-            .await
+        self.call(|reply| {
+            Op::Lease(LeaseOp::CancelTakeover {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
     }
 
     /// Stamps our leases' heartbeat; returns the takeover requests for them and the threads in

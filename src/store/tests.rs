@@ -664,7 +664,10 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
     );
     assert_eq!(w(store.native_threads("running")).await.unwrap().len(), 1);
     assert!(
-        w(store.recover(Holder::current(None))).await.unwrap().is_empty(),
+        w(store.recover(Holder::current(None)))
+            .await
+            .unwrap()
+            .is_empty(),
         "recover is idempotent"
     );
 }

@@ -64,7 +64,11 @@ impl CodexPool {
             // its "active writer" claim in CODEX_HOME, so another window's codex could not
             // resume it after a `thread/takeover` until this process exits.
             let args = ["app-server", "-c", "thread_unload_delay_secs=0"];
-            Ok(ChildSpec::new("codex", bin, args.map(String::from).to_vec()))
+            Ok(ChildSpec::new(
+                "codex",
+                bin,
+                args.map(String::from).to_vec(),
+            ))
         });
         Self::with_launcher(&settings, launch)
     }

@@ -79,7 +79,9 @@ impl Command {
     /// Answers to asks carry no reply: they belonged to the actor that asked, and with it they go.
     pub fn fail(self, e: RpcError) {
         match self {
-            Command::Start { reply } | Command::Stop { reply, .. } | Command::Takeover { reply } => {
+            Command::Start { reply }
+            | Command::Stop { reply, .. }
+            | Command::Takeover { reply } => {
                 let _ = reply.send(Err(e));
             }
             Command::StartTurn { reply, .. } => {
@@ -211,11 +213,12 @@ impl Actor {
     }
 
     async fn command(&mut self, cmd: Command, events: &mut Events) -> Flow {
-        if cmd.drives() {
-            if let Err(e) = self.claim().await {
-                cmd.fail(e);
-                return Flow::Continue;
-            }
+        // Driving needs the thread's lease: another window's live lease refuses it (-32016).
+        if cmd.drives()
+            && let Err(e) = self.claim().await
+        {
+            cmd.fail(e);
+            return Flow::Continue;
         }
         match cmd {
             Command::Takeover { reply } => {

@@ -81,7 +81,8 @@ impl Actor {
             None => "another baton process".into(),
         };
         self.exit_message = Some(format!("the thread moved to another window: {whom}"));
-        self.stop_session(events, ExitReason::TakenOver, false).await;
+        self.stop_session(events, ExitReason::TakenOver, false)
+            .await;
         self.exit_message = None;
         // Handing over checks that the lease is ours, so an actor spawned after the one that
         // held it hands it over just as well.
@@ -89,7 +90,9 @@ impl Actor {
             let me = self.sessions.leases().me();
             match self.ctx.store.hand_over_lease(&self.thread.id, &me).await {
                 Ok(_) => tracing::info!(thread = %self.thread.id, "handed the thread to {whom}"),
-                Err(e) => tracing::warn!(thread = %self.thread.id, "cannot hand the lease over: {e}"),
+                Err(e) => {
+                    tracing::warn!(thread = %self.thread.id, "cannot hand the lease over: {e}")
+                }
             }
         }
         self.leased = false;
