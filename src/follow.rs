@@ -170,3 +170,76 @@ pub async fn run_poller(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use baton_protocol::{EventBody, ProviderId, ThreadStatus, ThreadStatusChanged};
+
+    use super::*;
+
+    fn ev(thread: &str, seq: i64) -> Event {
+        Event {
+            thread_id: thread.into(),
+            seq,
+            provider: ProviderId::codex(),
+            at: 0,
+            turn_id: None,
+            item_id: None,
+            body: EventBody::ThreadStatus(ThreadStatusChanged {
+                status: ThreadStatus::Idle,
+            }),
+        }
+    }
+
+    fn seqs(events: &[Event]) -> Vec<i64> {
+        events.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn unfollowed_threads_are_notified_live_as_always() {
+        let f = Follows::default();
+        assert!(f.claim_live(&ev("t", 1)));
+        assert!(f.claim_live(&ev("t", 1)), "no state is kept for them");
+    }
+
+    #[test]
+    fn each_seq_goes_out_once_whichever_path_claims_it() {
+        let f = Follows::default();
+        f.subscribe("t", 2).unwrap();
+        // The live path may only take the next seq; the backlog is the poller's.
+        assert!(!f.claim_live(&ev("t", 5)));
+        assert_eq!(f.snapshot(), [("t".to_string(), 2)]);
+        let polled = f.claim_polled(vec![ev("t", 3), ev("t", 4), ev("t", 5)]);
+        assert_eq!(seqs(&polled), [3, 4, 5]);
+        // While the poller's batch is on its way, the live path waits for the poller.
+        assert!(!f.claim_live(&ev("t", 6)));
+        assert!(f.snapshot().is_empty(), "a sending thread is not polled");
+        f.done_sending(&["t".to_string()]);
+        assert!(f.claim_live(&ev("t", 6)));
+        // The poller sees 6 in the log afterwards and leaves it alone.
+        assert!(f.claim_polled(vec![ev("t", 6)]).is_empty());
+        assert!(f.claim_live(&ev("t", 7)));
+        assert!(!f.claim_live(&ev("t", 7)), "never twice");
+        // Rows this build cannot read leave gaps in the log; the poller moves past them.
+        assert_eq!(seqs(&f.claim_polled(vec![ev("t", 9)])), [9]);
+        f.done_sending(&["t".to_string()]);
+        assert!(f.unsubscribe("t"));
+        assert!(!f.unsubscribe("t"));
+        assert!(f.claim_live(&ev("t", 10)));
+    }
+
+    #[test]
+    fn followed_threads_are_bounded() {
+        let f = Follows::default();
+        for i in 0..MAX_FOLLOWED {
+            f.subscribe(&format!("t{i}"), 0).unwrap();
+        }
+        assert!(f.subscribe("one-more", 0).is_err());
+        assert!(
+            f.subscribe("t0", 5).is_ok(),
+            "moving a cursor is not a new follow"
+        );
+    }
+}
