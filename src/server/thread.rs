@@ -21,6 +21,7 @@ pub async fn start(
     cancel: CancellationToken,
 ) -> Result<Value, RpcError> {
     let mut p: ThreadStartParams = params::parse(p)?;
+    params::known_provider(&sessions.context().providers, Some(&p.provider))?;
     let cwd = std::path::Path::new(&p.cwd);
     if !cwd.is_absolute() {
         return Err(params::invalid(
@@ -147,6 +148,7 @@ pub async fn compact(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn switch(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadSwitchParams = params::parse(p)?;
+    params::known_provider(&sessions.context().providers, Some(&p.provider))?;
     let (thread, handoff) = sessions
         .call(&p.thread_id, |reply| Command::Switch {
             provider: p.provider,
