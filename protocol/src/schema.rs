@@ -15,8 +15,9 @@ fn def<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
 
 /// `v` with every object's keys in sorted order. serde_json keeps insertion order when another
 /// crate in the build turns on its `preserve_order` feature (the ACP schema crate does), so the
-/// document is sorted explicitly to come out the same in every build.
-fn sorted(v: Value) -> Value {
+/// document is sorted explicitly to come out the same in every build (and so are test snapshots
+/// that print JSON values).
+pub fn sorted(v: Value) -> Value {
     match v {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
