@@ -3,8 +3,9 @@
 //! Each test runs one scenario script, `tests/acp-client/<name>.mjs`, with node. The script
 //! spawns the real `baton acp` (real codex and claude CLIs, the mock model for the remote model),
 //! talks to it through the SDK's client (`client().connect(ndJsonStream(...))`), asserts, and
-//! exits 0 only when every assertion held. The SDK is found in `BATON_ACP_SDK_DIR` (a
-//! `node_modules` directory), else `.tools/npm/node_modules` (installed by scripts/install-tools).
+//! exits 0 only when every assertion held. The SDK package is found in `BATON_ACP_SDK_DIR`, else
+//! `.tools/acp/node_modules/@agentclientprotocol/sdk` (installed by scripts/install-tools). node is
+//! `BATON_NODE24_BIN` when set, else `node` on PATH.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
