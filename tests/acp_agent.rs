@@ -26,15 +26,21 @@ fn sdk_dir() -> PathBuf {
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/npm/node_modules")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join(".tools/acp/node_modules/@agentclientprotocol/sdk")
         });
-    let pkg = dir.join("@agentclientprotocol/sdk/package.json");
     assert!(
-        pkg.exists(),
-        "@agentclientprotocol/sdk is not installed in {} (run scripts/install-tools, or set BATON_ACP_SDK_DIR to a node_modules directory holding it)",
+        dir.join("package.json").exists(),
+        "@agentclientprotocol/sdk is not installed at {} (run scripts/install-tools, or set BATON_ACP_SDK_DIR to the package's directory)",
         dir.display()
     );
     dir
+}
+
+fn node() -> std::ffi::OsString {
+    std::env::var_os("BATON_NODE24_BIN")
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "node".into())
 }
 
 /// Runs `tests/acp-client/<name>.mjs` against a fresh test world; panics with its output when
@@ -44,7 +50,7 @@ async fn scenario(name: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/acp-client")
         .join(format!("{name}.mjs"));
-    let mut cmd = Command::new("node");
+    let mut cmd = Command::new(node());
     cmd.arg(&script)
         .envs(env.baton_env())
         .env("RUST_LOG", "baton=debug")

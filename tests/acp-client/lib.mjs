@@ -3,7 +3,7 @@
 //
 // Environment (set by tests/acp_agent.rs):
 //   BATON_BIN          the baton binary
-//   BATON_ACP_SDK_DIR  a node_modules directory holding @agentclientprotocol/sdk
+//   BATON_ACP_SDK_DIR  the @agentclientprotocol/sdk package directory
 //   MOCK_URL           the mock model server (GET /_mock/requests lists what the model got)
 //   WORK_DIR           the directory sessions work in
 // plus everything baton itself needs (HOME, CODEX_HOME, BATON_DB, BATON_CODEX_BIN, ...), which
@@ -29,7 +29,7 @@ export const MOCK_URL = () => env("MOCK_URL");
 
 /** The SDK's stable entry point, found through its package.json exports. */
 export async function loadSdk() {
-  const dir = path.join(env("BATON_ACP_SDK_DIR"), "@agentclientprotocol", "sdk");
+  const dir = env("BATON_ACP_SDK_DIR");
   const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
   if (pkg.version !== "2.4.0") throw new Error(`expected @agentclientprotocol/sdk 2.4.0, found ${pkg.version}`);
   const entry = pkg.exports["."].import;
