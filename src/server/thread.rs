@@ -1,9 +1,9 @@
-//! `thread/start`, `thread/list`, `thread/read`, `thread/stop`, `thread/delete`.
+//! `thread/start`, `thread/list`, `thread/read`, `thread/update`, `thread/stop`, `thread/delete`.
 
 use baton_protocol::{
     ApprovalPolicy, EmptyResponse, ThreadCompactStartParams, ThreadDeleteParams, ThreadListParams,
     ThreadListResponse, ThreadReadParams, ThreadReadResponse, ThreadResponse, ThreadStartParams,
-    ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, errors,
+    ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, ThreadUpdateParams, errors,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -122,6 +122,19 @@ pub async fn stop(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let detach = p.detach;
     let thread = sessions
         .call(&p.thread_id, |reply| Command::Stop { detach, reply })
+        .await?;
+    params::to_value(ThreadResponse { thread })
+}
+
+pub async fn update(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: ThreadUpdateParams = params::parse(p)?;
+    let (title, approval_policy) = (p.title, p.approval_policy);
+    let thread = sessions
+        .call(&p.thread_id, |reply| Command::Update {
+            title,
+            approval_policy,
+            reply,
+        })
         .await?;
     params::to_value(ThreadResponse { thread })
 }

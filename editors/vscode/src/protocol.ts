@@ -286,6 +286,7 @@ export interface BatonProtocolDefinitions {
   ThreadSwitchResponse?: ThreadSwitchResponse;
   ThreadTakeoverParams?: ThreadTakeoverParams;
   ThreadUnsubscribeParams?: ThreadUnsubscribeParams;
+  ThreadUpdateParams?: ThreadUpdateParams;
   TurnCompleted?: TurnCompleted;
   TurnDiff?: TurnDiff;
   TurnInterruptParams?: TurnInterruptParams;
@@ -1014,6 +1015,18 @@ export interface ThreadUnsubscribeParams {
   threadId: string;
 }
 /**
+ * Params of `thread/update`: change a thread's settings. Absent fields stay as they are.
+ */
+export interface ThreadUpdateParams {
+  /**
+   * Applies from the next provider session: a live session is soft-stopped, and the next
+   * turn resumes the same provider thread under the new policy.
+   */
+  approvalPolicy?: ApprovalPolicy | null;
+  threadId: string;
+  title?: string | null;
+}
+/**
  * Params of `turn/interrupt`.
  */
 export interface TurnInterruptParams {
@@ -1065,6 +1078,7 @@ export interface ClientRequests {
   "thread/switch": { params: ThreadSwitchParams; result: ThreadSwitchResponse };
   "thread/takeover": { params: ThreadTakeoverParams; result: ThreadResponse };
   "thread/unsubscribe": { params: ThreadUnsubscribeParams; result: EmptyResponse };
+  "thread/update": { params: ThreadUpdateParams; result: ThreadResponse };
   "turn/interrupt": { params: TurnInterruptParams; result: EmptyResponse };
   "turn/start": { params: TurnStartParams; result: TurnStartResponse };
 }
