@@ -140,24 +140,11 @@ fn event_line(ev: &ProviderEvent) -> Option<String> {
         let _ = write!(line, " {}", kind.as_str().unwrap_or("?"));
     }
     if !data.is_null() && data != json!({}) {
-        let _ = write!(line, " {}", cut(&sorted(data).to_string(), 600));
+        // Sorted keys, whether or not serde_json preserves insertion order in this build.
+        let data = baton_protocol::schema::sorted(data);
+        let _ = write!(line, " {}", cut(&data.to_string(), 600));
     }
     Some(line)
-}
-
-/// The value with every object's keys in order: `serde_json` keeps insertion order when a
-/// dependency (the ACP schema crate) turns on `preserve_order`, and the snapshots must not
-/// depend on that.
-pub(crate) fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            let entries: std::collections::BTreeMap<String, Value> =
-                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(entries.into_iter().collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }
 
 fn push_events(out: &mut String, events: &[ProviderEvent]) {

@@ -119,8 +119,8 @@ pub fn input_options(options: Option<&Value>) -> Vec<InputOption> {
 }
 
 /// One thing a provider session reports.
-// `Event` is nearly every message and the largest (serde_json's `Value` grows with the
-// `preserve_order` feature the ACP schema crate turns on); boxing it would allocate per event.
+// The ACP schema crate turns on serde_json's `preserve_order`, which makes `Value` (inside
+// `EventBody`) larger; events are moved once through a bounded channel, so boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ProviderEvent {

@@ -19,7 +19,8 @@ use super::coverage::{CLIENT_METHODS, UPDATES};
 use super::mapping::{Mapper, turn_completed, update_kind};
 use crate::provider::ProviderEvent;
 use crate::provider::coverage;
-use crate::provider::mapping_tests::{fixtures_root, sorted};
+use crate::provider::mapping_tests::fixtures_root;
+use baton_protocol::schema::sorted;
 
 /// Every transcript: (file stem, records `{dir, msg, process}`).
 fn transcripts() -> Vec<(String, Vec<Value>)> {
