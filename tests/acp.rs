@@ -314,7 +314,10 @@ async fn config_errors_are_reported_and_valid_providers_served() {
     .unwrap();
     let mut b = Baton::spawn(&env, &["--config", cfg.to_str().unwrap()], Framing::Ndjson).await;
     let init = b
-        .initialize_with(json!({"providers": {"extra": {"kind": "acp", "command": []}}}))
+        .initialize_with(json!({"providers": {
+            "extra": {"kind": "acp", "command": []},
+            "added": {"kind": "acp", "command": ["/bin/true"]}
+        }}))
         .await;
     let errors = init["configErrors"].as_array().unwrap().clone();
     let text = serde_json::to_string(&errors).unwrap();
@@ -334,8 +337,9 @@ async fn config_errors_are_reported_and_valid_providers_served() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["codex", "claude", "found"]);
-    let found = &list["providers"][2];
+    // The file's valid entry and the editor's own (initializationOptions.providers) are served.
+    assert_eq!(ids, ["codex", "claude", "added", "found"]);
+    let found = &list["providers"][3];
     assert_eq!(
         (found["kind"].as_str(), found["available"].as_bool()),
         (Some("acp"), Some(true)),
