@@ -3,6 +3,7 @@
 use baton_protocol::{EventBody, ItemType, Stream, TurnState};
 use serde_json::{Value, json};
 
+use super::super::tools::unified_diff;
 use super::*;
 
 fn mapper() -> Mapper {

@@ -12,6 +12,7 @@
 //! | `session.rs` | starting a session (new / resume / load / fresh), the handle the actor drives |
 //! | `task.rs` | one session's messages in order: updates, permission and fs requests, end of turn |
 //! | `mapping.rs` | `session/update` -> baton events |
+//! | `tools.rs` | tool calls as items (command, file change with a diff, tool call) |
 //! | `coverage.rs` | what is done with every update kind and agent->client method |
 //! | `permission.rs` | permission requests as approvals, decisions as options |
 //! | `fs.rs` | `fs/*` inside the thread's cwd only |
@@ -23,6 +24,7 @@ pub(crate) mod mapping;
 mod permission;
 mod session;
 mod task;
+mod tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;
