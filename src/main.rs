@@ -92,7 +92,8 @@ enum Sub {
     /// Serve one Agent Client Protocol client on stdio (Zed, JetBrains, CodeCompanion, avante…):
     /// baton's threads, providers and handoff behind ACP.
     Acp {
-        /// The provider new sessions start on (default: BATON_DEFAULT_PROVIDER, else codex).
+        /// The provider new sessions start on (default: BATON_DEFAULT_PROVIDER, else the config's
+        /// default_provider, else codex).
         #[arg(long)]
         provider: Option<String>,
     },
@@ -289,7 +290,8 @@ async fn serve_acp(cli: &Cli, provider: Option<String>) -> u8 {
     let Some((config, path)) = server_config(cli).await else {
         return 1;
     };
-    let default_provider = acp::default_provider(provider);
+    let configured = config.providers.config().default_provider.to_string();
+    let default_provider = acp::default_provider(provider, &configured);
     tracing::info!(db = %path.display(), %default_provider, version = env!("CARGO_PKG_VERSION"), "baton serving ACP on stdio");
     let code = acp::run(config, default_provider).await;
     u8::try_from(code).unwrap_or(1)

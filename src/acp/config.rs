@@ -27,16 +27,16 @@ pub const PROVIDER: &str = "provider";
 pub const MODEL: &str = "model";
 pub const APPROVAL: &str = "approval_policy";
 
-/// The provider a new session starts on: `--provider`, else `BATON_DEFAULT_PROVIDER`, else
-/// `codex`. (When baton gets a config file with `default_provider`, it belongs here.)
-pub fn default_provider(flag: Option<String>) -> String {
+/// The provider a new session starts on: `--provider`, else `BATON_DEFAULT_PROVIDER`, else the
+/// config file's `default_provider` (itself `codex` when the file names none).
+pub fn default_provider(flag: Option<String>, configured: &str) -> String {
     flag.filter(|p| !p.trim().is_empty())
         .or_else(|| {
             std::env::var("BATON_DEFAULT_PROVIDER")
                 .ok()
                 .filter(|p| !p.trim().is_empty())
         })
-        .unwrap_or_else(|| "codex".into())
+        .unwrap_or_else(|| configured.to_string())
 }
 
 /// baton's approval presets: (policy, name, description).
@@ -351,6 +351,6 @@ mod tests {
 
     #[test]
     fn default_provider_prefers_the_flag() {
-        assert_eq!(default_provider(Some("claude".into())), "claude");
+        assert_eq!(default_provider(Some("claude".into()), "gemini"), "claude");
     }
 }
