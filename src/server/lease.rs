@@ -2,13 +2,13 @@
 
 use baton_protocol::{
     EmptyResponse, ThreadResponse, ThreadSubscribeParams, ThreadTakeoverParams,
-    ThreadUnsubscribeParams, errors,
+    ThreadUnsubscribeParams,
 };
 use serde_json::Value;
 
 use super::params;
 use crate::rpc::RpcError;
-use crate::session::{Command, Sessions, store_error};
+use crate::session::{Command, Sessions};
 
 /// Moves the thread to this process: the holder (if alive) is asked to let go, and once it has,
 /// this process's actor holds the lease and resumes the thread's provider session.
@@ -25,17 +25,7 @@ pub async fn takeover(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 pub async fn subscribe(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadSubscribeParams = params::parse(p)?;
     let ctx = sessions.context();
-    let thread = ctx
-        .store
-        .get_thread(&p.thread_id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| {
-            RpcError::new(
-                errors::THREAD_NOT_FOUND,
-                format!("thread not found: {}", p.thread_id),
-            )
-        })?;
+    let thread = super::thread::persisted(&ctx.store, &p.thread_id).await?;
     ctx.editor
         .follows()
         .subscribe(&p.thread_id, p.since_seq.unwrap_or(0))

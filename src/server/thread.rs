@@ -100,16 +100,7 @@ pub async fn list(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 pub async fn read(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadReadParams = params::parse(p)?;
     let store = &sessions.context().store;
-    let thread = store
-        .get_thread(&p.thread_id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| {
-            RpcError::new(
-                errors::THREAD_NOT_FOUND,
-                format!("thread not found: {}", p.thread_id),
-            )
-        })?;
+    let thread = persisted(store, &p.thread_id).await?;
     let events = store
         .read_events(&p.thread_id, p.since_seq.unwrap_or(0), p.limit)
         .await
@@ -171,4 +162,21 @@ pub async fn switch(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
         })
         .await?;
     params::to_value(ThreadSwitchResponse { thread, handoff })
+}
+
+/// A thread as the store has it (whatever process drives it), or -32010.
+pub(super) async fn persisted(
+    store: &crate::store::Store,
+    thread_id: &str,
+) -> Result<baton_protocol::Thread, RpcError> {
+    store
+        .get_thread(thread_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            RpcError::new(
+                errors::THREAD_NOT_FOUND,
+                format!("thread not found: {thread_id}"),
+            )
+        })
 }
