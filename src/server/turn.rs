@@ -22,9 +22,8 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     if text.trim().is_empty() {
         return Err(params::invalid("input", "input must contain some text"));
     }
-    let actor = sessions.get(&p.thread_id).await?;
-    let turn_id = actor
-        .call(|reply| Command::StartTurn {
+    let turn_id = sessions
+        .call(&p.thread_id, |reply| Command::StartTurn {
             text,
             provider: p.provider,
             model: p.model,
@@ -37,7 +36,8 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn interrupt(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: TurnInterruptParams = params::parse(p)?;
-    let actor = sessions.get(&p.thread_id).await?;
-    actor.call(|reply| Command::Interrupt { reply }).await?;
+    sessions
+        .call(&p.thread_id, |reply| Command::Interrupt { reply })
+        .await?;
     params::to_value(EmptyResponse {})
 }

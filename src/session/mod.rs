@@ -3,6 +3,10 @@
 //! Every operation on a thread goes through its actor's bounded command channel, so a thread's
 //! state (binding, generation, active turn, approvals, idle timer) has exactly one owner and
 //! commands on one thread are applied in the order they arrived.
+//!
+//! Actors live only while they own something live (a session, a turn, a pending ask): one that
+//! is stopped and idle retires, and the registry spawns a fresh one from the persisted binding
+//! on the next command ([`Sessions::call`]).
 
 mod actor;
 mod handoff;
@@ -37,25 +41,30 @@ impl Context {
 
 /// A handle to one thread's actor.
 #[derive(Clone)]
-pub struct ActorHandle {
+struct ActorHandle {
     tx: mpsc::Sender<Command>,
+}
+
+/// The reply channel of a command.
+pub type Reply<T> = oneshot::Sender<Result<T, RpcError>>;
+
+fn closed() -> RpcError {
+    RpcError::new(errors::THREAD_NOT_FOUND, "the thread was closed")
 }
 
 impl ActorHandle {
     /// Sends a command built around a reply channel and waits for the reply.
-    pub async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, RpcError>>) -> Command,
-    ) -> Result<T, RpcError> {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, RpcError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(make(tx))
-            .await
-            .map_err(|_| RpcError::new(errors::THREAD_NOT_FOUND, "the thread was closed"))?;
-        rx.await
-            .map_err(|_| RpcError::new(errors::THREAD_NOT_FOUND, "the thread was closed"))?
+        self.tx.send(make(tx)).await.map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
     }
 }
+
+/// How often a command is resent after finding its actor retired. One resend reaches the
+/// fresh actor (a retiring actor leaves the registry before it closes its inbox); the bound is
+/// only a guard against looping.
+const SEND_ATTEMPTS: usize = 3;
 
 /// The registry of live actors.
 #[derive(Clone)]
@@ -90,8 +99,40 @@ impl Sessions {
         self.actors.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sends a command built around a reply channel to the thread's actor (spawned from the
+    /// persisted binding when not live) and waits for the reply.
+    pub async fn call<T>(
+        &self,
+        thread_id: &str,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, RpcError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(thread_id, make(tx)).await.map_err(|(_, e)| e)?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Delivers a command to the thread's actor. An actor that retired between lookup and send
+    /// hands the command back through its closed inbox; it then goes to the actor the registry
+    /// spawns next. On failure the command comes back with the reason, unsent.
+    async fn send(&self, thread_id: &str, mut cmd: Command) -> Result<(), (Command, RpcError)> {
+        for _ in 0..SEND_ATTEMPTS {
+            let h = match self.get(thread_id).await {
+                Ok(h) => h,
+                Err(e) => return Err((cmd, e)),
+            };
+            match h.tx.send(cmd).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(back)) => {
+                    self.forget(thread_id, &h.tx);
+                    cmd = back;
+                }
+            }
+        }
+        Err((cmd, closed()))
+    }
+
     /// The actor of an existing thread, spawned from its persisted binding when not live.
-    pub async fn get(&self, thread_id: &str) -> Result<ActorHandle, RpcError> {
+    async fn get(&self, thread_id: &str) -> Result<ActorHandle, RpcError> {
         if let Some(h) = self.actors().get(thread_id) {
             return Ok(h.clone());
         }
@@ -144,16 +185,26 @@ impl Sessions {
         match h.call(|reply| Command::Start { reply }).await {
             Ok(t) => Ok(t),
             Err(e) => {
-                let _ = h.call(|reply| Command::Delete { reply }).await;
-                self.forget(&id);
+                // The actor may have retired after the failed start; the registry finds it.
+                let _ = self.call(&id, |reply| Command::Delete { reply }).await;
                 Err(e)
             }
         }
     }
 
-    /// Drops the registry entry (the actor has ended).
-    pub fn forget(&self, thread_id: &str) {
-        self.actors().remove(thread_id);
+    /// Drops the registry entry of the actor behind `tx` (it has ended or is retiring); an
+    /// entry that already names a newer actor stays.
+    fn forget(&self, thread_id: &str, tx: &mpsc::Sender<Command>) {
+        let mut actors = self.actors();
+        if actors.get(thread_id).is_some_and(|h| h.tx.same_channel(tx)) {
+            actors.remove(thread_id);
+        }
+    }
+
+    /// Whether the thread has a live actor (for tests of retirement).
+    #[cfg(test)]
+    fn is_live(&self, thread_id: &str) -> bool {
+        self.actors().contains_key(thread_id)
     }
 
     /// Soft-stops every live session (orderly shutdown); bindings and cursors are kept.

@@ -81,7 +81,7 @@ pub struct ThreadUpdate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     pub thread: Thread,
-    /// Milliseconds since the Unix epoch of the last activity (event, update or touch).
+    /// Milliseconds since the Unix epoch of the last activity (event or update).
     pub last_seen_at: i64,
     /// The turn running on the provider, if any; closed by [`Store::recover`] after a crash.
     pub active_turn_id: Option<String>,
@@ -182,14 +182,6 @@ impl Store {
         self.call(|r| Op::UpdateThread(id, u, r)).await
     }
 
-    /// Records activity: `last_seen_at = now`. `NotFound` when the thread does not exist.
-    // Called by the session actors on editor activity that writes no event.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub async fn touch(&self, id: &str) -> Result<()> {
-        let id = id.to_string();
-        self.call(|r| Op::Touch(id, r)).await
-    }
-
     /// Appends an event with `seq = last_seq + 1` and `at = now`, bumps the thread's `last_seq`,
     /// `updated_at` and `last_seen_at`, and returns the event once it is committed.
     pub async fn append_event(
@@ -241,9 +233,8 @@ impl Store {
         self.call(|r| Op::UpsertNative(n, r)).await
     }
 
-    /// The thread's native threads, most recently updated first.
-    // Read back by provider switching, which hands a thread back to a provider's earlier native thread.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The thread's native threads, most recently updated first (read back by provider
+    /// switching, which hands a thread back to a provider's earlier native thread).
     pub async fn native_threads(&self, thread_id: &str) -> Result<Vec<NativeThread>> {
         let id = thread_id.to_string();
         self.call(|r| Op::NativeThreads(id, r)).await

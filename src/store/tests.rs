@@ -254,22 +254,6 @@ async fn update_sets_and_clears_fields() {
     ));
 }
 
-#[tokio::test]
-async fn touch_moves_last_seen_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("baton.db")).unwrap();
-    let t = w(store.create_thread(new_thread("t", "/"))).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    w(store.touch("t")).await.unwrap();
-    let b = w(store.get_binding("t")).await.unwrap().unwrap();
-    assert!(b.last_seen_at > t.created_at);
-    assert_eq!(b.thread, t, "touching is not an update");
-    assert!(matches!(
-        w(store.touch("missing")).await,
-        Err(StoreError::NotFound(_))
-    ));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_get_gapless_seqs() {
     let dir = tempfile::tempdir().unwrap();

@@ -188,16 +188,6 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
     Ok(b.thread)
 }
 
-pub fn touch(c: &Connection, id: &str) -> Result<()> {
-    let n = c
-        .prepare_cached("UPDATE threads SET last_seen_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now_ms()])?;
-    if n == 0 {
-        return Err(StoreError::NotFound(id.to_string()));
-    }
-    Ok(())
-}
-
 /// Page sizes are clamped to this, so a careless caller cannot load the whole table at once.
 const MAX_PAGE: u32 = 1000;
 

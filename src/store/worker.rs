@@ -26,7 +26,6 @@ pub enum Op {
         reply: Reply<(Vec<Thread>, Option<String>)>,
     },
     UpdateThread(String, ThreadUpdate, Reply<Thread>),
-    Touch(String, Reply<()>),
     Append {
         thread_id: String,
         provider: ProviderId,
@@ -150,7 +149,7 @@ fn fail(op: Op, why: &str) {
         Op::CreateThread(_, r) | Op::UpdateThread(_, _, r) => refuse(r, why),
         Op::GetBinding(_, r) => refuse(r, why),
         Op::ListThreads { reply, .. } => refuse(reply, why),
-        Op::Touch(_, r) | Op::UpsertNative(_, r) | Op::Flush(r) => refuse(r, why),
+        Op::UpsertNative(_, r) | Op::Flush(r) => refuse(r, why),
         Op::Append { reply, .. } => refuse(reply, why),
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
@@ -182,7 +181,6 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         Op::UpdateThread(id, u, r) => {
             pending(r, savepoint(c, broken, |c| threads::update(c, &id, u)))
         }
-        Op::Touch(id, r) => pending(r, savepoint(c, broken, |c| threads::touch(c, &id))),
         Op::Append {
             thread_id,
             provider,

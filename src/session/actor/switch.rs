@@ -6,7 +6,19 @@
 //! persisted, `handoff.completed`. Any failure before the target is up leaves the thread on its
 //! source with `handoff.failed`.
 
-use super::*;
+use std::time::Duration;
+
+use baton_protocol::{
+    EventBody, HandoffCompleted, HandoffFailed, HandoffInfo, HandoffMode, HandoffStarted,
+    HandoffStrategy, ProviderId, RuntimeWarning, Thread, ThreadStatus, errors,
+};
+use tokio::time::Instant;
+
+use super::lifecycle::{StartError, Target};
+use super::{Actor, Events, err, next_event, provider_error};
+use crate::rpc::RpcError;
+use crate::session::{handoff, store_error};
+use crate::store::ThreadUpdate;
 
 /// How long a compaction may take before a handoff gives up on it.
 const COMPACTION_TIMEOUT: Duration = Duration::from_secs(180);
@@ -18,7 +30,7 @@ impl Actor {
     /// Handles provider events until `done` holds or `timeout` passes; returns whether it held.
     async fn wait_until(
         &mut self,
-        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+        events: &mut Events,
         timeout: Duration,
         done: impl Fn(&Self) -> bool,
     ) -> bool {
@@ -27,13 +39,11 @@ impl Actor {
             if done(self) {
                 return true;
             }
-            let next = tokio::select! {
-                ev = events.recv() => ev,
+            let (generation, ev) = tokio::select! {
+                ev = next_event(events) => ev,
                 _ = tokio::time::sleep_until(deadline) => return false,
             };
-            if let Some((generation, ev)) = next {
-                self.provider_event(generation, ev).await;
-            }
+            self.provider_event(generation, ev).await;
         }
     }
 
@@ -60,7 +70,7 @@ impl Actor {
     pub(super) async fn compact(
         &mut self,
         instructions: Option<String>,
-        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+        events: &mut Events,
     ) -> Result<(), RpcError> {
         self.ensure_quiet()?;
         let session = self.ensure_session(events).await?;
@@ -72,10 +82,7 @@ impl Actor {
     }
 
     /// Compacts and waits for the summary (and for the compaction's own turn to end).
-    async fn compact_and_wait(
-        &mut self,
-        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
-    ) -> Result<String, String> {
+    async fn compact_and_wait(&mut self, events: &mut Events) -> Result<String, String> {
         self.compact(Some(HANDOFF_INSTRUCTIONS.into()), events)
             .await
             .map_err(|e| e.message)?;
@@ -97,7 +104,7 @@ impl Actor {
         to: ProviderId,
         model: Option<String>,
         mode: HandoffMode,
-        events: &mut mpsc::Receiver<(u64, ProviderEvent)>,
+        events: &mut Events,
     ) -> Result<(Thread, HandoffInfo), RpcError> {
         self.ensure_quiet()?;
         let from = self.thread.provider.clone();
@@ -193,69 +200,21 @@ impl Actor {
                 .await;
         }
         // Start the target first; only once it is up is the source stopped.
-        let new_generation = self.generation + 1;
-        let sink = EventSink::new(self.events_tx.clone(), new_generation);
-        let target_model = model
-            .clone()
-            .or_else(|| target.as_ref().and_then(|t| t.model.clone()));
-        let config = SessionConfig {
-            thread_id: self.thread.id.clone(),
-            cwd: self.thread.cwd.clone(),
-            model: target_model.clone(),
-            approval_policy: self.thread.approval_policy,
-            sandbox: self.thread.sandbox,
-            resume: target.as_ref().map(|t| t.native_id.clone()),
+        let target = Target {
+            provider: to.clone(),
+            model: model.or_else(|| target.as_ref().and_then(|t| t.model.clone())),
+            resume: target.map(|t| t.native_id),
+            generation: self.generation + 1,
+            rebind: true,
         };
-        let providers = self.ctx.providers.clone();
-        let started = self
-            .drive(events, {
-                let to = to.clone();
-                async move { providers.start(to, config, sink).await }
-            })
-            .await;
-        let (session, started) = match started {
-            Ok(ok) => ok,
-            Err(e) => {
+        match self.start_and_bind(events, target).await {
+            Ok(_) => {}
+            Err(StartError::Provider(e)) => {
                 let msg = provider_error(e).message;
                 return Err(self.handoff_failed(from.clone(), to.clone(), msg).await);
             }
-        };
-        self.generation = new_generation;
-        if let Some(old) = self.session.replace(session) {
-            self.drive(events, async move { old.stop().await }).await;
+            Err(StartError::Bind(e)) => return Err(e),
         }
-        self.last_activity = Instant::now();
-        self.update(ThreadUpdate {
-            provider: Some(to.clone()),
-            provider_thread_id: Some(Some(started.native_id.clone())),
-            model: Some(target_model.or(started.model.clone())),
-            ..Default::default()
-        })
-        .await?;
-        self.record_native(
-            to.clone(),
-            started.native_id.clone(),
-            self.thread.model.clone(),
-        )
-        .await;
-        if let Some(message) = started.warning.clone() {
-            self.emit(
-                EventBody::RuntimeWarning(RuntimeWarning { message }),
-                None,
-                None,
-            )
-            .await;
-        }
-        self.emit(
-            EventBody::SessionStarted(SessionStarted {
-                resumed: started.resumed,
-                provider_thread_id: started.native_id,
-                model: self.thread.model.clone(),
-            }),
-            None,
-            None,
-        )
-        .await;
         self.pending_handoff = (!text.is_empty()).then(|| handoff::block(&from, &to, &text));
         self.update(ThreadUpdate {
             pending_handoff: Some(self.pending_handoff.clone()),
@@ -280,26 +239,6 @@ impl Actor {
             summary_chars,
         };
         Ok((self.thread.clone(), info))
-    }
-
-    /// Remembers that `provider`'s native thread has seen the log up to now.
-    async fn record_native(
-        &mut self,
-        provider: ProviderId,
-        native_id: String,
-        model: Option<String>,
-    ) {
-        let native = NativeThread {
-            thread_id: self.thread.id.clone(),
-            provider,
-            native_id,
-            model,
-            last_seq: self.thread.last_seq,
-            updated_at: 0,
-        };
-        if let Err(e) = self.ctx.store.upsert_native_thread(native).await {
-            tracing::warn!(thread = %self.thread.id, "cannot record the native thread: {e}");
-        }
     }
 
     async fn transcript(&mut self) -> Result<String, RpcError> {

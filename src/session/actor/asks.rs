@@ -1,0 +1,186 @@
+//! Approvals and questions: what the agent asks is persisted, put to the editor by a task of
+//! its own (so the actor keeps running), and answered when the editor's decision comes back as
+//! a command. Stopping the session rejects whatever is still pending.
+
+use baton_protocol::{
+    ApprovalDecision, ApprovalRequestParams, ApprovalRequested, ApprovalResolved, EventBody,
+    InputQuestion, InputRequestParams, InputRequested, InputResolved, InputResponse,
+};
+use tokio::sync::oneshot;
+
+use super::{Actor, Command};
+
+/// A question request waiting for the editor.
+pub(super) struct PendingInput {
+    reply: oneshot::Sender<InputResponse>,
+    /// Ids of questions whose answers are secret (never persisted).
+    secret: Vec<String>,
+}
+
+impl Actor {
+    /// Rejects every pending ask: dropping the senders makes the adapters answer `decline` /
+    /// cancel the questions.
+    pub(super) fn reject_asks(&mut self) {
+        self.approvals.clear();
+        self.inputs.clear();
+    }
+
+    /// Puts an approval to the editor (`approval/request`, with `request`'s ids filled in here);
+    /// the decision comes back as [`Command::ApprovalDecided`]. An approval outside a turn
+    /// cannot be shown against one and is declined at once.
+    pub(super) async fn ask_approval(
+        &mut self,
+        mut request: ApprovalRequestParams,
+        native_turn: Option<String>,
+        reply: oneshot::Sender<ApprovalDecision>,
+    ) {
+        let Some(turn) = self.active_turn.as_mut() else {
+            let _ = reply.send(ApprovalDecision::Decline);
+            return;
+        };
+        if let Some(n) = native_turn {
+            turn.native.get_or_insert(n);
+        }
+        request.thread_id = self.thread.id.clone();
+        request.turn_id = turn.id.clone();
+        request.request_id = uuid::Uuid::now_v7().to_string();
+        let request_id = request.request_id.clone();
+        self.approvals.insert(request_id.clone(), reply);
+        self.emit(
+            EventBody::ApprovalRequested(ApprovalRequested {
+                request_id: request_id.clone(),
+                kind: request.kind,
+                title: Some(request.title.clone()),
+                command: request.command.clone(),
+            }),
+            None,
+            None,
+        )
+        .await;
+        let editor = self.ctx.editor.clone();
+        let back = self.self_tx.clone();
+        tokio::spawn(async move {
+            let (decision, by) = editor.ask_approval(request).await;
+            let _ = back
+                .send(Command::ApprovalDecided {
+                    request_id,
+                    decision,
+                    by,
+                })
+                .await;
+        });
+    }
+
+    /// Passes the editor's decision to the waiting adapter; a decision for an approval that is
+    /// no longer pending (rejected by a stop) is ignored.
+    pub(super) async fn approval_decided(
+        &mut self,
+        request_id: String,
+        decision: ApprovalDecision,
+        by: Option<String>,
+    ) {
+        let Some(tx) = self.approvals.remove(&request_id) else {
+            return;
+        };
+        let _ = tx.send(decision);
+        self.emit(
+            EventBody::ApprovalResolved(ApprovalResolved {
+                request_id,
+                decision,
+                by,
+            }),
+            None,
+            None,
+        )
+        .await;
+    }
+
+    /// Puts the agent's questions to the editor (`input/request`); the answer comes back as
+    /// [`Command::InputAnswered`]. Questions outside a turn are cancelled at once.
+    pub(super) async fn ask_input(
+        &mut self,
+        questions: Vec<InputQuestion>,
+        native_turn: Option<String>,
+        reply: oneshot::Sender<InputResponse>,
+    ) {
+        let Some(turn) = self.active_turn.as_mut() else {
+            let _ = reply.send(InputResponse::cancel());
+            return;
+        };
+        if let Some(n) = native_turn {
+            turn.native.get_or_insert(n);
+        }
+        let turn_id = turn.id.clone();
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let secret = questions
+            .iter()
+            .filter(|q| q.secret)
+            .map(|q| q.id.clone())
+            .collect();
+        self.inputs
+            .insert(request_id.clone(), PendingInput { reply, secret });
+        self.emit(
+            EventBody::InputRequested(InputRequested {
+                request_id: request_id.clone(),
+                questions: questions.clone(),
+            }),
+            None,
+            None,
+        )
+        .await;
+        let params = InputRequestParams {
+            thread_id: self.thread.id.clone(),
+            turn_id,
+            request_id: request_id.clone(),
+            questions,
+        };
+        let editor = self.ctx.editor.clone();
+        let back = self.self_tx.clone();
+        tokio::spawn(async move {
+            let (response, by) = editor.ask_input(params).await;
+            let _ = back
+                .send(Command::InputAnswered {
+                    request_id,
+                    response,
+                    by,
+                })
+                .await;
+        });
+    }
+
+    /// Passes the editor's answers to the waiting adapter and persists them, secret answers
+    /// masked; an answer to a question no longer pending is ignored.
+    pub(super) async fn input_answered(
+        &mut self,
+        request_id: String,
+        response: InputResponse,
+        by: Option<String>,
+    ) {
+        let Some(pending) = self.inputs.remove(&request_id) else {
+            return;
+        };
+        let cancelled = response.is_cancel();
+        let mut answers = if cancelled {
+            Default::default()
+        } else {
+            response.answers.clone()
+        };
+        for id in &pending.secret {
+            if let Some(a) = answers.get_mut(id) {
+                *a = vec!["•••".to_string()];
+            }
+        }
+        let _ = pending.reply.send(response);
+        self.emit(
+            EventBody::InputResolved(InputResolved {
+                request_id,
+                answers,
+                cancelled,
+                by,
+            }),
+            None,
+            None,
+        )
+        .await;
+    }
+}

@@ -1,0 +1,285 @@
+//! The actor's command loop: the closed set of commands a thread's actor accepts, the loop that
+//! interleaves them with provider events and the idle timer, and retirement of an actor that
+//! has nothing live to own.
+
+use baton_protocol::{
+    ApprovalDecision, ExitReason, HandoffInfo, HandoffMode, InputResponse, ProviderId, Thread,
+    TurnMode,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Actor, Events, next_event};
+use crate::rpc::RpcError;
+use crate::store::ThreadUpdate;
+
+use crate::session::Reply;
+
+/// Everything a thread's actor reacts to from outside.
+pub enum Command {
+    /// Start the provider session now (thread/start).
+    Start {
+        reply: Reply<Thread>,
+    },
+    /// Start a turn; a `provider`/`model` that differs from the binding switches first.
+    StartTurn {
+        text: String,
+        provider: Option<ProviderId>,
+        model: Option<String>,
+        mode: TurnMode,
+        reply: Reply<String>,
+    },
+    Compact {
+        instructions: Option<String>,
+        reply: Reply<()>,
+    },
+    Switch {
+        provider: ProviderId,
+        model: Option<String>,
+        handoff: HandoffMode,
+        reply: Reply<(Thread, HandoffInfo)>,
+    },
+    Interrupt {
+        reply: Reply<()>,
+    },
+    Stop {
+        detach: bool,
+        reply: Reply<Thread>,
+    },
+    Delete {
+        reply: Reply<()>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+    /// The editor (or a timeout) decided an approval.
+    ApprovalDecided {
+        request_id: String,
+        decision: ApprovalDecision,
+        by: Option<String>,
+    },
+    /// The editor answered (or cancelled) an `input/request`.
+    InputAnswered {
+        request_id: String,
+        response: InputResponse,
+        by: Option<String>,
+    },
+}
+
+impl Command {
+    /// Answers the command with an error without running it (its thread could not be reached).
+    /// Answers to asks carry no reply: they belonged to the actor that asked, and with it they go.
+    pub fn fail(self, e: RpcError) {
+        match self {
+            Command::Start { reply } | Command::Stop { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::StartTurn { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::Switch { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::Compact { reply, .. }
+            | Command::Interrupt { reply }
+            | Command::Delete { reply }
+            | Command::Shutdown { reply } => {
+                let _ = reply.send(Err(e));
+            }
+            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } => {}
+        }
+    }
+
+    /// True for the answers to this actor's own asks, which mean nothing to any other actor.
+    fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Command::ApprovalDecided { .. } | Command::InputAnswered { .. }
+        )
+    }
+}
+
+/// What the loop does after a command.
+enum Flow {
+    Continue,
+    /// The thread is gone (deleted) or baton is shutting down.
+    Exit,
+}
+
+impl Actor {
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut events: Events) {
+        loop {
+            let idle_at = self.idle_deadline();
+            tokio::select! {
+                // The actor holds a sender of its own inbox (for the answers to its asks), so
+                // the inbox never closes while the loop runs.
+                Some(cmd) = commands.recv() => {
+                    if let Flow::Exit = self.command(cmd, &mut events).await {
+                        break;
+                    }
+                }
+                (generation, ev) = next_event(&mut events) => {
+                    self.provider_event(generation, ev).await;
+                }
+                _ = sleep_until_opt(idle_at) => {
+                    tracing::info!(thread = %self.thread.id, "idle; stopping the provider session");
+                    self.stop_session(&mut events, ExitReason::Idle, false).await;
+                }
+            }
+            if self.retirable() {
+                self.retire(commands);
+                return;
+            }
+        }
+        self.sessions.forget(&self.thread.id, &self.self_tx);
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        let idle = self.ctx.idle_timeout();
+        let reapable = self.session.is_some()
+            && self.active_turn.is_none()
+            && self.approvals.is_empty()
+            && self.inputs.is_empty()
+            && !idle.is_zero();
+        reapable.then(|| self.last_activity + idle)
+    }
+
+    /// Nothing live to own: no session, no turn, no pending ask. Everything else the actor
+    /// holds (binding, cursor, status, pending handoff) is persisted, so a fresh actor spawned
+    /// from the store continues exactly where this one stops.
+    fn retirable(&self) -> bool {
+        self.session.is_none()
+            && self.active_turn.is_none()
+            && self.approvals.is_empty()
+            && self.inputs.is_empty()
+    }
+
+    /// Leaves the registry and closes the inbox. A caller holding an older handle gets its
+    /// command back from the closed channel and resends it through the registry; commands that
+    /// were already queued are handed on the same way, in order.
+    fn retire(self, mut commands: mpsc::Receiver<Command>) {
+        tracing::debug!(thread = %self.thread.id, "stopped and idle; retiring the actor");
+        self.sessions.forget(&self.thread.id, &self.self_tx);
+        commands.close();
+        let mut queued = Vec::new();
+        while let Ok(cmd) = commands.try_recv() {
+            if !cmd.is_answer() {
+                queued.push(cmd);
+            }
+        }
+        if queued.is_empty() {
+            return;
+        }
+        let sessions = self.sessions.clone();
+        let thread_id = self.thread.id.clone();
+        tokio::spawn(async move {
+            for cmd in queued {
+                if let Err((cmd, e)) = sessions.send(&thread_id, cmd).await {
+                    cmd.fail(e);
+                }
+            }
+        });
+    }
+
+    async fn command(&mut self, cmd: Command, events: &mut Events) -> Flow {
+        match cmd {
+            Command::Start { reply } => {
+                let r = self
+                    .ensure_session(events)
+                    .await
+                    .map(|_| self.thread.clone());
+                let _ = reply.send(r);
+            }
+            Command::StartTurn {
+                text,
+                provider,
+                model,
+                mode,
+                reply,
+            } => {
+                let mut r = Ok(());
+                let switch_to = provider.filter(|p| *p != self.thread.provider);
+                let new_model = model.filter(|m| Some(m) != self.thread.model.as_ref());
+                if switch_to.is_some() || new_model.is_some() {
+                    let to = switch_to.unwrap_or_else(|| self.thread.provider.clone());
+                    r = self
+                        .switch(to, new_model, HandoffMode::Auto, events)
+                        .await
+                        .map(|_| ());
+                }
+                let r = match r {
+                    Ok(()) => self.start_turn(text, mode, events).await,
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Compact {
+                instructions,
+                reply,
+            } => {
+                let r = self.compact(instructions, events).await;
+                let _ = reply.send(r);
+            }
+            Command::Switch {
+                provider,
+                model,
+                handoff,
+                reply,
+            } => {
+                let r = self.switch(provider, model, handoff, events).await;
+                let _ = reply.send(r);
+            }
+            Command::Interrupt { reply } => {
+                let r = self.interrupt(events).await;
+                let _ = reply.send(r);
+            }
+            Command::Stop { detach, reply } => {
+                let reason = if detach {
+                    ExitReason::Detached
+                } else {
+                    ExitReason::Stopped
+                };
+                self.stop_session(events, reason, detach).await;
+                let r = if detach {
+                    self.update(ThreadUpdate {
+                        provider_thread_id: Some(None),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| self.thread.clone())
+                } else {
+                    Ok(self.thread.clone())
+                };
+                let _ = reply.send(r);
+            }
+            Command::Delete { reply } => {
+                let r = self.delete(events).await;
+                let _ = reply.send(r);
+                return Flow::Exit;
+            }
+            Command::Shutdown { reply } => {
+                self.stop_session(events, ExitReason::Shutdown, false).await;
+                let _ = reply.send(Ok(()));
+                return Flow::Exit;
+            }
+            Command::ApprovalDecided {
+                request_id,
+                decision,
+                by,
+            } => self.approval_decided(request_id, decision, by).await,
+            Command::InputAnswered {
+                request_id,
+                response,
+                by,
+            } => self.input_answered(request_id, response, by).await,
+        }
+        Flow::Continue
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,210 @@
+//! The actor of one thread: owns its binding, its live provider session, the session generation,
+//! the active turn, pending approvals and questions, and the idle timer.
+//!
+//! The actor is split by concern, each file an `impl Actor` block:
+//! - [`dispatch`]: the closed [`Command`] enum, the command loop, retirement;
+//! - [`lifecycle`]: starting and binding a session (one path for every start), stopping it;
+//! - [`turns`]: starting, interrupting and finishing turns;
+//! - [`asks`]: approvals and questions put to the editor, their answers, rejecting them on stop;
+//! - [`events`]: provider events mapped into persisted thread events;
+//! - [`switch`]: compaction and provider switching with handoff.
+//!
+//! This file holds the state and what every concern shares: persisting and notifying events,
+//! thread updates, status changes, and driving a provider call while events keep flowing.
+//!
+//! Invariants:
+//! - every event is appended to the store before it is notified (the store assigns `seq`);
+//! - an event from a session generation other than the current one is dropped before it touches
+//!   thread state, the store or the editor;
+//! - stopping (by the user, the reaper, shutdown) keeps the resume cursor unless `detach`;
+//! - the idle reaper never stops a session with a running turn or a pending approval;
+//! - an actor with no session, no turn and no pending ask retires (leaves the registry and
+//!   ends); everything it knows is persisted, so the registry respawns it from the binding.
+
+mod asks;
+mod dispatch;
+mod events;
+mod lifecycle;
+mod switch;
+mod turns;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use baton_protocol::{
+    ApprovalDecision, EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors,
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{ActorHandle, Context, Sessions, store_error};
+use crate::provider::{ProviderError, ProviderEvent, Session};
+use crate::rpc::RpcError;
+use crate::store::ThreadUpdate;
+use asks::PendingInput;
+pub use dispatch::Command;
+
+/// The provider events of one thread, stamped with the session generation that sent them.
+type Events = mpsc::Receiver<(u64, ProviderEvent)>;
+
+struct ActiveTurn {
+    id: String,
+    native: Option<String>,
+}
+
+struct Actor {
+    ctx: Context,
+    sessions: Sessions,
+    self_tx: mpsc::Sender<Command>,
+    thread: Thread,
+    session: Option<Session>,
+    generation: u64,
+    events_tx: mpsc::Sender<(u64, ProviderEvent)>,
+    active_turn: Option<ActiveTurn>,
+    approvals: HashMap<String, oneshot::Sender<ApprovalDecision>>,
+    inputs: HashMap<String, PendingInput>,
+    last_activity: Instant,
+    /// Handoff text waiting to be prepended, once, to the next user message.
+    pending_handoff: Option<String>,
+    /// The outcome of the latest compaction (summary or error), once it is known.
+    last_compaction: Option<Result<String, String>>,
+}
+
+const COMMAND_CAPACITY: usize = 64;
+const EVENT_CAPACITY: usize = 256;
+
+pub fn spawn(
+    ctx: Context,
+    thread: Thread,
+    pending_handoff: Option<String>,
+    sessions: Sessions,
+) -> ActorHandle {
+    let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+    let actor = Actor {
+        ctx,
+        sessions,
+        self_tx: tx.clone(),
+        thread,
+        session: None,
+        generation: 0,
+        events_tx,
+        active_turn: None,
+        approvals: HashMap::new(),
+        inputs: HashMap::new(),
+        last_activity: Instant::now(),
+        pending_handoff,
+        last_compaction: None,
+    };
+    tokio::spawn(actor.run(rx, events_rx));
+    ActorHandle { tx }
+}
+
+fn err(code: i64, msg: impl Into<String>) -> RpcError {
+    RpcError::new(code, msg)
+}
+
+fn provider_error(e: ProviderError) -> RpcError {
+    match e {
+        ProviderError::Unavailable(m) => err(errors::PROVIDER_UNAVAILABLE, m),
+        ProviderError::Failed(m) => err(errors::PROVIDER_ERROR, m),
+        ProviderError::Gone(m) => err(
+            errors::PROVIDER_ERROR,
+            format!("provider process exited: {m}"),
+        ),
+    }
+}
+
+/// The next provider event. The actor holds a sender of its own event channel (to hand to each
+/// session it starts), so the channel never closes and there is no end to report.
+async fn next_event(events: &mut Events) -> (u64, ProviderEvent) {
+    match events.recv().await {
+        Some(ev) => ev,
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    /// Awaits a provider operation while still handling the thread's provider events, so a
+    /// provider that streams while answering can never deadlock against this actor.
+    async fn drive<T>(&mut self, events: &mut Events, fut: impl Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        loop {
+            let (generation, ev) = tokio::select! {
+                out = &mut fut => return out,
+                ev = next_event(events) => ev,
+            };
+            self.provider_event(generation, ev).await;
+        }
+    }
+
+    async fn update(&mut self, u: ThreadUpdate) -> Result<(), RpcError> {
+        let t = self
+            .ctx
+            .store
+            .update_thread(&self.thread.id, u)
+            .await
+            .map_err(store_error)?;
+        self.thread = t;
+        Ok(())
+    }
+
+    /// Persists the status together with the active turn (so a crash can close it), and tells
+    /// the editor when the status changed.
+    async fn set_status(&mut self, status: ThreadStatus) {
+        let changed = self.thread.status != status;
+        let active_turn_id = Some(self.active_turn.as_ref().map(|t| t.id.clone()));
+        if let Err(e) = self
+            .update(ThreadUpdate {
+                status: Some(status),
+                active_turn_id,
+                ..Default::default()
+            })
+            .await
+        {
+            tracing::error!(thread = %self.thread.id, "cannot persist status: {e}");
+        }
+        if !changed {
+            return;
+        }
+        self.emit(
+            EventBody::ThreadStatus(ThreadStatusChanged { status }),
+            None,
+            None,
+        )
+        .await;
+    }
+
+    /// Persists, then notifies. The turn id is the active turn's, if any.
+    async fn emit(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
+        let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
+        self.emit_in(body, turn_id, item_id, raw).await;
+    }
+
+    async fn emit_in(
+        &mut self,
+        body: EventBody,
+        turn_id: Option<String>,
+        item_id: Option<String>,
+        raw: Option<Value>,
+    ) {
+        let provider: ProviderId = self.thread.provider.clone();
+        match self
+            .ctx
+            .store
+            .append_event(&self.thread.id, provider, turn_id, item_id, body)
+            .await
+        {
+            Ok(ev) => {
+                self.thread.last_seq = ev.seq;
+                self.thread.updated_at = ev.at;
+                self.ctx.editor.event(&ev, raw).await;
+            }
+            Err(e) => tracing::error!(thread = %self.thread.id, "event not persisted: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! Turns: starting one (with a pending handoff block prepended once), interrupting it, and
+//! finishing it with its final state.
+
+use baton_protocol::{EventBody, ThreadStatus, TurnCompleted, TurnMode, TurnState, errors};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{ActiveTurn, Actor, Events, err, provider_error};
+use crate::rpc::RpcError;
+use crate::store::ThreadUpdate;
+
+impl Actor {
+    pub(super) async fn start_turn(
+        &mut self,
+        text: String,
+        mode: TurnMode,
+        events: &mut Events,
+    ) -> Result<String, RpcError> {
+        if let Some(t) = &self.active_turn {
+            return Err(err(
+                errors::TURN_IN_PROGRESS,
+                format!(
+                    "turn {} is still running; interrupt it or wait for turn.completed",
+                    t.id
+                ),
+            ));
+        }
+        let session = self.ensure_session(events).await?;
+        let generation = self.generation;
+        let text = match &self.pending_handoff {
+            Some(block) => format!("{block}{text}"),
+            None => text,
+        };
+        let turn_id = uuid::Uuid::now_v7().to_string();
+        self.active_turn = Some(ActiveTurn {
+            id: turn_id.clone(),
+            native: None,
+        });
+        self.last_activity = Instant::now();
+        self.set_status(ThreadStatus::Running).await;
+        let model = self.thread.model.clone();
+        let sent = self
+            .drive(
+                events,
+                async move { session.send_turn(text, model, mode).await },
+            )
+            .await;
+        match sent {
+            Ok(native) => {
+                // The provider has the handoff now; it is sent once.
+                if self.pending_handoff.take().is_some() {
+                    let cleared = ThreadUpdate {
+                        pending_handoff: Some(None),
+                        ..Default::default()
+                    };
+                    if let Err(e) = self.update(cleared).await {
+                        tracing::warn!(thread = %self.thread.id, "cannot clear the handoff: {}", e.message);
+                    }
+                }
+                if let Some(t) = self
+                    .active_turn
+                    .as_mut()
+                    .filter(|t| t.id == turn_id && t.native.is_none())
+                    .filter(|_| self.generation == generation)
+                {
+                    t.native = native;
+                }
+                Ok(turn_id)
+            }
+            Err(e) => {
+                let rpc = provider_error(e);
+                if self.active_turn.as_ref().is_some_and(|t| t.id == turn_id) {
+                    self.finish_turn(TurnState::Failed, Some(rpc.message.clone()), None)
+                        .await;
+                }
+                Err(rpc)
+            }
+        }
+    }
+
+    pub(super) async fn interrupt(&mut self, events: &mut Events) -> Result<(), RpcError> {
+        let Some(turn) = &self.active_turn else {
+            return Err(err(
+                errors::NO_ACTIVE_TURN,
+                "no turn is running on this thread",
+            ));
+        };
+        let native = turn.native.clone();
+        // A turn without a session: the provider began one on its own while its session was
+        // starting, and the start failed. Nothing runs it any more; end it here.
+        let Some(session) = self.session.clone() else {
+            self.finish_turn(TurnState::Interrupted, None, None).await;
+            return Ok(());
+        };
+        let r = self
+            .drive(events, async move { session.interrupt(native).await })
+            .await;
+        r.map_err(provider_error)
+    }
+
+    /// Ends the active turn (if any) with the given state.
+    pub(super) async fn finish_turn(
+        &mut self,
+        state: TurnState,
+        error: Option<String>,
+        raw: Option<Value>,
+    ) {
+        let Some(turn) = self.active_turn.take() else {
+            return;
+        };
+        self.emit_in(
+            EventBody::TurnCompleted(TurnCompleted { state, error }),
+            Some(turn.id),
+            None,
+            raw,
+        )
+        .await;
+        let status = if self.session.is_some() {
+            ThreadStatus::Idle
+        } else {
+            ThreadStatus::Stopped
+        };
+        self.set_status(status).await;
+    }
+}
