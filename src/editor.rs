@@ -49,7 +49,30 @@ impl Editor {
                     return;
                 }
             },
-            None => self.peer.notify("thread/event", event).await,
+            None => self.peer.notify_typed("thread/event", event).await,
+        };
+        if let Err(e) = result {
+            tracing::debug!("editor gone, event not notified: {e}");
+        }
+    }
+
+    /// [`Editor::event`] from the store's thread, right after the event's commit (the
+    /// streaming path, see `Store::append_then`). Blocks while the editor's queue is full.
+    pub fn event_blocking(&self, event: &Event, raw: Option<Value>) {
+        let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
+            Some(raw) => match serde_json::to_value(event) {
+                Ok(mut v) => {
+                    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
+                        data.insert("raw".into(), raw);
+                    }
+                    self.peer.notify_blocking("thread/event", &v)
+                }
+                Err(e) => {
+                    tracing::error!("cannot serialise event: {e}");
+                    return;
+                }
+            },
+            None => self.peer.notify_blocking("thread/event", event),
         };
         if let Err(e) = result {
             tracing::debug!("editor gone, event not notified: {e}");
