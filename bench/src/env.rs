@@ -86,7 +86,9 @@ impl Env {
         )?;
         let acp = root.join(".tools");
         Ok(Env {
-            baton: release.join("baton"),
+            baton: std::env::var_os("BATON_BENCH_BATON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| release.join("baton")),
             bench: release.join("baton-bench"),
             codex,
             claude,
