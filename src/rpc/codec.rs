@@ -275,6 +275,61 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result
     Ok(Line::Done(out))
 }
 
+/// A line of a line-oriented stream that is not JSON-RPC (an agent's stderr, Claude's
+/// stream-json stdout), read by [`read_whole_line`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum WholeLine {
+    /// The line, without `\n` and a trailing `\r`.
+    Message(Vec<u8>),
+    /// A line of this many bytes was skipped, never buffered, for being over the limit.
+    TooLarge(usize),
+    Eof,
+}
+
+/// Reads up to and including `\n`, bounded by `max`: an oversized line is consumed to its end
+/// and only its size is kept, so the next call starts at the next line.
+pub async fn read_whole_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> io::Result<WholeLine> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    let mut skipping = false;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            if total == 0 {
+                return Ok(WholeLine::Eof);
+            }
+            break;
+        }
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        total += chunk.len();
+        if !skipping && total > max {
+            skipping = true;
+            out = Vec::new();
+        }
+        if !skipping {
+            out.extend_from_slice(chunk);
+        }
+        let consumed = done.unwrap_or(buf.len());
+        r.consume(consumed);
+        if done.is_some() {
+            break;
+        }
+    }
+    if skipping {
+        return Ok(WholeLine::TooLarge(total));
+    }
+    if out.last() == Some(&b'\r') {
+        out.pop();
+    }
+    Ok(WholeLine::Message(out))
+}
+
 /// Discards up to and including the next `\n`; false when EOF came first.
 async fn skip_line<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<bool> {
     loop {

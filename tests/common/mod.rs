@@ -13,6 +13,8 @@
     clippy::panic
 )]
 
+pub mod acp_agents;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
