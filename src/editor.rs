@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event, InputRequestParams,
-    InputResponse,
+    InputResponse, ProviderChangedParams, ProviderInfo,
 };
 use serde_json::Value;
 
@@ -76,6 +76,14 @@ impl Editor {
         };
         if let Err(e) = result {
             tracing::debug!("editor gone, event not notified: {e}");
+        }
+    }
+
+    /// Tells the editor the provider list changed (`provider/changed`).
+    pub async fn providers_changed(&self, providers: Vec<ProviderInfo>) {
+        let params = ProviderChangedParams { providers };
+        if let Err(e) = self.peer.notify_typed("provider/changed", &params).await {
+            tracing::debug!("editor gone, provider change not notified: {e}");
         }
     }
 

@@ -286,9 +286,14 @@ impl Providers {
             })
     }
 
-    /// What each provider looks like on this machine.
+    /// What each provider looks like on this machine, running every binary's `--version`.
     pub async fn list(&self) -> Vec<ProviderInfo> {
-        let probes = self
+        discovery::list(self.probes()).await
+    }
+
+    /// The providers whose binaries can be probed, and where to look for them.
+    pub fn probes(&self) -> Vec<discovery::Probe> {
+        self
             .ids()
             .into_iter()
             .filter_map(|id| {
@@ -302,8 +307,7 @@ impl Providers {
                     name,
                 })
             })
-            .collect();
-        discovery::list(probes).await
+            .collect()
     }
 
     /// Ends every provider process (orderly shutdown).

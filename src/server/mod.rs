@@ -150,8 +150,16 @@ impl State {
 
     async fn request(&mut self, id: RequestId, method: String, params: Value) {
         if method == "initialize" {
-            let r = self.initialize(params).await;
-            return self.respond(id, r).await;
+            let (r, refresh) = match self.initialize(params).await {
+                Ok((r, refresh)) => (Ok(r), Some(refresh)),
+                Err(e) => (Err(e), None),
+            };
+            self.respond(id, r).await;
+            // Only after the answer, so `provider/changed` can never come before it.
+            if let Some((reported, stale)) = refresh {
+                provider::refresh(self.sessions.context().clone(), reported, stale);
+            }
+            return;
         }
         if !self.initialized {
             let e = RpcError::new(
@@ -227,7 +235,8 @@ impl State {
         });
     }
 
-    async fn initialize(&mut self, params: Value) -> Result<Value, RpcError> {
+    /// Answers `initialize` from the probe cache; returns the answer and what to probe after it.
+    async fn initialize(&mut self, params: Value) -> Result<(Value, ProbeLater), RpcError> {
         if self.initialized {
             return Err(RpcError::new(
                 errors::INVALID_REQUEST,
@@ -254,8 +263,9 @@ impl State {
         if let Some(client) = &p.client_info {
             tracing::info!(client = %client.name, version = ?client.version, "editor connected");
         }
-        let providers = self.sessions.context().providers.list().await;
+        let (providers, stale) = provider::cached(self.sessions.context()).await;
         self.initialized = true;
+        let later = (providers.clone(), stale);
         params::to_value(InitializeResult {
             server_info: ServerInfo {
                 name: "baton".into(),
@@ -265,5 +275,12 @@ impl State {
             capabilities: ServerCapabilities {},
             providers,
         })
+        .map(|v| (v, later))
     }
 }
+
+/// What `initialize` reported and the provider binaries it still has to probe.
+type ProbeLater = (
+    Vec<baton_protocol::ProviderInfo>,
+    Vec<crate::provider::discovery::FileKey>,
+);

@@ -251,6 +251,7 @@ export interface BatonProtocolDefinitions {
   PlanStep?: PlanStep;
   PlanStepStatus?: PlanStepStatus;
   ProviderCapabilities?: ProviderCapabilities;
+  ProviderChangedParams?: ProviderChangedParams;
   ProviderId?: ProviderId;
   ProviderInfo?: ProviderInfo;
   ProviderKind?: ProviderKind;
@@ -805,6 +806,15 @@ export interface InputResponse {
   cancelled?: boolean;
 }
 /**
+ * Params of the `provider/changed` notification (baton -> editor): a background probe of the
+ * provider binaries found something other than what `initialize` (or `provider/list`)
+ * reported, e.g. a CLI that was upgraded, removed or broken since the last probe. Carries the
+ * whole list, as `provider/list` would return it now.
+ */
+export interface ProviderChangedParams {
+  providers: ProviderInfo[];
+}
+/**
  * Params of `provider/list` (none).
  */
 export interface ProviderListParams {}
@@ -1012,6 +1022,7 @@ export interface Notifications {
   "$/cancelRequest": CancelParams;
   "exit": null;
   "initialized": Record<string, never>;
+  "provider/changed": ProviderChangedParams;
   "thread/event": Event;
 }
 
