@@ -32,9 +32,13 @@ fn acp_params() -> serde_json::Value {
     json!({"protocolVersion": 1, "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false}})
 }
 
-/// Creates the database a cold start finds (migrated, one thread-less session).
+/// Creates the database a cold start finds: migrated, with the provider probes cached (the
+/// first start probes after answering and says so with `provider/changed`).
 pub fn prepare_db(env: &Env, db: &Path) -> Result<()> {
-    once("baton", env.baton(db, &[]), baton_params())?;
+    let mut p = Proc::spawn("baton", &mut env.baton(db, &[]))?;
+    p.call("initialize", baton_params(), TIMEOUT)?;
+    p.wait(TIMEOUT, |l| l.text.contains("\"provider/changed\""))?;
+    p.close(Duration::from_secs(5));
     Ok(())
 }
 

@@ -121,9 +121,74 @@ pub fn from_cache(
         .collect()
 }
 
-/// Runs `<file> --version`.
+/// Runs `<file> --version` on a blocking thread: spawning a process stalls the spawning thread
+/// (vfork) for as long as the kernel takes, which must not be a runtime worker that is about to
+/// write the answer of `initialize`.
 pub async fn probe_file(key: &FileKey) -> Probed {
-    version_of(Path::new(&key.path)).await
+    let bin = PathBuf::from(&key.path);
+    let shown = key.path.clone();
+    tokio::task::spawn_blocking(move || version_blocking(&bin))
+        .await
+        .unwrap_or_else(|e| Probed {
+            version: None,
+            error: Some(format!("probing {shown} failed: {e}")),
+        })
+}
+
+/// [`version_of`] without the runtime, bounded by the same 10 s.
+fn version_blocking(bin: &Path) -> Probed {
+    use std::process::{Command, Stdio};
+    let child = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return Probed {
+                version: None,
+                error: Some(format!("cannot run {}: {e}", bin.display())),
+            };
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Probed {
+                    version: None,
+                    error: Some(format!("`{} --version` timed out", bin.display())),
+                };
+            }
+        }
+    }
+    match child.wait_with_output() {
+        Ok(out) if out.status.success() => Probed {
+            version: parse_version(&String::from_utf8_lossy(&out.stdout)),
+            error: None,
+        },
+        Ok(out) => Probed {
+            version: None,
+            error: Some(format!(
+                "`{} --version` failed ({}): {}",
+                bin.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        },
+        Err(e) => Probed {
+            version: None,
+            error: Some(format!("cannot run {}: {e}", bin.display())),
+        },
+    }
 }
 
 /// Sets what a probe said on an info.
