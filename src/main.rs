@@ -41,6 +41,10 @@ struct Cli {
     /// Soft-stop provider sessions idle for this many seconds (0 = never).
     #[arg(long, default_value_t = 1800, global = true)]
     idle_timeout: u64,
+    /// Live provider sessions kept at most; beyond it the least recently used idle ones are
+    /// soft-stopped (resumed on their next turn). 0 = no limit.
+    #[arg(long, default_value_t = 8, global = true)]
+    max_live_sessions: usize,
     /// The codex binary (default: `codex` on PATH).
     #[arg(long, env = "BATON_CODEX_BIN", global = true)]
     codex_bin: Option<String>,
@@ -222,6 +226,7 @@ async fn serve(cli: &Cli) -> u8 {
         providers: provider::Providers::new(provider_settings(cli, include_raw.clone())),
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_live_sessions: cli.max_live_sessions,
     };
     tracing::info!(db = %path.display(), version = env!("CARGO_PKG_VERSION"), "baton serving on stdio");
     let code = server::run(config, tokio::io::stdin(), tokio::io::stdout()).await;

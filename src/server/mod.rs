@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub providers: Providers,
     pub include_raw: Arc<std::sync::atomic::AtomicBool>,
     pub idle_timeout: Duration,
+    /// `--max-live-sessions`; `initializationOptions.maxLiveSessions` overrides it.
+    pub max_live_sessions: usize,
 }
 
 /// How the connection ended, as the process exit code.
@@ -55,6 +57,7 @@ where
         idle_timeout: Arc::new(config.idle_timeout.as_secs().into()),
     };
     let sessions = Sessions::new(ctx);
+    sessions.budget().set_max(config.max_live_sessions);
     let mut state = State {
         peer: peer.clone(),
         sessions: sessions.clone(),
@@ -252,6 +255,11 @@ impl State {
                 self.settings
                     .approval_timeout_secs
                     .store(secs, Ordering::Relaxed);
+            }
+            if let Some(n) = opts.max_live_sessions {
+                self.sessions
+                    .budget()
+                    .set_max(usize::try_from(n).unwrap_or(usize::MAX));
             }
             if let Some(secs) = opts.idle_timeout_secs {
                 self.sessions

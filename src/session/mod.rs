@@ -9,6 +9,7 @@
 //! on the next command ([`Sessions::call`]).
 
 mod actor;
+pub mod budget;
 mod handoff;
 
 use std::collections::HashMap;
@@ -71,6 +72,7 @@ const SEND_ATTEMPTS: usize = 3;
 pub struct Sessions {
     ctx: Context,
     actors: Arc<Mutex<HashMap<String, ActorHandle>>>,
+    budget: Arc<budget::Budget>,
 }
 
 pub fn store_error(e: StoreError) -> RpcError {
@@ -87,7 +89,13 @@ impl Sessions {
         Sessions {
             ctx,
             actors: Arc::new(Mutex::new(HashMap::new())),
+            budget: Arc::new(budget::Budget::new(budget::DEFAULT_MAX_LIVE)),
         }
+    }
+
+    /// The live-session budget (`maxLiveSessions`).
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
     }
 
     pub fn context(&self) -> &Context {

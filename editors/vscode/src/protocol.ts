@@ -691,6 +691,12 @@ export interface InitializationOptions {
    * Raw messages are not persisted, so `thread/read` never carries them.
    */
   includeRaw?: boolean;
+  /**
+   * At most this many live provider sessions (processes or shared-process threads): beyond
+   * it the least recently used idle ones are soft-stopped, keeping their binding and resume
+   * cursor (default: `--max-live-sessions`, 8; 0 = no limit).
+   */
+  maxLiveSessions?: number | null;
 }
 /**
  * Params of `initialize`. LSP `InitializeParams` are accepted as they are; unknown fields are ignored.

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Actor, Events, next_event};
+use crate::session::budget::Liveness;
 use crate::rpc::RpcError;
 use crate::store::ThreadUpdate;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    /// The live-session budget wants this session stopped: soft-stop it if it is idle.
+    Evict,
     /// The editor (or a timeout) decided an approval.
     ApprovalDecided {
         request_id: String,
@@ -86,7 +89,7 @@ impl Command {
             | Command::Shutdown { reply } => {
                 let _ = reply.send(Err(e));
             }
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } => {}
+            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Evict => {}
         }
     }
 
@@ -94,7 +97,7 @@ impl Command {
     fn is_answer(&self) -> bool {
         matches!(
             self,
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. }
+            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Evict
         )
     }
 }
@@ -126,12 +129,37 @@ impl Actor {
                     self.stop_session(&mut events, ExitReason::Idle, false).await;
                 }
             }
+            self.report_liveness();
             if self.retirable() {
                 self.retire(commands);
                 return;
             }
         }
+        self.liveness = Liveness::None;
+        self.sessions
+            .budget()
+            .report(&self.thread.id, Liveness::None, &self.self_tx);
         self.sessions.forget(&self.thread.id, &self.self_tx);
+    }
+
+    /// Tells the live-session budget when this thread's state changed.
+    fn report_liveness(&mut self) {
+        let now = match (&self.session, self.busy()) {
+            (None, _) => Liveness::None,
+            (Some(_), true) => Liveness::Busy,
+            (Some(_), false) => Liveness::Idle,
+        };
+        if now != self.liveness {
+            self.liveness = now;
+            self.sessions
+                .budget()
+                .report(&self.thread.id, now, &self.self_tx);
+        }
+    }
+
+    /// A turn running or an ask pending: the session must not be stopped for the budget.
+    fn busy(&self) -> bool {
+        self.active_turn.is_some() || !self.approvals.is_empty() || !self.inputs.is_empty()
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
@@ -183,6 +211,12 @@ impl Actor {
 
     async fn command(&mut self, cmd: Command, events: &mut Events) -> Flow {
         match cmd {
+            Command::Evict => {
+                if self.session.is_some() && !self.busy() {
+                    tracing::info!(thread = %self.thread.id, "stopping the provider session for the live-session budget");
+                    self.stop_session(events, ExitReason::Idle, false).await;
+                }
+            }
             Command::Start { reply } => {
                 let r = self
                     .ensure_session(events)

@@ -69,6 +69,8 @@ struct Actor {
     pending_handoff: Option<String>,
     /// The outcome of the latest compaction (summary or error), once it is known.
     last_compaction: Option<Result<String, String>>,
+    /// What the live-session budget was last told about this thread.
+    liveness: crate::session::budget::Liveness,
 }
 
 const COMMAND_CAPACITY: usize = 64;
@@ -96,6 +98,7 @@ pub fn spawn(
         last_activity: Instant::now(),
         pending_handoff,
         last_compaction: None,
+        liveness: crate::session::budget::Liveness::None,
     };
     tokio::spawn(actor.run(rx, events_rx));
     ActorHandle { tx }
