@@ -29,9 +29,7 @@ async fn budget_evicts_the_least_recently_used_idle_session(provider: &str, mark
     let slow = turn(&mut b, &ids[0], "SLOW").await;
     let third = start_thread(&mut b, &env, provider, json!({})).await;
     let third = third["id"].as_str().unwrap().to_string();
-    let exited = b
-        .wait_event(T, |e| e["type"] == "session.exited")
-        .await;
+    let exited = b.wait_event(T, |e| e["type"] == "session.exited").await;
     assert_eq!(exited["threadId"], ids[1].as_str(), "{exited}");
     assert_eq!(exited["data"]["reason"], "idle");
     assert_eq!(exited["data"]["recoverable"], true);
@@ -48,7 +46,9 @@ async fn budget_evicts_the_least_recently_used_idle_session(provider: &str, mark
     // The next turn of the stopped thread resumes its native thread (and evicts another).
     let t = turn(&mut b, &ids[1], "are you back").await;
     let started = b
-        .wait_event(T, |e| is(e, &ids[1], "session.started") && e["data"]["resumed"] == true)
+        .wait_event(T, |e| {
+            is(e, &ids[1], "session.started") && e["data"]["resumed"] == true
+        })
         .await;
     assert_eq!(started["data"]["resumed"], true);
     wait_turn_end(&mut b, &ids[1], &t).await;

@@ -28,7 +28,9 @@ async fn handshake_over_lsp_framing() {
     // A new database has no probe cached: initialize runs no binary and reports no version,
     // then the background probe tells the editor.
     assert!(codex.get("version").is_none(), "{codex}");
-    let changed = provider_changed(&mut b).await.expect("provider/changed after the probe");
+    let changed = provider_changed(&mut b)
+        .await
+        .expect("provider/changed after the probe");
     let codex = changed["providers"]
         .as_array()
         .unwrap()
@@ -62,7 +64,9 @@ async fn initialize_answers_from_the_probe_cache() {
     let env = TestEnv::new().await;
     let mut b = Baton::spawn(&env, &[], Framing::Ndjson).await;
     b.initialize().await;
-    provider_changed(&mut b).await.expect("the first start probes");
+    provider_changed(&mut b)
+        .await
+        .expect("the first start probes");
     b.close_stdin().await;
     assert_eq!(b.wait_exit(Duration::from_secs(5)).await, Some(0));
     // Same database, same binaries: the versions come from the cache and nothing changes.

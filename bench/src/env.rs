@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, anyhow, bail};
 
 pub struct Env {
-    pub root: PathBuf,
     pub tmp: PathBuf,
     pub baton: PathBuf,
     pub bench: PathBuf,
@@ -92,11 +91,11 @@ impl Env {
             bench: release.join("baton-bench"),
             codex,
             claude,
-            codex_acp: existing(acp.join(
-                "bench/node_modules/@zed-industries/codex-acp-linux-x64/bin/codex-acp",
-            )),
+            codex_acp: existing(
+                acp.join("bench/node_modules/@zed-industries/codex-acp-linux-x64/bin/codex-acp"),
+            ),
             claude_acp: existing(acp.join("acp/bin/claude-agent-acp")),
-            root,
+
             tmp,
             home,
             codex_home,
@@ -113,7 +112,10 @@ impl Env {
         }
         cmd.env("HOME", &self.home)
             .env("CODEX_HOME", &self.codex_home)
-            .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{}", self.port))
+            .env(
+                "ANTHROPIC_BASE_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            )
             .env("ANTHROPIC_API_KEY", "dummy")
             .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
             .env("DISABLE_TELEMETRY", "1")

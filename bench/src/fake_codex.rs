@@ -44,7 +44,11 @@ pub fn run() -> Result<()> {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 let turn = format!("fake-turn-{next}");
-                respond(&mut out, id, json!({"turn": {"id": turn, "items": [], "status": "inProgress", "error": null}}))?;
+                respond(
+                    &mut out,
+                    id,
+                    json!({"turn": {"id": turn, "items": [], "status": "inProgress", "error": null}}),
+                )?;
                 stream(&mut out, thread, &turn, text)?;
                 continue;
             }
@@ -65,7 +69,11 @@ fn stream(out: &mut impl Write, thread: &str, turn: &str, text: &str) -> Result<
     let mut words = text.split_whitespace();
     let mode = words.next().unwrap_or("");
     let n: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(4);
-    let rate: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(1000).max(1);
+    let rate: u64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(1000)
+        .max(1);
     let paced = mode == "PACED";
     writeln!(
         out,

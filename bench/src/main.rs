@@ -116,7 +116,7 @@ fn main() -> Result<()> {
         scale::print(&r, args.runs);
     }
     if want("memory") {
-        memory::run_and_print(&env)?;
+        memory::run_and_print(&env, 20, 50)?;
     }
     Ok(())
 }

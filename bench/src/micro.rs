@@ -67,7 +67,11 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     p.call("initialize", crate::cold::baton_params(), TIMEOUT)?;
     let cwd = env.work();
     let start = |p: &mut Proc| -> Result<String> {
-        let (r, _) = p.call("thread/start", json!({"provider": "codex", "cwd": cwd}), TIMEOUT)?;
+        let (r, _) = p.call(
+            "thread/start",
+            json!({"provider": "codex", "cwd": cwd}),
+            TIMEOUT,
+        )?;
         r.pointer("/thread/id")
             .and_then(Value::as_str)
             .map(str::to_string)
@@ -112,7 +116,9 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
 }
 
 pub fn print(r: &Results) {
-    println!("\n## baton's own path: provider line in -> persisted -> framed bytes out (no-op provider, persistence on)\n");
+    println!(
+        "\n## baton's own path: provider line in -> persisted -> framed bytes out (no-op provider, persistence on)\n"
+    );
     println!("| measure | value |");
     println!("|---|---:|");
     println!(

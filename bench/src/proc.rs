@@ -91,7 +91,8 @@ impl Proc {
     pub fn request(&mut self, method: &str, params: Value) -> Result<(i64, Instant)> {
         self.next_id += 1;
         let id = self.next_id;
-        let at = self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        let at =
+            self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
         Ok((id, at))
     }
 
@@ -138,7 +139,12 @@ impl Proc {
     }
 
     /// Request and response in one; returns the result and the round trip.
-    pub fn call(&mut self, method: &str, params: Value, timeout: Duration) -> Result<(Value, Duration)> {
+    pub fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<(Value, Duration)> {
         let (id, at) = self.request(method, params)?;
         let (line, v) = self.response(id, timeout)?;
         Ok((v, line.at - at))

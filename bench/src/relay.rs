@@ -53,7 +53,11 @@ impl Side {
         };
         let (r, t) = self.p.call("thread/start", params, TIMEOUT)?;
         let id = r
-            .pointer(if self.baton { "/thread/id" } else { "/thread/id" })
+            .pointer(if self.baton {
+                "/thread/id"
+            } else {
+                "/thread/id"
+            })
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("thread/start without an id: {r}"))?;
         self.p.drain();
@@ -65,7 +69,10 @@ impl Side {
         let (delta, done) = if self.baton {
             ("\"type\":\"content.delta\"", "\"type\":\"turn.completed\"")
         } else {
-            ("\"method\":\"item/agentMessage/delta\"", "\"method\":\"turn/completed\"")
+            (
+                "\"method\":\"item/agentMessage/delta\"",
+                "\"method\":\"turn/completed\"",
+            )
         };
         let (_, t0) = self.p.request(
             "turn/start",
@@ -153,11 +160,13 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
     for i in 0..ttft_runs {
         let prompt = format!("hello {i}");
         if i % 2 == 0 {
-            r.ttft_direct.push(ms(direct.turn(&td, &prompt)?.first_delta));
+            r.ttft_direct
+                .push(ms(direct.turn(&td, &prompt)?.first_delta));
             r.ttft_baton.push(ms(baton.turn(&tb, &prompt)?.first_delta));
         } else {
             r.ttft_baton.push(ms(baton.turn(&tb, &prompt)?.first_delta));
-            r.ttft_direct.push(ms(direct.turn(&td, &prompt)?.first_delta));
+            r.ttft_direct
+                .push(ms(direct.turn(&td, &prompt)?.first_delta));
         }
     }
     direct.p.close(Duration::from_secs(2));
@@ -178,7 +187,11 @@ pub fn print(r: &Results, runs: usize, ttft_runs: usize) {
     println!("| read | median ms | min ms | max ms | deltas seen | deltas/s |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, xs, n) in [
-        ("codex app-server 0.169.0 directly", &r.flood_direct, r.counted_direct),
+        (
+            "codex app-server 0.169.0 directly",
+            &r.flood_direct,
+            r.counted_direct,
+        ),
         ("through baton", &r.flood_baton, r.counted_baton),
     ] {
         let m = median(xs);
@@ -189,15 +202,28 @@ pub fn print(r: &Results, runs: usize, ttft_runs: usize) {
             n as f64 / (m / 1000.0)
         );
     }
-    println!("\nbaton overhead on the 20k-delta turn: {} (target: within +10%)", overhead(fd, fb));
+    println!(
+        "\nbaton overhead on the 20k-delta turn: {} (target: within +10%)",
+        overhead(fd, fb)
+    );
     let (td, tb) = (median(&r.ttft_direct), median(&r.ttft_baton));
-    println!("\n## Time to first streamed token: turn/start -> first delta ({ttft_runs} turns each, alternating)\n");
+    println!(
+        "\n## Time to first streamed token: turn/start -> first delta ({ttft_runs} turns each, alternating)\n"
+    );
     println!("| read | median ms | p90 ms |");
     println!("|---|---:|---:|");
-    println!("| codex app-server directly | {td:.1} | {:.1} |", percentile(&r.ttft_direct, 90.0));
-    println!("| through baton | {tb:.1} | {:.1} |", percentile(&r.ttft_baton, 90.0));
+    println!(
+        "| codex app-server directly | {td:.1} | {:.1} |",
+        percentile(&r.ttft_direct, 90.0)
+    );
+    println!(
+        "| through baton | {tb:.1} | {:.1} |",
+        percentile(&r.ttft_baton, 90.0)
+    );
     println!("\noverhead: {} (target: <= 5%)", overhead(td, tb));
-    println!("\n## New thread on an already running codex: `thread/start` round trip ({runs} each)\n");
+    println!(
+        "\n## New thread on an already running codex: `thread/start` round trip ({runs} each)\n"
+    );
     println!("| read | median ms | max ms |");
     println!("|---|---:|---:|");
     println!(

@@ -42,7 +42,11 @@ pub struct Results {
 fn templates(env: &Env, db: &std::path::Path) -> Result<Vec<Template>> {
     let mut p = Proc::spawn("baton", &mut env.baton(db, &[]))?;
     p.call("initialize", cold::baton_params(), TIMEOUT)?;
-    let (r, _) = p.call("thread/start", json!({"provider": "codex", "cwd": env.work()}), TIMEOUT)?;
+    let (r, _) = p.call(
+        "thread/start",
+        json!({"provider": "codex", "cwd": env.work()}),
+        TIMEOUT,
+    )?;
     let id = r
         .pointer("/thread/id")
         .and_then(Value::as_str)
@@ -53,7 +57,10 @@ fn templates(env: &Env, db: &std::path::Path) -> Result<Vec<Template>> {
         "REASON: the user wants a greeting",
         "and now a somewhat longer question about the code base",
     ] {
-        p.request("turn/start", json!({"threadId": id, "input": [{"type": "text", "text": text}]}))?;
+        p.request(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": text}]}),
+        )?;
         p.wait(TIMEOUT, |l| l.text.contains("\"type\":\"turn.completed\""))?;
     }
     p.close(Duration::from_secs(5));
@@ -170,7 +177,11 @@ pub fn run(env: &Env, runs: usize) -> Result<Results> {
         let (page, t) = p.call("thread/list", json!({"limit": 50}), TIMEOUT)?;
         r.list_first.push(ms(t));
         let cursor = page.get("nextCursor").cloned().unwrap_or(Value::Null);
-        let (_, t) = p.call("thread/list", json!({"limit": 50, "cursor": cursor}), TIMEOUT)?;
+        let (_, t) = p.call(
+            "thread/list",
+            json!({"limit": 50, "cursor": cursor}),
+            TIMEOUT,
+        )?;
         r.list_next.push(ms(t));
         let (_, t) = p.call("thread/list", json!({"limit": 50, "cwd": big_cwd}), TIMEOUT)?;
         r.list_cwd.push(ms(t));
@@ -193,10 +204,22 @@ pub fn print(r: &Results, runs: usize) {
     );
     println!("| measure | median | target |");
     println!("|---|---:|---:|");
-    println!("| start -> `initialize` on this file | {:.1} ms | <= 20 ms |", median(&r.start_init));
-    println!("| `thread/list` first page (50) | {:.2} ms | <= 5 ms |", median(&r.list_first));
-    println!("| `thread/list` next page (cursor) | {:.2} ms | <= 5 ms |", median(&r.list_next));
-    println!("| `thread/list {{cwd}}` page | {:.2} ms | <= 5 ms |", median(&r.list_cwd));
+    println!(
+        "| start -> `initialize` on this file | {:.1} ms | <= 20 ms |",
+        median(&r.start_init)
+    );
+    println!(
+        "| `thread/list` first page (50) | {:.2} ms | <= 5 ms |",
+        median(&r.list_first)
+    );
+    println!(
+        "| `thread/list` next page (cursor) | {:.2} ms | <= 5 ms |",
+        median(&r.list_next)
+    );
+    println!(
+        "| `thread/list {{cwd}}` page | {:.2} ms | <= 5 ms |",
+        median(&r.list_cwd)
+    );
     println!(
         "| `thread/read` of {} events | {:.2} ms | <= 10 ms |",
         r.read_events,

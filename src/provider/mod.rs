@@ -293,8 +293,7 @@ impl Providers {
 
     /// The providers whose binaries can be probed, and where to look for them.
     pub fn probes(&self) -> Vec<discovery::Probe> {
-        self
-            .ids()
+        self.ids()
             .into_iter()
             .filter_map(|id| {
                 let kind = self.kind(&id)?;

@@ -258,7 +258,11 @@ impl Peer {
     }
 
     /// Like [`Peer::notify`] for params that are an object, serialised once, straight to bytes.
-    pub async fn notify_typed<P: Serialize>(&self, method: &str, params: &P) -> Result<(), RpcError> {
+    pub async fn notify_typed<P: Serialize>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<(), RpcError> {
         let bytes = typed_notification(method, params)?;
         self.send(bytes).await
     }

@@ -93,7 +93,11 @@ impl Budget {
             .map(|(id, e)| (id, e.since))
             .collect();
         idle.sort_by_key(|(_, since)| *since);
-        let victims: Vec<String> = idle.into_iter().take(over).map(|(id, _)| id.clone()).collect();
+        let victims: Vec<String> = idle
+            .into_iter()
+            .take(over)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in victims {
             if let Some(e) = live.get_mut(&id) {
                 // Full inbox: the actor is busy with commands; the next report tries again.

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Actor, Events, next_event};
-use crate::session::budget::Liveness;
 use crate::rpc::RpcError;
+use crate::session::budget::Liveness;
 use crate::store::ThreadUpdate;
 
 use crate::session::Reply;

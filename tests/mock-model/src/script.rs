@@ -19,7 +19,10 @@ pub enum Plan {
     Slow,
     /// Many one-character deltas: `FLOOD` sends 3000, 1 ms apart (a provider that outpaces its
     /// consumer); `FLOOD:<n>` sends `n` back to back, as fast as the client reads (benchmarks).
-    Flood { deltas: usize, paced: bool },
+    Flood {
+        deltas: usize,
+        paced: bool,
+    },
     Shell(String),
     WriteFile {
         path: String,
@@ -334,7 +337,11 @@ pub fn plan(conv: &[Msg]) -> Plan {
     if let Some(i) = text.find("FLOOD") {
         let count = text[i + "FLOOD".len()..]
             .strip_prefix(':')
-            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n > 0);
         return match count {
