@@ -53,11 +53,7 @@ impl Side {
         };
         let (r, t) = self.p.call("thread/start", params, TIMEOUT)?;
         let id = r
-            .pointer(if self.baton {
-                "/thread/id"
-            } else {
-                "/thread/id"
-            })
+            .pointer("/thread/id")
             .and_then(Value::as_str)
             .ok_or_else(|| anyhow!("thread/start without an id: {r}"))?;
         self.p.drain();

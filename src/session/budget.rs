@@ -115,3 +115,54 @@ impl Budget {
         self.entries().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbox() -> (mpsc::Sender<Command>, mpsc::Receiver<Command>) {
+        mpsc::channel(4)
+    }
+
+    fn evicted(rx: &mut mpsc::Receiver<Command>) -> bool {
+        matches!(rx.try_recv(), Ok(Command::Evict))
+    }
+
+    #[test]
+    fn the_least_recently_used_idle_session_goes_never_a_busy_one() {
+        let budget = Budget::new(2);
+        let (a, mut ra) = inbox();
+        let (b, mut rb) = inbox();
+        let (c, mut rc) = inbox();
+        budget.report("a", Liveness::Busy, &a);
+        budget.report("b", Liveness::Idle, &b);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        budget.report("a", Liveness::Idle, &a);
+        assert_eq!(budget.live(), 2);
+        // A third live session: "b" has been idle the longest; "a" became idle after it.
+        budget.report("c", Liveness::Busy, &c);
+        assert!(evicted(&mut rb));
+        assert!(!evicted(&mut ra) && !evicted(&mut rc));
+        // Asked once only, until it reports again.
+        budget.report("c", Liveness::Idle, &c);
+        assert!(!evicted(&mut rb));
+        // "b" stopped: two live, nothing more to do.
+        budget.report("b", Liveness::None, &b);
+        assert_eq!(budget.live(), 2);
+        assert!(!evicted(&mut ra) && !evicted(&mut rc));
+    }
+
+    #[test]
+    fn busy_sessions_are_kept_even_over_the_budget_and_zero_means_no_limit() {
+        let budget = Budget::new(1);
+        let (a, mut ra) = inbox();
+        let (b, mut rb) = inbox();
+        budget.report("a", Liveness::Busy, &a);
+        budget.report("b", Liveness::Busy, &b);
+        assert!(!evicted(&mut ra) && !evicted(&mut rb));
+        budget.set_max(0);
+        budget.report("a", Liveness::Idle, &a);
+        assert!(!evicted(&mut ra) && !evicted(&mut rb));
+        assert_eq!(budget.live(), 2);
+    }
+}
