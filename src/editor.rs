@@ -13,6 +13,7 @@ use baton_protocol::{
 };
 use serde_json::Value;
 
+use crate::follow::Follows;
 use crate::rpc::Peer;
 
 /// Settings the editor may change in `initialize`.
@@ -27,15 +28,34 @@ pub struct EditorSettings {
 pub struct Editor {
     peer: Peer,
     settings: Arc<EditorSettings>,
+    /// The threads this editor follows with `thread/subscribe`.
+    follows: Follows,
 }
 
 impl Editor {
     pub fn new(peer: Peer, settings: Arc<EditorSettings>) -> Self {
-        Editor { peer, settings }
+        Editor {
+            peer,
+            settings,
+            follows: Follows::default(),
+        }
     }
 
-    /// Notifies one persisted event (`thread/event`), with the raw provider message when asked for.
+    pub fn follows(&self) -> &Follows {
+        &self.follows
+    }
+
+    /// Notifies one persisted event (`thread/event`), with the raw provider message when asked
+    /// for; an event of a followed thread goes out here only when the poller has not notified it
+    /// (see [`crate::follow`]).
     pub async fn event(&self, event: &Event, raw: Option<Value>) {
+        if self.follows.claim_live(event) {
+            self.notify_event(event, raw).await;
+        }
+    }
+
+    /// Notifies an event without consulting the follows (the poller's path).
+    pub async fn notify_event(&self, event: &Event, raw: Option<Value>) {
         let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
             Some(raw) => match serde_json::to_value(event) {
                 Ok(mut v) => {
@@ -59,6 +79,10 @@ impl Editor {
     /// [`Editor::event`] from the store's thread, right after the event's commit (the
     /// streaming path, see `Store::append_then`). Blocks while the editor's queue is full.
     pub fn event_blocking(&self, event: &Event, raw: Option<Value>) {
+        // A followed thread's event may be the poller's to notify, as in `event`.
+        if !self.follows.claim_live(event) {
+            return;
+        }
         let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
             Some(raw) => match serde_json::to_value(event) {
                 Ok(mut v) => {

@@ -12,6 +12,22 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, StoreError, now_ms};
 
+/// Appends one event on its own (startup recovery, lease takeovers): the seq is claimed and the
+/// thread row written at once. The worker's stream of appends goes through an [`Appender`].
+pub fn append(
+    c: &Connection,
+    thread_id: &str,
+    provider: ProviderId,
+    turn_id: Option<String>,
+    item_id: Option<String>,
+    body: EventBody,
+) -> Result<Event> {
+    let mut appender = Appender::default();
+    let ev = appender.append(c, thread_id, provider, turn_id, item_id, body)?;
+    appender.flush(c)?;
+    Ok(ev)
+}
+
 /// Appends events inside one batch of the worker. The seq of a thread is claimed from its row
 /// the first time the batch appends to it and counted here after that; [`Appender::flush`]
 /// writes the rows back (`last_seq`, `updated_at`, `last_seen_at`), once per thread.
@@ -152,6 +168,16 @@ pub fn read(
         });
     }
     Ok(events)
+}
+
+/// The events after each `(thread, seq)`, at most `limit` per thread, thread by thread in seq
+/// order: one indexed range scan per thread.
+pub fn poll(c: &Connection, since: &[(String, i64)], limit: u32) -> Result<Vec<Event>> {
+    let mut out = Vec::new();
+    for (thread_id, seq) in since {
+        out.extend(read(c, thread_id, *seq, Some(limit))?);
+    }
+    Ok(out)
 }
 
 /// The `data` JSON of a body: its serialisation minus the `{"type":"<name>","data":` head and the

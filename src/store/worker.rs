@@ -22,7 +22,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
-use super::{ThreadUpdate, events, probes, threads};
+use super::{ThreadUpdate, events, leases, probes, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -58,10 +58,18 @@ pub enum Op {
     Delete(String, Reply<bool>),
     UpsertNative(NativeThread, Reply<()>),
     NativeThreads(String, Reply<Vec<NativeThread>>),
-    Recover(Reply<Vec<Recovered>>),
+    Recover(leases::Holder, Reply<Vec<Recovered>>),
     Probes(Reply<Vec<ProbeRecord>>),
     PutProbe(ProbeRecord, Reply<()>),
     Flush(Reply<()>),
+    /// Leases and takeover requests (several windows on one database).
+    Lease(leases::LeaseOp),
+    /// The events after each thread's seq, at most `limit` per thread (subscriptions).
+    Poll {
+        since: Vec<(String, i64)>,
+        limit: u32,
+        reply: Reply<Vec<Event>>,
+    },
 }
 
 /// How many queued commands share one transaction at most. Large enough to absorb a burst of
@@ -74,9 +82,9 @@ const GROUP: usize = 256;
 const CHECKPOINT_EVERY: usize = 2000;
 
 /// A result waiting for its transaction: called with the reason when the transaction failed.
-type Pending = Box<dyn FnOnce(Option<&str>) + Send>;
+pub type Pending = Box<dyn FnOnce(Option<&str>) + Send>;
 
-fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+pub fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |tx_failed| {
         // The caller may have given up waiting; its result is committed all the same.
         let _ = reply.send(settle(tx_failed, result));
@@ -226,8 +234,10 @@ fn fail(op: Op, why: &str) {
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
-        Op::Recover(r) => refuse(r, why),
+        Op::Recover(_, r) => refuse(r, why),
         Op::Probes(r) => refuse(r, why),
+        Op::Lease(op) => op.fail(why),
+        Op::Poll { reply, .. } => refuse(reply, why),
     }
 }
 
@@ -260,7 +270,13 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         Op::UpsertNative(n, r) => {
             pending(r, savepoint(c, broken, |c| threads::upsert_native(c, n)))
         }
-        Op::Recover(r) => pending(r, savepoint(c, broken, threads::recover)),
+        Op::Recover(me, r) => pending(r, savepoint(c, broken, |c| threads::recover(c, &me))),
+        Op::Lease(op) => op.apply(c, broken),
+        Op::Poll {
+            since,
+            limit,
+            reply,
+        } => pending(reply, events::poll(c, &since, limit)),
         // Appends and flushes are taken out of the batch before it runs; answering here keeps
         // this total.
         Op::Append { done, .. } => {
@@ -272,8 +288,8 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
 }
 
 /// Runs `f` inside `SAVEPOINT cmd`. The savepoint statements are cached like every other
-/// statement.
-fn savepoint<T>(
+/// statement, which keeps this cheap enough for every appended delta.
+pub fn savepoint<T>(
     c: &Connection,
     broken: &mut Option<String>,
     f: impl FnOnce(&Connection) -> Result<T>,

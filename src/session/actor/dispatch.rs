@@ -3,8 +3,8 @@
 //! has nothing live to own.
 
 use baton_protocol::{
-    ApprovalDecision, ExitReason, HandoffInfo, HandoffMode, InputResponse, ProviderId, Thread,
-    TurnMode,
+    ApprovalDecision, ApprovalPolicy, ExitReason, HandoffInfo, HandoffMode, InputResponse,
+    ProviderId, Thread, TurnMode,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{Actor, Events, next_event};
 use crate::rpc::RpcError;
 use crate::session::budget::Liveness;
-use crate::store::ThreadUpdate;
+use crate::store::{Holder, ThreadUpdate};
 
 use crate::session::Reply;
 
@@ -50,6 +50,12 @@ pub enum Command {
     Delete {
         reply: Reply<()>,
     },
+    /// `thread/update`: settings; a new approval policy restarts the session on the next turn.
+    Update {
+        title: Option<String>,
+        approval_policy: Option<ApprovalPolicy>,
+        reply: Reply<Thread>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -67,6 +73,14 @@ pub enum Command {
         response: InputResponse,
         by: Option<String>,
     },
+    /// `thread/takeover`: take the thread from the window that drives it.
+    Takeover {
+        reply: Reply<Thread>,
+    },
+    /// Another window asked for the thread (`Some`, with who asked), or our lease was lost.
+    Yield {
+        to: Option<Holder>,
+    },
 }
 
 impl Command {
@@ -74,7 +88,10 @@ impl Command {
     /// Answers to asks carry no reply: they belonged to the actor that asked, and with it they go.
     pub fn fail(self, e: RpcError) {
         match self {
-            Command::Start { reply } | Command::Stop { reply, .. } => {
+            Command::Start { reply }
+            | Command::Stop { reply, .. }
+            | Command::Takeover { reply }
+            | Command::Update { reply, .. } => {
                 let _ = reply.send(Err(e));
             }
             Command::StartTurn { reply, .. } => {
@@ -89,15 +106,37 @@ impl Command {
             | Command::Shutdown { reply } => {
                 let _ = reply.send(Err(e));
             }
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Evict => {}
+            Command::ApprovalDecided { .. }
+            | Command::InputAnswered { .. }
+            | Command::Yield { .. }
+            | Command::Evict => {}
         }
     }
 
-    /// True for the answers to this actor's own asks, which mean nothing to any other actor.
+    /// Commands that drive the thread, and so need its lease.
+    fn drives(&self) -> bool {
+        matches!(
+            self,
+            Command::Start { .. }
+                | Command::StartTurn { .. }
+                | Command::Compact { .. }
+                | Command::Switch { .. }
+                | Command::Interrupt { .. }
+                | Command::Update { .. }
+                | Command::Stop { .. }
+                | Command::Delete { .. }
+        )
+    }
+
+    /// True for the answers to this actor's own asks, which mean nothing to any other actor
+    /// (a yield included: a retiring actor has given its lease back already).
     fn is_answer(&self) -> bool {
         matches!(
             self,
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Evict
+            Command::ApprovalDecided { .. }
+                | Command::InputAnswered { .. }
+                | Command::Yield { .. }
+                | Command::Evict
         )
     }
 }
@@ -131,6 +170,9 @@ impl Actor {
             }
             self.report_liveness();
             if self.retirable() {
+                // Given back before the actor leaves the registry, so that it can never undo
+                // the lease of the actor spawned next.
+                self.release_lease().await;
                 self.retire(commands);
                 return;
             }
@@ -139,6 +181,7 @@ impl Actor {
         self.sessions
             .budget()
             .report(&self.thread.id, Liveness::None, &self.self_tx);
+        self.release_lease().await;
         self.sessions.forget(&self.thread.id, &self.self_tx);
     }
 
@@ -210,6 +253,13 @@ impl Actor {
     }
 
     async fn command(&mut self, cmd: Command, events: &mut Events) -> Flow {
+        // Driving needs the thread's lease: another window's live lease refuses it (-32016).
+        if cmd.drives()
+            && let Err(e) = self.claim().await
+        {
+            cmd.fail(e);
+            return Flow::Continue;
+        }
         match cmd {
             Command::Evict => {
                 if self.session.is_some() && !self.busy() {
@@ -217,6 +267,11 @@ impl Actor {
                     self.stop_session(events, ExitReason::Idle, false).await;
                 }
             }
+            Command::Takeover { reply } => {
+                let r = self.take_over(events).await;
+                let _ = reply.send(r);
+            }
+            Command::Yield { to } => self.yield_to(events, to).await,
             Command::Start { reply } => {
                 let r = self
                     .ensure_session(events)
@@ -290,6 +345,14 @@ impl Actor {
                 let r = self.delete(events).await;
                 let _ = reply.send(r);
                 return Flow::Exit;
+            }
+            Command::Update {
+                title,
+                approval_policy,
+                reply,
+            } => {
+                let r = self.update_settings(title, approval_policy, events).await;
+                let _ = reply.send(r);
             }
             Command::Shutdown { reply } => {
                 self.stop_session(events, ExitReason::Shutdown, false).await;

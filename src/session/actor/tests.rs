@@ -78,6 +78,8 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         pending_handoff: None,
         last_compaction: None,
         liveness: crate::session::budget::Liveness::None,
+        leased: false,
+        exit_message: None,
     };
     (actor, editor_side)
 }
