@@ -119,7 +119,7 @@ pub struct Config {
     /// The file that was read, if any.
     pub path: Option<PathBuf>,
     pub default_provider: ProviderId,
-    /// Soft-stop the least recently used idle sessions beyond this many live ones.
+    /// Soft-stop the least recently used idle sessions beyond this many live ones (0 = no limit).
     pub max_live_sessions: Option<usize>,
     /// Every provider, built-ins first, then the declared ids in order.
     pub providers: BTreeMap<ProviderId, ProviderEntry>,
@@ -220,10 +220,10 @@ impl Config {
                     )),
                 },
                 "max_live_sessions" => match value.as_integer() {
-                    Some(n) if n >= 1 => config.max_live_sessions = usize::try_from(n).ok(),
+                    Some(n) if n >= 0 => config.max_live_sessions = usize::try_from(n).ok(),
                     _ => config.errors.push(err(
                         "max_live_sessions",
-                        "expected a positive integer".into(),
+                        "expected a whole number of sessions (0 = no limit)".into(),
                     )),
                 },
                 "providers" => match value {

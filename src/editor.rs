@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalRequestParams, ApprovalResponse, Event, InputRequestParams,
-    InputResponse,
+    InputResponse, ProviderChangedParams, ProviderInfo,
 };
 use serde_json::Value;
 
@@ -69,10 +69,45 @@ impl Editor {
                     return;
                 }
             },
-            None => self.peer.notify("thread/event", event).await,
+            None => self.peer.notify_typed("thread/event", event).await,
         };
         if let Err(e) = result {
             tracing::debug!("editor gone, event not notified: {e}");
+        }
+    }
+
+    /// [`Editor::event`] from the store's thread, right after the event's commit (the
+    /// streaming path, see `Store::append_then`). Blocks while the editor's queue is full.
+    pub fn event_blocking(&self, event: &Event, raw: Option<Value>) {
+        // A followed thread's event may be the poller's to notify, as in `event`.
+        if !self.follows.claim_live(event) {
+            return;
+        }
+        let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
+            Some(raw) => match serde_json::to_value(event) {
+                Ok(mut v) => {
+                    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
+                        data.insert("raw".into(), raw);
+                    }
+                    self.peer.notify_blocking("thread/event", &v)
+                }
+                Err(e) => {
+                    tracing::error!("cannot serialise event: {e}");
+                    return;
+                }
+            },
+            None => self.peer.notify_blocking("thread/event", event),
+        };
+        if let Err(e) = result {
+            tracing::debug!("editor gone, event not notified: {e}");
+        }
+    }
+
+    /// Tells the editor the provider list changed (`provider/changed`).
+    pub async fn providers_changed(&self, providers: Vec<ProviderInfo>) {
+        let params = ProviderChangedParams { providers };
+        if let Err(e) = self.peer.notify_typed("provider/changed", &params).await {
+            tracing::debug!("editor gone, provider change not notified: {e}");
         }
     }
 

@@ -44,6 +44,11 @@ struct Cli {
     /// Soft-stop provider sessions idle for this many seconds (0 = never).
     #[arg(long, default_value_t = 1800, global = true)]
     idle_timeout: u64,
+    /// Live provider sessions kept at most; beyond it the least recently used idle ones are
+    /// soft-stopped (resumed on their next turn). 0 = no limit. Default: the config file's
+    /// `max_live_sessions`, else 8.
+    #[arg(long, global = true)]
+    max_live_sessions: Option<usize>,
     /// The codex binary (default: `codex` on PATH).
     #[arg(long, env = "BATON_CODEX_BIN", global = true)]
     codex_bin: Option<String>,
@@ -264,6 +269,10 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
     for e in &file.errors {
         tracing::warn!("config: {e}");
     }
+    let max_live_sessions = cli
+        .max_live_sessions
+        .or(file.max_live_sessions)
+        .unwrap_or(8);
     let config = server::ServerConfig {
         store,
         providers: provider::Providers::with_config(
@@ -272,6 +281,7 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
         ),
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_live_sessions,
     };
     Some((config, path))
 }

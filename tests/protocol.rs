@@ -25,13 +25,58 @@ async fn handshake_over_lsp_framing() {
     let providers = init["providers"].as_array().unwrap();
     let codex = providers.iter().find(|p| p["id"] == "codex").unwrap();
     assert_eq!(codex["available"], true, "{codex}");
+    // A new database has no probe cached: initialize runs no binary and reports no version,
+    // then the background probe tells the editor.
+    assert!(codex.get("version").is_none(), "{codex}");
+    let changed = provider_changed(&mut b)
+        .await
+        .expect("provider/changed after the probe");
+    let codex = changed["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "codex")
+        .unwrap();
     assert_eq!(codex["version"], "0.169.0");
+    assert_eq!(codex["available"], true);
     assert_eq!(
         b.request("shutdown", Value::Null).await.unwrap(),
         Value::Null
     );
     b.notify("exit", Value::Null).await;
     assert_eq!(b.wait_exit(Duration::from_secs(5)).await, Some(0));
+}
+
+/// The next `provider/changed` notification, if one comes within 30 s.
+async fn provider_changed(b: &mut Baton) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let msg = b.read_message(left).await?;
+        if msg["method"] == "provider/changed" {
+            return Some(msg["params"].clone());
+        }
+    }
+}
+
+#[tokio::test]
+async fn initialize_answers_from_the_probe_cache() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Ndjson).await;
+    b.initialize().await;
+    provider_changed(&mut b)
+        .await
+        .expect("the first start probes");
+    b.close_stdin().await;
+    assert_eq!(b.wait_exit(Duration::from_secs(5)).await, Some(0));
+    // Same database, same binaries: the versions come from the cache and nothing changes.
+    let mut b = Baton::spawn(&env, &[], Framing::Ndjson).await;
+    let init = b.initialize().await;
+    for p in init["providers"].as_array().unwrap() {
+        assert!(p["version"].is_string(), "cached version expected: {p}");
+    }
+    let later = b.read_message(Duration::from_secs(2)).await;
+    assert!(later.is_none(), "nothing to report: {later:?}");
 }
 
 #[tokio::test]

@@ -47,6 +47,11 @@ pub struct InitializationOptions {
     /// Soft-stop provider sessions idle longer than this many seconds (default: `--idle-timeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout_secs: Option<u64>,
+    /// At most this many live provider sessions (processes or shared-process threads): beyond
+    /// it the least recently used idle ones are soft-stopped, keeping their binding and resume
+    /// cursor (default: `--max-live-sessions`, 8; 0 = no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_live_sessions: Option<u32>,
     /// Treat an approval the editor has not answered within this many seconds as declined
     /// (default: wait forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -102,6 +102,15 @@ pub struct ProviderListResponse {
     pub config_errors: Vec<String>,
 }
 
+/// Params of the `provider/changed` notification (baton -> editor): a background probe of the
+/// provider binaries found something other than what `initialize` (or `provider/list`)
+/// reported, e.g. a CLI that was upgraded, removed or broken since the last probe. Carries the
+/// whole list, as `provider/list` would return it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderChangedParams {
+    pub providers: Vec<ProviderInfo>,
+}
+
 /// One provider, as found on this machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -155,6 +155,12 @@ pub fn generate() -> String {
     );
     add("thread/event", "notification", def::<Event>(g), None);
     add(
+        "provider/changed",
+        "notification",
+        def::<ProviderChangedParams>(g),
+        None,
+    );
+    add(
         "approval/request",
         "serverRequest",
         def::<ApprovalRequestParams>(g),

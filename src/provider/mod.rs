@@ -404,10 +404,17 @@ impl Providers {
             })
     }
 
-    /// What each provider looks like on this machine: the built-ins, then every ACP provider.
+    /// What each provider looks like on this machine, running every binary's `--version`
+    /// (`baton doctor`); ACP providers as far as their agents told.
     pub async fn list(&self) -> Vec<ProviderInfo> {
-        let probes = self
-            .ids()
+        let mut out = discovery::list(self.probes()).await;
+        out.extend(self.acp_infos());
+        out
+    }
+
+    /// The providers whose binaries can be probed, and where to look for them.
+    pub fn probes(&self) -> Vec<discovery::Probe> {
+        self.ids()
             .into_iter()
             .filter_map(|id| {
                 let kind = self.kind(&id)?;
@@ -420,8 +427,12 @@ impl Providers {
                     name,
                 })
             })
-            .collect();
-        let mut out = discovery::list(probes).await;
+            .collect()
+    }
+
+    /// The ACP providers as their agents described themselves (versions once an agent ran); no
+    /// process is started for this.
+    pub fn acp_infos(&self) -> Vec<ProviderInfo> {
         let acp: Vec<ProviderId> = self
             .config()
             .providers
@@ -429,8 +440,10 @@ impl Providers {
             .filter(|e| e.kind == ProviderKind::Acp)
             .map(|e| e.id.clone())
             .collect();
-        out.extend(acp.iter().filter_map(|id| self.acp(id)).map(|p| p.info()));
-        out
+        acp.iter()
+            .filter_map(|id| self.acp(id))
+            .map(|p| p.info())
+            .collect()
     }
 
     /// Runs every ACP agent once (`initialize`, then stop), concurrently, so that `list` shows

@@ -172,6 +172,15 @@ struct NotificationOut<'a> {
     params: Value,
 }
 
+/// A notification whose params are serialised straight to bytes, without a `Value` in between
+/// (the streaming path: one per delta).
+#[derive(Serialize)]
+struct TypedNotificationOut<'a, P: Serialize> {
+    jsonrpc: &'static str,
+    method: &'a str,
+    params: &'a P,
+}
+
 #[derive(Serialize)]
 struct ResponseOut<'a> {
     jsonrpc: &'static str,
@@ -198,6 +207,15 @@ fn response_bytes(
         error,
     })
     .map_err(|e| RpcError::internal(format!("cannot serialise a response: {e}")))
+}
+
+fn typed_notification<P: Serialize>(method: &str, params: &P) -> Result<Vec<u8>, RpcError> {
+    serde_json::to_vec(&TypedNotificationOut {
+        jsonrpc: "2.0",
+        method,
+        params,
+    })
+    .map_err(|e| RpcError::internal(format!("cannot serialise {method}: {e}")))
 }
 
 /// Turns caller params into a value; `null` (e.g. from `()`) means "no params", which JSON-RPC
@@ -237,6 +255,25 @@ impl Peer {
         })
         .map_err(|e| RpcError::internal(format!("cannot serialise {method}: {e}")))?;
         self.send(bytes).await
+    }
+
+    /// Like [`Peer::notify`] for params that are an object, serialised once, straight to bytes.
+    pub async fn notify_typed<P: Serialize>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<(), RpcError> {
+        let bytes = typed_notification(method, params)?;
+        self.send(bytes).await
+    }
+
+    /// [`Peer::notify_typed`] from a thread outside the async runtime (the store's thread),
+    /// blocking while the writer's queue is full (backpressure).
+    pub fn notify_blocking<P: Serialize>(&self, method: &str, params: &P) -> Result<(), RpcError> {
+        let bytes = typed_notification(method, params)?;
+        self.out
+            .blocking_send(Outgoing::Message(bytes))
+            .map_err(|_| RpcError::disconnected())
     }
 
     /// Sends a request and waits for its response. Dropping the future (e.g. on a timeout)

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub providers: Providers,
     pub include_raw: Arc<std::sync::atomic::AtomicBool>,
     pub idle_timeout: Duration,
+    /// `--max-live-sessions`; `initializationOptions.maxLiveSessions` overrides it.
+    pub max_live_sessions: usize,
 }
 
 /// How the connection ended, as the process exit code.
@@ -56,6 +58,7 @@ where
         idle_timeout: Arc::new(config.idle_timeout.as_secs().into()),
     };
     let sessions = Sessions::new(ctx);
+    sessions.budget().set_max(config.max_live_sessions);
     // Leases and follows are polled for as long as the editor is connected.
     let background = [
         tokio::spawn(crate::session::run_heartbeat(sessions.clone())),
@@ -168,8 +171,16 @@ impl State {
 
     async fn request(&mut self, id: RequestId, method: String, params: Value) {
         if method == "initialize" {
-            let r = self.initialize(params).await;
-            return self.respond(id, r).await;
+            let (r, refresh) = match self.initialize(params).await {
+                Ok((r, refresh)) => (Ok(r), Some(refresh)),
+                Err(e) => (Err(e), None),
+            };
+            self.respond(id, r).await;
+            // Only after the answer, so `provider/changed` can never come before it.
+            if let Some((reported, stale)) = refresh {
+                provider::refresh(self.sessions.context().clone(), reported, stale);
+            }
+            return;
         }
         if !self.initialized {
             let e = RpcError::new(
@@ -249,7 +260,8 @@ impl State {
         });
     }
 
-    async fn initialize(&mut self, params: Value) -> Result<Value, RpcError> {
+    /// Answers `initialize` from the probe cache; returns the answer and what to probe after it.
+    async fn initialize(&mut self, params: Value) -> Result<(Value, ProbeLater), RpcError> {
         if self.initialized {
             return Err(RpcError::new(
                 errors::INVALID_REQUEST,
@@ -269,6 +281,11 @@ impl State {
             if let Some(providers) = &opts.providers {
                 self.sessions.context().providers.overlay(providers);
             }
+            if let Some(n) = opts.max_live_sessions {
+                self.sessions
+                    .budget()
+                    .set_max(usize::try_from(n).unwrap_or(usize::MAX));
+            }
             if let Some(secs) = opts.idle_timeout_secs {
                 self.sessions
                     .context()
@@ -281,9 +298,10 @@ impl State {
             // Other windows see this name when this process drives a thread they want.
             self.sessions.leases().set_client(&client.name);
         }
-        let providers = self.sessions.context().providers.list().await;
+        let (providers, stale) = provider::cached(self.sessions.context()).await;
         let config_errors = self.sessions.context().providers.config_errors();
         self.initialized = true;
+        let later = (providers.clone(), stale);
         params::to_value(InitializeResult {
             server_info: ServerInfo {
                 name: "baton".into(),
@@ -294,5 +312,12 @@ impl State {
             providers,
             config_errors,
         })
+        .map(|v| (v, later))
     }
 }
+
+/// What `initialize` reported and the provider binaries it still has to probe.
+type ProbeLater = (
+    Vec<baton_protocol::ProviderInfo>,
+    Vec<crate::provider::discovery::FileKey>,
+);

@@ -9,6 +9,7 @@
 //! on the next command ([`Sessions::call`]).
 
 mod actor;
+pub mod budget;
 mod handoff;
 mod lease;
 
@@ -73,6 +74,7 @@ const SEND_ATTEMPTS: usize = 3;
 pub struct Sessions {
     ctx: Context,
     actors: Arc<Mutex<HashMap<String, ActorHandle>>>,
+    budget: Arc<budget::Budget>,
     leases: Leases,
 }
 
@@ -90,6 +92,7 @@ impl Sessions {
         Sessions {
             ctx,
             actors: Arc::new(Mutex::new(HashMap::new())),
+            budget: Arc::new(budget::Budget::new(budget::DEFAULT_MAX_LIVE)),
             leases: Leases::default(),
         }
     }
@@ -107,6 +110,11 @@ impl Sessions {
             Some(h) => h.tx.send(cmd).await.map_err(|e| e.0),
             None => Err(cmd),
         }
+    }
+
+    /// The live-session budget (`maxLiveSessions`).
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
     }
 
     pub fn context(&self) -> &Context {

@@ -5,12 +5,15 @@
 //! delta), so the body is serialised once and the `data` part is cut out of that text rather than
 //! going through a `serde_json::Value`.
 
+use std::collections::HashMap;
+
 use baton_protocol::{Event, EventBody, ProviderId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, StoreError, now_ms};
 
-/// Appends one event; see [`super::Store::append_event`].
+/// Appends one event on its own (startup recovery, lease takeovers): the seq is claimed and the
+/// thread row written at once. The worker's stream of appends goes through an [`Appender`].
 pub fn append(
     c: &Connection,
     thread_id: &str,
@@ -19,43 +22,96 @@ pub fn append(
     item_id: Option<String>,
     body: EventBody,
 ) -> Result<Event> {
-    // Serialise before writing anything, so a body that cannot be stored changes nothing.
-    let data = encode_data(&body)?;
-    let now = now_ms();
-    // One statement both claims the next seq and proves the thread exists; within the worker's
-    // transaction no one else can claim the same seq.
-    let seq: i64 = c
-        .prepare_cached(
-            "UPDATE threads SET last_seq = last_seq + 1, updated_at = max(updated_at, ?2),
-               last_seen_at = ?2
-             WHERE id = ?1 RETURNING last_seq",
+    let mut appender = Appender::default();
+    let ev = appender.append(c, thread_id, provider, turn_id, item_id, body)?;
+    appender.flush(c)?;
+    Ok(ev)
+}
+
+/// Appends events inside one batch of the worker. The seq of a thread is claimed from its row
+/// the first time the batch appends to it and counted here after that; [`Appender::flush`]
+/// writes the rows back (`last_seq`, `updated_at`, `last_seen_at`), once per thread.
+#[derive(Default)]
+pub struct Appender {
+    /// Thread id -> (last seq appended, time of that append).
+    threads: HashMap<String, (i64, i64)>,
+}
+
+impl Appender {
+    /// Appends one event; see [`super::Store::append_event`]. A failed append wrote nothing:
+    /// the only write is one `INSERT`, and a failed statement changes nothing.
+    pub fn append(
+        &mut self,
+        c: &Connection,
+        thread_id: &str,
+        provider: ProviderId,
+        turn_id: Option<String>,
+        item_id: Option<String>,
+        body: EventBody,
+    ) -> Result<Event> {
+        // Serialise before writing anything, so a body that cannot be stored changes nothing.
+        let data = encode_data(&body)?;
+        let now = now_ms();
+        let last = match self.threads.get(thread_id) {
+            Some((seq, _)) => *seq,
+            // Also proves the thread exists; within the worker's transaction no one else can
+            // claim the same seq.
+            None => c
+                .prepare_cached("SELECT last_seq FROM threads WHERE id = ?1")?
+                .query_row(params![thread_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(thread_id.to_string()))?,
+        };
+        let seq = last + 1;
+        c.prepare_cached(
+            "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
-        .query_row(params![thread_id, now], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(thread_id.to_string()))?;
-    c.prepare_cached(
-        "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        thread_id,
-        seq,
-        body.type_name(),
-        now,
-        provider.as_str(),
-        turn_id,
-        item_id,
-        data
-    ])?;
-    Ok(Event {
-        thread_id: thread_id.to_string(),
-        seq,
-        provider,
-        at: now,
-        turn_id,
-        item_id,
-        body,
-    })
+        .execute(params![
+            thread_id,
+            seq,
+            body.type_name(),
+            now,
+            provider.as_str(),
+            turn_id,
+            item_id,
+            data
+        ])?;
+        match self.threads.get_mut(thread_id) {
+            Some(entry) => *entry = (seq, now),
+            None => {
+                self.threads.insert(thread_id.to_string(), (seq, now));
+            }
+        }
+        Ok(Event {
+            thread_id: thread_id.to_string(),
+            seq,
+            provider,
+            at: now,
+            turn_id,
+            item_id,
+            body,
+        })
+    }
+
+    /// Writes the thread rows of the appends so far and forgets them, so that the next append
+    /// reads its thread row again (a command in between may have changed or deleted it).
+    pub fn flush(&mut self, c: &Connection) -> Result<()> {
+        for (id, (seq, at)) in self.threads.drain() {
+            c.prepare_cached(
+                "UPDATE threads SET last_seq = ?2, updated_at = max(updated_at, ?3),
+                   last_seen_at = ?3
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, seq, at])?;
+        }
+        Ok(())
+    }
+
+    /// Forgets everything (the batch ended, committed or not).
+    pub fn clear(&mut self) {
+        self.threads.clear();
+    }
 }
 
 /// Reads events; see [`super::Store::read_events`].

@@ -15,6 +15,7 @@
 
 mod events;
 pub mod leases;
+mod probes;
 mod schema;
 mod threads;
 mod worker;
@@ -29,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
+pub use worker::AfterCommit;
 use worker::Op;
 
 /// Everything that can go wrong in the store.
@@ -115,6 +117,21 @@ pub struct Recovered {
     pub closed_turn: Option<String>,
 }
 
+/// A provider binary's cached `--version` probe, valid while the file keeps its size and
+/// modification time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRecord {
+    pub path: String,
+    pub size: i64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    pub version: Option<String>,
+    /// Why the probe failed, if it did.
+    pub error: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub probed_at: i64,
+}
+
 /// The async handle to the store; cheap to clone. The worker stops when the last clone drops.
 #[derive(Clone)]
 pub struct Store {
@@ -134,10 +151,17 @@ impl Store {
     /// migrates it, and starts the worker thread.
     pub fn open(path: &Path) -> Result<Store> {
         let conn = schema::open(path)?;
+        // Checkpoints run on their own thread (see worker): none on the committing one.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = schema::open_checkpointer(path)?;
+        let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("baton-checkpoint".into())
+            .spawn(move || worker::checkpoints(checkpointer, nudges))?;
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         std::thread::Builder::new()
             .name("baton-store".into())
-            .spawn(move || worker::run(conn, rx))?;
+            .spawn(move || worker::run(conn, rx, nudge))?;
         Ok(Store { tx })
     }
 
@@ -197,16 +221,51 @@ impl Store {
         item_id: Option<String>,
         body: EventBody,
     ) -> Result<Event> {
-        let thread_id = thread_id.to_string();
-        self.call(|reply| Op::Append {
-            thread_id,
-            provider,
-            turn_id,
-            item_id,
-            body,
-            reply,
-        })
-        .await
+        let (tx, rx) = oneshot::channel();
+        let done: AfterCommit = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        self.append_then(thread_id, provider, turn_id, item_id, body, done)
+            .await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues an append without waiting for its commit: `then` gets the committed event (or
+    /// the error) on the store thread, after the commit, in the order appends were queued.
+    /// Waits only for room in the store's queue (backpressure). The streaming hot path: a
+    /// thread's deltas are persisted in batches and notified from `then`, while the caller
+    /// goes on to the next provider event. An `Err` here means the store is closed and `then`
+    /// was dropped unrun.
+    pub async fn append_then(
+        &self,
+        thread_id: &str,
+        provider: ProviderId,
+        turn_id: Option<String>,
+        item_id: Option<String>,
+        body: EventBody,
+        then: AfterCommit,
+    ) -> Result<()> {
+        self.tx
+            .send(Op::Append {
+                thread_id: thread_id.to_string(),
+                provider,
+                turn_id,
+                item_id,
+                body,
+                done: then,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Every cached provider probe.
+    pub async fn probes(&self) -> Result<Vec<ProbeRecord>> {
+        self.call(Op::Probes).await
+    }
+
+    /// Records a provider probe, replacing the one of the same path.
+    pub async fn put_probe(&self, p: ProbeRecord) -> Result<()> {
+        self.call(|r| Op::PutProbe(p, r)).await
     }
 
     /// The events with `seq > since_seq`, in order, at most `limit` of them. Rows this build can

@@ -89,6 +89,18 @@ CREATE TABLE leases (
 CREATE INDEX leases_by_holder ON leases (pid, start_time);
 ALTER TABLE threads DROP COLUMN owner_pid;
 "#,
+    // What each provider binary's `--version` said, keyed by (path, size, mtime): `initialize`
+    // answers from here instead of running the binaries, which are re-probed in the background.
+    r#"
+CREATE TABLE provider_probes (
+    path      TEXT PRIMARY KEY,
+    size      INTEGER NOT NULL,
+    mtime_ns  INTEGER NOT NULL,
+    version   TEXT,
+    error     TEXT,
+    probed_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// How long a statement waits for another process (a second editor's baton) holding the lock.
@@ -112,6 +124,13 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// A second connection to an open store's file, for the checkpointer thread.
+pub fn open_checkpointer(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(conn)
 }
 

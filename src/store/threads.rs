@@ -345,7 +345,8 @@ pub fn recover(c: &Connection, me: &Holder) -> Result<Vec<Recovered>> {
         if let Some(turn_id) = &turn {
             // An unknown provider cannot be resumed anyway; the event still records the failure.
             let provider = ProviderId::parse(&provider).unwrap_or_else(ProviderId::codex);
-            events::append(
+            let mut appender = events::Appender::default();
+            appender.append(
                 c,
                 &id,
                 provider,
@@ -356,6 +357,7 @@ pub fn recover(c: &Connection, me: &Holder) -> Result<Vec<Recovered>> {
                     error: Some("baton restarted".into()),
                 }),
             )?;
+            appender.flush(c)?;
         }
         c.execute(
             "UPDATE threads SET active_turn_id = NULL, updated_at = max(updated_at, ?2),

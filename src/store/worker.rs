@@ -1,21 +1,36 @@
 //! The store's own thread: owns the connection and applies commands with group commit.
 //!
 //! The worker blocks for one command, then takes whatever else is already queued (up to
-//! [`GROUP`]) and runs the lot in one `BEGIN IMMEDIATE` transaction, each write inside its own
-//! savepoint. One commit, and so one WAL append, then serves a burst of streamed deltas from
-//! several threads. Replies wait for the commit: a caller never sees a write that could still be
-//! rolled back. `flush` checkpoints after the commit of its batch.
+//! [`GROUP`]) and runs the lot in one `BEGIN IMMEDIATE` transaction. One commit, and so one WAL
+//! append, then serves a burst of streamed deltas from several threads. Results wait for the
+//! commit: a caller never sees a write that could still be rolled back.
+//!
+//! Appends are the hot path and skip the savepoint every other write gets: the seq of each
+//! thread is claimed from the thread row once per batch and kept in an [`events::Appender`],
+//! each event is one `INSERT` (a failed statement changes nothing), and the thread rows are
+//! written once per batch, before any other command of the batch runs and before the commit.
+//! An append's result goes to a callback run on this thread after the commit, in batch order,
+//! so a caller can have its events notified in order without waiting for each commit.
+//!
+//! Checkpoints (which `fsync`) run on a second thread with its own connection, so that a
+//! streaming turn never waits for the disk; `flush` checkpoints here after its batch commits.
+
+use std::sync::mpsc::{Receiver as SyncReceiver, SyncSender, TrySendError};
 
 use baton_protocol::{Event, EventBody, ProviderId, Thread};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Binding, NativeThread, NewThread, Recovered, Result, StoreError, ThreadUpdate};
-use super::{events, leases, threads};
+use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
+use super::{ThreadUpdate, events, leases, probes, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-/// One command for the worker; each carries the oneshot its result goes to.
+/// Receives an append's committed event (or why there is none), on the store thread, after the
+/// commit of its batch. It must not block for long: the next batch waits for it.
+pub type AfterCommit = Box<dyn FnOnce(Result<Event>) + Send>;
+
+/// One command for the worker; each carries the oneshot (or callback) its result goes to.
 pub enum Op {
     CreateThread(NewThread, Reply<Thread>),
     GetBinding(String, Reply<Option<Binding>>),
@@ -32,7 +47,7 @@ pub enum Op {
         turn_id: Option<String>,
         item_id: Option<String>,
         body: EventBody,
-        reply: Reply<Event>,
+        done: AfterCommit,
     },
     ReadEvents {
         thread_id: String,
@@ -44,6 +59,8 @@ pub enum Op {
     UpsertNative(NativeThread, Reply<()>),
     NativeThreads(String, Reply<Vec<NativeThread>>),
     Recover(leases::Holder, Reply<Vec<Recovered>>),
+    Probes(Reply<Vec<ProbeRecord>>),
+    PutProbe(ProbeRecord, Reply<()>),
     Flush(Reply<()>),
     /// Leases and takeover requests (several windows on one database).
     Lease(leases::LeaseOp),
@@ -56,27 +73,37 @@ pub enum Op {
 }
 
 /// How many queued commands share one transaction at most. Large enough to absorb a burst of
-/// deltas, small enough that the first caller of a batch does not wait long for its reply.
-const GROUP: usize = 64;
+/// deltas, small enough that the first caller of a batch does not wait long for its result
+/// (an append costs a few microseconds).
+const GROUP: usize = 256;
+
+/// Appended events between two nudges of the checkpointer. SQLite's own automatic checkpoint
+/// (every 1000 pages, on the committing thread) is off on the worker's connection.
+const CHECKPOINT_EVERY: usize = 2000;
 
 /// A result waiting for its transaction: called with the reason when the transaction failed.
 pub type Pending = Box<dyn FnOnce(Option<&str>) + Send>;
 
 pub fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |tx_failed| {
-        let result = match (tx_failed, result) {
-            // A command that failed on its own keeps its own error: it wrote nothing either way.
-            (Some(why), Ok(_)) => Err(StoreError::Transaction(why.to_string())),
-            (_, r) => r,
-        };
         // The caller may have given up waiting; its result is committed all the same.
-        let _ = reply.send(result);
+        let _ = reply.send(settle(tx_failed, result));
     })
 }
 
+fn settle<T>(tx_failed: Option<&str>, result: Result<T>) -> Result<T> {
+    match (tx_failed, result) {
+        // A command that failed on its own keeps its own error: it wrote nothing either way.
+        (Some(why), Ok(_)) => Err(StoreError::Transaction(why.to_string())),
+        (_, r) => r,
+    }
+}
+
 /// The worker's loop; returns when every [`super::Store`] handle is gone.
-pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
+pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, checkpointer: SyncSender<()>) {
     let mut batch = Vec::with_capacity(GROUP);
+    let mut appender = events::Appender::default();
+    let mut since_checkpoint = 0usize;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < GROUP {
@@ -85,14 +112,34 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, &mut batch);
+        since_checkpoint += batch.len();
+        run_batch(&mut conn, &mut batch, &mut appender);
+        if since_checkpoint >= CHECKPOINT_EVERY {
+            match checkpointer.try_send(()) {
+                // Full: a nudge is already waiting, which is as good.
+                Ok(()) | Err(TrySendError::Full(())) => since_checkpoint = 0,
+                Err(TrySendError::Disconnected(())) => {}
+            }
+        }
     }
+    drop(checkpointer);
     if let Err(e) = checkpoint(&conn) {
         tracing::debug!("final checkpoint failed: {e}");
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
+/// The checkpointer's loop: a passive checkpoint per nudge, on its own connection, so the
+/// copying and syncing never holds up the worker's commits. Ends with the worker.
+pub fn checkpoints(conn: Connection, nudges: SyncReceiver<()>) {
+    while nudges.recv().is_ok() {
+        // PASSIVE never waits for the writer; what it cannot copy now, the next one will.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!("background checkpoint failed: {e}");
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::Appender) {
     let mut flushes = Vec::new();
     // Immediate: take the write lock up front, waiting out another baton on the same file
     // (busy_timeout), instead of failing later when a read has to be upgraded to a write.
@@ -116,9 +163,34 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>) {
         }
         match op {
             Op::Flush(reply) => flushes.push(reply),
-            op => done.push(apply(&tx, op, &mut broken)),
+            Op::Append {
+                thread_id,
+                provider,
+                turn_id,
+                item_id,
+                body,
+                done: then,
+            } => {
+                let result = appender.append(&tx, &thread_id, provider, turn_id, item_id, body);
+                done.push(Box::new(move |tx_failed| then(settle(tx_failed, result))));
+            }
+            op => {
+                // Every other command sees the thread rows as the appends so far left them.
+                if let Err(e) = appender.flush(&tx) {
+                    broken = Some(format!("cannot record appended events: {e}"));
+                    fail(op, &e.to_string());
+                    continue;
+                }
+                done.push(apply(&tx, op, &mut broken));
+            }
         }
     }
+    if broken.is_none()
+        && let Err(e) = appender.flush(&tx)
+    {
+        broken = Some(format!("cannot record appended events: {e}"));
+    }
+    appender.clear();
     let failed = match broken {
         Some(why) => {
             tracing::error!("rolling back a batch: {why}");
@@ -157,12 +229,13 @@ fn fail(op: Op, why: &str) {
         Op::CreateThread(_, r) | Op::UpdateThread(_, _, r) => refuse(r, why),
         Op::GetBinding(_, r) => refuse(r, why),
         Op::ListThreads { reply, .. } => refuse(reply, why),
-        Op::UpsertNative(_, r) | Op::Flush(r) => refuse(r, why),
-        Op::Append { reply, .. } => refuse(reply, why),
+        Op::UpsertNative(_, r) | Op::Flush(r) | Op::PutProbe(_, r) => refuse(r, why),
+        Op::Append { done, .. } => done(Err(StoreError::Transaction(why.to_string()))),
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
         Op::Recover(_, r) => refuse(r, why),
+        Op::Probes(r) => refuse(r, why),
         Op::Lease(op) => op.fail(why),
         Op::Poll { reply, .. } => refuse(reply, why),
     }
@@ -187,23 +260,12 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
             reply,
         } => pending(reply, events::read(c, &thread_id, since_seq, limit)),
         Op::NativeThreads(id, r) => pending(r, threads::native_threads(c, &id)),
+        Op::Probes(r) => pending(r, probes::all(c)),
+        Op::PutProbe(p, r) => pending(r, savepoint(c, broken, |c| probes::put(c, &p))),
         Op::CreateThread(t, r) => pending(r, savepoint(c, broken, |c| threads::create(c, t))),
         Op::UpdateThread(id, u, r) => {
             pending(r, savepoint(c, broken, |c| threads::update(c, &id, u)))
         }
-        Op::Append {
-            thread_id,
-            provider,
-            turn_id,
-            item_id,
-            body,
-            reply,
-        } => pending(
-            reply,
-            savepoint(c, broken, |c| {
-                events::append(c, &thread_id, provider, turn_id, item_id, body)
-            }),
-        ),
         Op::Delete(id, r) => pending(r, savepoint(c, broken, |c| threads::delete(c, &id))),
         Op::UpsertNative(n, r) => {
             pending(r, savepoint(c, broken, |c| threads::upsert_native(c, n)))
@@ -215,7 +277,12 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
             limit,
             reply,
         } => pending(reply, events::poll(c, &since, limit)),
-        // Flushes are taken out of the batch before it runs; answering here keeps this total.
+        // Appends and flushes are taken out of the batch before it runs; answering here keeps
+        // this total.
+        Op::Append { done, .. } => {
+            done(Err(StoreError::Transaction("append out of order".into())));
+            Box::new(|_| {})
+        }
         Op::Flush(r) => pending(r, Ok(())),
     }
 }

@@ -253,6 +253,7 @@ export interface BatonProtocolDefinitions {
   PlanStep?: PlanStep;
   PlanStepStatus?: PlanStepStatus;
   ProviderCapabilities?: ProviderCapabilities;
+  ProviderChangedParams?: ProviderChangedParams;
   ProviderId?: ProviderId;
   ProviderInfo?: ProviderInfo;
   ProviderKind?: ProviderKind;
@@ -698,6 +699,12 @@ export interface InitializationOptions {
    */
   includeRaw?: boolean;
   /**
+   * At most this many live provider sessions (processes or shared-process threads): beyond
+   * it the least recently used idle ones are soft-stopped, keeping their binding and resume
+   * cursor (default: `--max-live-sessions`, 8; 0 = no limit).
+   */
+  maxLiveSessions?: number | null;
+  /**
    * Provider entries that add to or override the config file's `[providers]` for this editor
    * session: an object of `{<id>: {kind?, command?, env?, fs?}}`, the same shape as the file.
    */
@@ -843,6 +850,15 @@ export interface LeaseHolder {
    * When it took the lease (milliseconds since the Unix epoch).
    */
   since: number;
+}
+/**
+ * Params of the `provider/changed` notification (baton -> editor): a background probe of the
+ * provider binaries found something other than what `initialize` (or `provider/list`)
+ * reported, e.g. a CLI that was upgraded, removed or broken since the last probe. Carries the
+ * whole list, as `provider/list` would return it now.
+ */
+export interface ProviderChangedParams {
+  providers: ProviderInfo[];
 }
 /**
  * Params of `provider/list` (none).
@@ -1107,6 +1123,7 @@ export interface Notifications {
   "$/cancelRequest": CancelParams;
   "exit": null;
   "initialized": Record<string, never>;
+  "provider/changed": ProviderChangedParams;
   "thread/event": Event;
 }
 

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::{Actor, Events, next_event};
 use crate::rpc::RpcError;
+use crate::session::budget::Liveness;
 use crate::store::{Holder, ThreadUpdate};
 
 use crate::session::Reply;
@@ -58,6 +59,8 @@ pub enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    /// The live-session budget wants this session stopped: soft-stop it if it is idle.
+    Evict,
     /// The editor (or a timeout) decided an approval.
     ApprovalDecided {
         request_id: String,
@@ -105,7 +108,8 @@ impl Command {
             }
             Command::ApprovalDecided { .. }
             | Command::InputAnswered { .. }
-            | Command::Yield { .. } => {}
+            | Command::Yield { .. }
+            | Command::Evict => {}
         }
     }
 
@@ -129,7 +133,10 @@ impl Command {
     fn is_answer(&self) -> bool {
         matches!(
             self,
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Yield { .. }
+            Command::ApprovalDecided { .. }
+                | Command::InputAnswered { .. }
+                | Command::Yield { .. }
+                | Command::Evict
         )
     }
 }
@@ -161,6 +168,7 @@ impl Actor {
                     self.stop_session(&mut events, ExitReason::Idle, false).await;
                 }
             }
+            self.report_liveness();
             if self.retirable() {
                 // Given back before the actor leaves the registry, so that it can never undo
                 // the lease of the actor spawned next.
@@ -169,8 +177,32 @@ impl Actor {
                 return;
             }
         }
+        self.liveness = Liveness::None;
+        self.sessions
+            .budget()
+            .report(&self.thread.id, Liveness::None, &self.self_tx);
         self.release_lease().await;
         self.sessions.forget(&self.thread.id, &self.self_tx);
+    }
+
+    /// Tells the live-session budget when this thread's state changed.
+    fn report_liveness(&mut self) {
+        let now = match (&self.session, self.busy()) {
+            (None, _) => Liveness::None,
+            (Some(_), true) => Liveness::Busy,
+            (Some(_), false) => Liveness::Idle,
+        };
+        if now != self.liveness {
+            self.liveness = now;
+            self.sessions
+                .budget()
+                .report(&self.thread.id, now, &self.self_tx);
+        }
+    }
+
+    /// A turn running or an ask pending: the session must not be stopped for the budget.
+    fn busy(&self) -> bool {
+        self.active_turn.is_some() || !self.approvals.is_empty() || !self.inputs.is_empty()
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
@@ -229,6 +261,12 @@ impl Actor {
             return Flow::Continue;
         }
         match cmd {
+            Command::Evict => {
+                if self.session.is_some() && !self.busy() {
+                    tracing::info!(thread = %self.thread.id, "stopping the provider session for the live-session budget");
+                    self.stop_session(events, ExitReason::Idle, false).await;
+                }
+            }
             Command::Takeover { reply } => {
                 let r = self.take_over(events).await;
                 let _ = reply.send(r);

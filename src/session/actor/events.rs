@@ -94,7 +94,8 @@ impl Actor {
                 self.last_compaction = Some(Err(c.error.clone()));
                 self.emit(body, item_id, raw).await;
             }
-            _ => self.emit(body, item_id, raw).await,
+            // The provider's stream (deltas, items, usage, ...): pipelined.
+            _ => self.stream(body, item_id, raw).await,
         }
     }
 }

@@ -43,7 +43,7 @@ use tokio::time::Instant;
 use super::{ActorHandle, Context, Sessions, store_error};
 use crate::provider::{ProviderError, ProviderEvent, Session};
 use crate::rpc::RpcError;
-use crate::store::ThreadUpdate;
+use crate::store::{AfterCommit, ThreadUpdate};
 use asks::PendingInput;
 pub use dispatch::Command;
 
@@ -71,6 +71,8 @@ struct Actor {
     pending_handoff: Option<String>,
     /// The outcome of the latest compaction (summary or error), once it is known.
     last_compaction: Option<Result<String, String>>,
+    /// What the live-session budget was last told about this thread.
+    liveness: crate::session::budget::Liveness,
     /// This process holds the thread's lease ([`lease`]).
     leased: bool,
     /// The `message` of the next `session.exited` (why the session moved away).
@@ -102,6 +104,7 @@ pub fn spawn(
         last_activity: Instant::now(),
         pending_handoff,
         last_compaction: None,
+        liveness: crate::session::budget::Liveness::None,
         leased: false,
         exit_message: None,
     };
@@ -188,6 +191,36 @@ impl Actor {
     async fn emit(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
         let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
         self.emit_in(body, turn_id, item_id, raw).await;
+    }
+
+    /// Persists, then notifies, without waiting for the commit: the store notifies the editor
+    /// from its own thread right after the batch holding the event commits, in queue order.
+    /// This is the path of the provider's stream (deltas, items, usage), so a thread's appends
+    /// are pipelined and committed in batches. Whatever the actor awaits on the store next (an
+    /// update, an [`Actor::emit`]) queues behind these appends, so it sees them committed and
+    /// notified, and replies to commands still follow the events before them.
+    async fn stream(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
+        let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
+        let provider: ProviderId = self.thread.provider.clone();
+        let editor = self.ctx.editor.clone();
+        let then: AfterCommit = Box::new(move |r| match r {
+            Ok(ev) => editor.event_blocking(&ev, raw),
+            Err(e) => tracing::error!("event not persisted: {e}"),
+        });
+        match self
+            .ctx
+            .store
+            .append_then(&self.thread.id, provider, turn_id, item_id, body, then)
+            .await
+        {
+            Ok(()) => {
+                // The actor is its thread's only appender, so the seq the store assigns is the
+                // next one; the next awaited update brings the row itself anyway.
+                self.thread.last_seq += 1;
+                self.thread.updated_at = crate::store::now_ms();
+            }
+            Err(e) => tracing::error!(thread = %self.thread.id, "event not persisted: {e}"),
+        }
     }
 
     async fn emit_in(

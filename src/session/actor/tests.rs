@@ -79,6 +79,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         last_activity: Instant::now(),
         pending_handoff: None,
         last_compaction: None,
+        liveness: crate::session::budget::Liveness::None,
         leased: false,
         exit_message: None,
     };

@@ -1,0 +1,145 @@
+//! baton's own path, provider line in -> event persisted -> framed bytes out, with a provider
+//! that costs nothing ([`crate::fake_codex`]): events per second for a burst, and the latency
+//! each event gains at a steady rate (wall clock at the editor minus wall clock at the provider).
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use serde_json::{Value, json};
+
+use crate::env::{Env, median, percentile};
+use crate::proc::{Line, Proc};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The provider's stamp in a delta event line (`"delta":"t<ns>;"`).
+fn stamp(line: &Line) -> Option<u128> {
+    let i = line.text.find("\"delta\":\"t")? + "\"delta\":\"t".len();
+    let rest = &line.text[i..];
+    let end = rest.find(';')?;
+    rest[..end].parse().ok()
+}
+
+pub struct Results {
+    pub burst: usize,
+    pub rates: Vec<f64>,
+    pub paced: usize,
+    pub per_second: u64,
+    pub latencies_us: Vec<f64>,
+    pub threads: usize,
+    pub parallel_rate: f64,
+}
+
+fn turn(p: &mut Proc, thread: &str, text: &str) -> Result<Vec<(u128, u128)>> {
+    p.request(
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
+    )?;
+    collect(p, 1)
+}
+
+/// (provider stamp, editor receipt) of every delta until `turns` turns completed.
+fn collect(p: &mut Proc, turns: usize) -> Result<Vec<(u128, u128)>> {
+    let mut seen = Vec::new();
+    let mut done = 0;
+    p.wait(TIMEOUT, |l| {
+        if let Some(s) = stamp(l) {
+            seen.push((s, l.wall_ns));
+        } else if l.text.contains("\"type\":\"turn.completed\"") {
+            done += 1;
+        }
+        done == turns
+    })?;
+    Ok(seen)
+}
+
+fn rate(seen: &[(u128, u128)]) -> f64 {
+    let first = seen.iter().map(|s| s.0).min().unwrap_or(0);
+    let last = seen.iter().map(|s| s.1).max().unwrap_or(0);
+    seen.len() as f64 / ((last.saturating_sub(first)) as f64 / 1e9)
+}
+
+pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) -> Result<Results> {
+    let db = env.tmp.join("micro.db");
+    let mut cmd = env.baton(&db, &[]);
+    cmd.env("BATON_CODEX_BIN", &env.bench);
+    let mut p = Proc::spawn("baton", &mut cmd)?;
+    p.call("initialize", crate::cold::baton_params(), TIMEOUT)?;
+    let cwd = env.work();
+    let start = |p: &mut Proc| -> Result<String> {
+        let (r, _) = p.call(
+            "thread/start",
+            json!({"provider": "codex", "cwd": cwd}),
+            TIMEOUT,
+        )?;
+        r.pointer("/thread/id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no thread id"))
+    };
+    let thread = start(&mut p)?;
+    turn(&mut p, &thread, "BURST 1000")?;
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        let seen = turn(&mut p, &thread, &format!("BURST {burst}"))?;
+        if seen.len() != burst {
+            return Err(anyhow!("saw {} of {burst} deltas", seen.len()));
+        }
+        rates.push(rate(&seen));
+    }
+    let seen = turn(&mut p, &thread, &format!("PACED {paced} {per_second}"))?;
+    let latencies_us = seen
+        .iter()
+        .map(|(s, r)| r.saturating_sub(*s) as f64 / 1000.0)
+        .collect();
+    // Several threads streaming at once.
+    let threads = 4;
+    let ids: Vec<String> = (0..threads).map(|_| start(&mut p)).collect::<Result<_>>()?;
+    for id in &ids {
+        p.request(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": format!("BURST {}", burst / threads)}]}),
+        )?;
+    }
+    let seen = collect(&mut p, threads)?;
+    let parallel_rate = rate(&seen);
+    p.close(Duration::from_secs(5));
+    Ok(Results {
+        burst,
+        rates,
+        paced,
+        per_second,
+        latencies_us,
+        threads,
+        parallel_rate,
+    })
+}
+
+pub fn print(r: &Results) {
+    println!(
+        "\n## baton's own path: provider line in -> persisted -> framed bytes out (no-op provider, persistence on)\n"
+    );
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!(
+        "| burst of {} deltas on one thread, median of {} | {:.0} events/s |",
+        r.burst,
+        r.rates.len(),
+        median(&r.rates)
+    );
+    println!(
+        "| {} threads bursting {} deltas each at once | {:.0} events/s |",
+        r.threads,
+        r.burst / r.threads,
+        r.parallel_rate
+    );
+    println!(
+        "| added latency at {}/s ({} deltas): p50 | {:.0} µs |",
+        r.per_second,
+        r.paced,
+        median(&r.latencies_us)
+    );
+    println!("| p99 | {:.0} µs |", percentile(&r.latencies_us, 99.0));
+    println!("| max | {:.0} µs |", percentile(&r.latencies_us, 100.0));
+    println!("\ntargets: >= 200k events/s, p99 added latency <= 1 ms");
+}
