@@ -39,6 +39,8 @@ struct Provider {
     approval: Approval,
     /// Words one of which its error message for an overloaded model (HTTP 529) contains.
     overloaded: &'static [&'static str],
+    /// The turn mode in which the agent may ask the user questions (`ASK_USER:`).
+    question_mode: &'static str,
 }
 
 const CODEX: Provider = Provider {
@@ -48,6 +50,7 @@ const CODEX: Provider = Provider {
     process_per_session: false,
     approval: Approval::Command,
     overloaded: &["high demand"],
+    question_mode: "plan",
 };
 
 const CLAUDE: Provider = Provider {
@@ -57,6 +60,7 @@ const CLAUDE: Provider = Provider {
     process_per_session: true,
     approval: Approval::FileChange,
     overloaded: &["529", "Overloaded"],
+    question_mode: "default",
 };
 
 impl Provider {
@@ -151,6 +155,7 @@ scenarios!(
     manual_compaction,
     model_only_switch_keeps_the_resume_cursor,
     a_missing_binary_is_a_clear_error_at_thread_start,
+    pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit,
 );
 
 async fn baton(env: &TestEnv) -> Baton {
@@ -682,4 +687,110 @@ async fn a_missing_binary_is_a_clear_error_at_thread_start(p: Provider) {
         0,
         "no thread is left behind"
     );
+}
+
+/// Waits for baton's `$/cancelRequest` of the server->client request `id`.
+async fn wait_cancel_request(b: &mut Baton, id: &Value) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let msg = b
+            .read_message(left)
+            .await
+            .unwrap_or_else(|| panic!("no $/cancelRequest for request {id}"));
+        if msg["method"] == "$/cancelRequest" && msg["params"]["id"] == *id {
+            return;
+        }
+    }
+}
+
+/// The `*.resolved` event of an ask, waited for.
+async fn resolved(b: &mut Baton, thread: &str, ty: &str, request_id: &Value) -> Value {
+    let (t, ty, r) = (thread.to_string(), ty.to_string(), request_id.clone());
+    b.wait_event(T, move |e| is(e, &t, &ty) && e["data"]["requestId"] == r)
+        .await
+}
+
+async fn pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = baton(&env).await;
+    let id = p.thread_id(&mut b, &env, p.approval_params()).await;
+
+    // An interrupt withdraws the approval its turn was waiting for.
+    let t1 = turn(&mut b, &id, &p.approval_prompt("interrupted.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    b.request("turn/interrupt", json!({"threadId": id}))
+        .await
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(&mut b, &id, "approval.resolved", &req["params"]["requestId"]).await;
+    assert_eq!(r["data"]["by"], "interrupt", "{r}");
+    assert_eq!(r["data"]["decision"], "cancel", "{r}");
+    assert_eq!(r["turnId"], t1.as_str());
+    let done = wait_turn_end(&mut b, &id, &t1).await;
+    assert_eq!(done["data"]["state"], "interrupted", "{done}");
+    // The editor's late answer changes nothing.
+    b.respond(req["id"].clone(), json!({"decision": "accept"}))
+        .await;
+    // The thread goes on. (Claude sends this message together with the result of the tool
+    // call it was interrupted in, so the mock reads it as a tool follow-up: a plain turn here
+    // keeps the next keyword the last user message.)
+    let t = turn(&mut b, &id, "go on").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+
+    // A stop withdraws a pending question.
+    let r = b
+        .request(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": "ASK_USER: Which color? | red | blue"}], "mode": p.question_mode}),
+        )
+        .await
+        .unwrap();
+    let t2 = r["turnId"].as_str().unwrap().to_string();
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "input/request", "{req}");
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(&mut b, &id, "input.resolved", &req["params"]["requestId"]).await;
+    assert_eq!(r["data"]["by"], "stop", "{r}");
+    assert_eq!(r["data"]["cancelled"], true, "{r}");
+    assert_eq!(r["turnId"], t2.as_str());
+    let done = wait_turn_end(&mut b, &id, &t2).await;
+    assert_eq!(done["data"]["state"], "interrupted", "{done}");
+    let t = turn(&mut b, &id, "go on").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+
+    // The provider dying withdraws the approval it asked for.
+    let t3 = turn(&mut b, &id, &p.approval_prompt("crashed.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    let pids = p.pids(b.pid());
+    assert_eq!(pids.len(), 1);
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pids[0].to_string())
+        .status()
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(&mut b, &id, "approval.resolved", &req["params"]["requestId"]).await;
+    assert_eq!(r["data"]["by"], "providerExit", "{r}");
+    let done = wait_turn_end(&mut b, &id, &t3).await;
+    assert_eq!(done["data"]["state"], "failed", "{done}");
+
+    // Every ask was resolved exactly once, nothing was done, and the thread goes on.
+    let count = |ty: &str| b.events().iter().filter(|e| is(e, &id, ty)).count();
+    assert_eq!(count("approval.requested"), 2);
+    assert_eq!(count("approval.resolved"), 2);
+    assert_eq!(count("input.requested"), 1);
+    assert_eq!(count("input.resolved"), 1);
+    assert!(!env.work.join("interrupted.txt").exists());
+    assert!(!env.work.join("crashed.txt").exists());
+    let t4 = turn(&mut b, &id, "still there?").await;
+    let done = wait_turn_end(&mut b, &id, &t4).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
 }

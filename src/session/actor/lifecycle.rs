@@ -8,6 +8,7 @@ use baton_protocol::{
 };
 use tokio::time::Instant;
 
+use super::asks::by;
 use super::{Actor, Events, provider_error};
 use crate::provider::{EventSink, ProviderError, Session, SessionConfig};
 use crate::rpc::RpcError;
@@ -180,7 +181,12 @@ impl Actor {
         };
         // Events of the stopped session that are still in flight are now stale.
         self.generation += 1;
-        self.reject_asks();
+        let by = if reason == ExitReason::Shutdown {
+            by::SHUTDOWN
+        } else {
+            by::STOP
+        };
+        self.withdraw_asks(by).await;
         if self.active_turn.is_some() {
             let native = self.active_turn.as_ref().and_then(|t| t.native.clone());
             let s = session.clone();
@@ -214,7 +220,7 @@ impl Actor {
     pub(super) async fn session_lost(&mut self, reason: ExitReason, message: Option<String>) {
         self.session = None;
         self.generation += 1;
-        self.reject_asks();
+        self.withdraw_asks(by::PROVIDER_EXIT).await;
         let recoverable = self.thread.provider_thread_id.is_some();
         if self.active_turn.is_some() {
             let error = message

@@ -32,17 +32,17 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use baton_protocol::{
-    ApprovalDecision, EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors,
+    EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors,
 };
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{ActorHandle, Context, Sessions, store_error};
 use crate::provider::{ProviderError, ProviderEvent, Session};
 use crate::rpc::RpcError;
 use crate::store::ThreadUpdate;
-use asks::PendingInput;
+use asks::{PendingApproval, PendingInput};
 pub use dispatch::Command;
 
 /// The provider events of one thread, stamped with the session generation that sent them.
@@ -62,7 +62,7 @@ struct Actor {
     generation: u64,
     events_tx: mpsc::Sender<(u64, ProviderEvent)>,
     active_turn: Option<ActiveTurn>,
-    approvals: HashMap<String, oneshot::Sender<ApprovalDecision>>,
+    approvals: HashMap<String, PendingApproval>,
     inputs: HashMap<String, PendingInput>,
     last_activity: Instant,
     /// Handoff text waiting to be prepended, once, to the next user message.

@@ -5,6 +5,7 @@ use baton_protocol::{EventBody, ThreadStatus, TurnCompleted, TurnMode, TurnState
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::asks::by;
 use super::{ActiveTurn, Actor, Events, err, provider_error};
 use crate::rpc::RpcError;
 use crate::store::ThreadUpdate;
@@ -95,6 +96,8 @@ impl Actor {
         let r = self
             .drive(events, async move { session.interrupt(native).await })
             .await;
+        // Whatever the agent still asks about belongs to the interrupted turn.
+        self.withdraw_asks(by::INTERRUPT).await;
         r.map_err(provider_error)
     }
 
@@ -105,6 +108,16 @@ impl Actor {
         error: Option<String>,
         raw: Option<Value>,
     ) {
+        if self.active_turn.is_none() {
+            return;
+        }
+        // An ask cannot outlive its turn; it is withdrawn under the turn's id.
+        let by = if state == TurnState::Interrupted {
+            by::INTERRUPT
+        } else {
+            by::TURN_ENDED
+        };
+        self.withdraw_asks(by).await;
         let Some(turn) = self.active_turn.take() else {
             return;
         };
