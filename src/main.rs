@@ -41,6 +41,9 @@ struct Cli {
     /// Soft-stop provider sessions idle for this many seconds (0 = never).
     #[arg(long, default_value_t = 1800, global = true)]
     idle_timeout: u64,
+    /// Fail a running turn whose provider sent nothing for this many seconds (0 = never).
+    #[arg(long, default_value_t = 600, global = true)]
+    turn_inactivity_timeout: u64,
     /// The codex binary (default: `codex` on PATH).
     #[arg(long, env = "BATON_CODEX_BIN", global = true)]
     codex_bin: Option<String>,
@@ -212,6 +215,7 @@ async fn serve(cli: &Cli) -> u8 {
         providers: provider::Providers::new(provider_settings(cli, include_raw.clone())),
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
+        turn_inactivity_timeout: Duration::from_secs(cli.turn_inactivity_timeout),
     };
     tracing::info!(db = %path.display(), version = env!("CARGO_PKG_VERSION"), "baton serving on stdio");
     let code = server::run(config, tokio::io::stdin(), tokio::io::stdout()).await;

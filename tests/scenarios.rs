@@ -156,6 +156,7 @@ scenarios!(
     model_only_switch_keeps_the_resume_cursor,
     a_missing_binary_is_a_clear_error_at_thread_start,
     pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit,
+    a_silent_provider_fails_the_turn_after_the_inactivity_timeout,
 );
 
 async fn baton(env: &TestEnv) -> Baton {
@@ -793,4 +794,57 @@ async fn pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit(p: Provi
     let t4 = turn(&mut b, &id, "still there?").await;
     let done = wait_turn_end(&mut b, &id, &t4).await;
     assert_eq!(done["data"]["state"], "completed", "{done}");
+}
+
+async fn a_silent_provider_fails_the_turn_after_the_inactivity_timeout(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"turnInactivityTimeoutSecs": 2}))
+        .await;
+    let id = p.thread_id(&mut b, &env, json!({})).await;
+    let t1 = turn(&mut b, &id, "remember KIWI").await;
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t1).await["data"]["state"],
+        "completed"
+    );
+    // The model never answers: the turn fails once the provider has been silent for 2 s.
+    let started = std::time::Instant::now();
+    let t2 = turn(&mut b, &id, "HANG now").await;
+    let done = wait_turn_end(&mut b, &id, &t2).await;
+    let took = started.elapsed();
+    assert_eq!(done["data"]["state"], "failed", "{done}");
+    let error = done["data"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("turn inactivity timeout") && error.contains("2 s"),
+        "{error}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    let i = id.clone();
+    let runtime = b
+        .wait_event(T, move |e| is(e, &i, "runtime.error"))
+        .await;
+    assert_eq!(runtime["data"]["class"], "timeout", "{runtime}");
+    assert_eq!(runtime["turnId"], t2.as_str());
+    // The thread is consistent: no turn running, the log ends the turn once.
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    assert_ne!(read["thread"]["status"], "running", "{}", read["thread"]);
+    let ends = read["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "turn.completed" && e["turnId"] == t2.as_str())
+        .count();
+    assert_eq!(ends, 1);
+    // The next turn works and still knows the earlier one.
+    env.mock.clear_requests();
+    let t3 = turn(&mut b, &id, "which fruit?").await;
+    let done = wait_turn_end(&mut b, &id, &t3).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+    assert!(p.last_conversation(&env).contains("KIWI"));
 }

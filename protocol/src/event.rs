@@ -380,7 +380,7 @@ pub struct RuntimeWarning {
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeError {
     pub message: String,
-    /// A stable category: `provider`, `protocol`, `store`, `process`.
+    /// A stable category: `provider`, `protocol`, `store`, `process`, `timeout`.
     pub class: String,
 }
 

@@ -35,6 +35,7 @@ pub struct ServerConfig {
     pub providers: Providers,
     pub include_raw: Arc<std::sync::atomic::AtomicBool>,
     pub idle_timeout: Duration,
+    pub turn_inactivity_timeout: Duration,
 }
 
 /// How the connection ended, as the process exit code.
@@ -53,6 +54,7 @@ where
         editor: Editor::new(peer.clone(), settings.clone()),
         providers: config.providers.clone(),
         idle_timeout: Arc::new(config.idle_timeout.as_secs().into()),
+        turn_inactivity_timeout: Arc::new(config.turn_inactivity_timeout.as_secs().into()),
     };
     let sessions = Sessions::new(ctx);
     let mut state = State {
@@ -217,6 +219,12 @@ impl State {
             if let Some(secs) = opts.approval_timeout_secs {
                 self.settings
                     .approval_timeout_secs
+                    .store(secs, Ordering::Relaxed);
+            }
+            if let Some(secs) = opts.turn_inactivity_timeout_secs {
+                self.sessions
+                    .context()
+                    .turn_inactivity_timeout
                     .store(secs, Ordering::Relaxed);
             }
             if let Some(secs) = opts.idle_timeout_secs {

@@ -66,6 +66,7 @@ impl Actor {
                     self.active_turn = Some(ActiveTurn {
                         id: uuid::Uuid::now_v7().to_string(),
                         native: native_turn,
+                        ..Default::default()
                     });
                     self.set_status(ThreadStatus::Running).await;
                 } else if let (Some(t), Some(n)) = (self.active_turn.as_mut(), native_turn) {

@@ -48,9 +48,13 @@ pub use dispatch::Command;
 /// The provider events of one thread, stamped with the session generation that sent them.
 type Events = mpsc::Receiver<(u64, ProviderEvent)>;
 
+#[derive(Default)]
 struct ActiveTurn {
     id: String,
     native: Option<String>,
+    /// Set when the turn inactivity timeout fired: however the provider then ends the turn,
+    /// it ends as failed with this error.
+    timed_out: Option<String>,
 }
 
 struct Actor {

@@ -28,7 +28,7 @@ const HANDOFF_INSTRUCTIONS: &str = "Summarise this conversation for another codi
 
 impl Actor {
     /// Handles provider events until `done` holds or `timeout` passes; returns whether it held.
-    async fn wait_until(
+    pub(super) async fn wait_until(
         &mut self,
         events: &mut Events,
         timeout: Duration,

@@ -51,6 +51,7 @@ async fn context(dir: &std::path::Path) -> (Context, Thread, tokio::io::DuplexSt
             include_raw,
         }),
         idle_timeout: Arc::new(0.into()),
+        turn_inactivity_timeout: Arc::new(0.into()),
     };
     (ctx, thread, editor_side)
 }
@@ -71,6 +72,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         active_turn: Some(ActiveTurn {
             id: "turn-1".into(),
             native: Some("native-1".into()),
+            ..Default::default()
         }),
         approvals: HashMap::new(),
         inputs: HashMap::new(),
