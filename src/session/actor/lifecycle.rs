@@ -48,7 +48,7 @@ impl Actor {
             rebind: false,
         };
         let session = match self.start_and_bind(events, target).await {
-            Ok(session) => session,
+            Ok((session, _)) => session,
             Err(StartError::Provider(e)) => {
                 let rpc = provider_error(e);
                 self.emit(
@@ -72,12 +72,13 @@ impl Actor {
     /// Starts a provider session and binds it to the thread: it becomes the live session (a
     /// session it replaces is stopped only now that the new one is up), the cursor is persisted,
     /// the native thread recorded, and a lost-cursor warning and `session.started` are emitted.
-    /// A failed start changes nothing.
+    /// A failed start changes nothing. Returns the session and whether it resumed the native
+    /// thread it was asked to (false for a fresh thread, asked for or not).
     pub(super) async fn start_and_bind(
         &mut self,
         events: &mut Events,
         target: Target,
-    ) -> Result<Session, StartError> {
+    ) -> Result<(Session, bool), StartError> {
         let sink = EventSink::new(self.events_tx.clone(), target.generation);
         let config = SessionConfig {
             thread_id: self.thread.id.clone(),
@@ -142,7 +143,7 @@ impl Actor {
             None,
         )
         .await;
-        Ok(session)
+        Ok((session, started.resumed))
     }
 
     /// Remembers that `provider`'s native thread has seen the log up to now.
