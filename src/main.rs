@@ -50,6 +50,10 @@ struct Cli {
     /// The claude binary (default: `claude` on PATH).
     #[arg(long, env = "BATON_CLAUDE_BIN", global = true)]
     claude_bin: Option<String>,
+    /// Largest JSON-RPC message accepted from the editor or a provider, in bytes; a bigger
+    /// request is answered with an error (-32600) and skipped.
+    #[arg(long, env = "BATON_MAX_MESSAGE_BYTES", default_value_t = rpc::DEFAULT_MAX_MESSAGE_BYTES, global = true)]
+    max_message_bytes: usize,
     /// Accepted for editors that pass it to every language server (vscode-languageclient); stdio is the only transport.
     #[arg(long, hide = true)]
     stdio: bool,
@@ -111,6 +115,7 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rpc::set_max_message_bytes(cli.max_message_bytes);
     if let Err(e) = init_logging(&cli) {
         // Logging is not up, so this is the one place that reports on stderr directly.
         #[allow(clippy::print_stderr)]
@@ -161,7 +166,12 @@ fn main() -> ExitCode {
 
 /// The global flags a child server started by `exec` inherits.
 fn server_args(cli: &Cli) -> Vec<String> {
-    let mut args = vec!["--log-level".to_string(), "warn".to_string()];
+    let mut args = vec![
+        "--log-level".to_string(),
+        "warn".to_string(),
+        "--max-message-bytes".to_string(),
+        cli.max_message_bytes.to_string(),
+    ];
     if let Some(db) = &cli.db {
         args.extend(["--db".to_string(), db.display().to_string()]);
     }

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Baton, Framing, TestEnv, is, turn, wait_turn_end};
+use common::{Baton, Framing, TestEnv, descendants, is, turn, wait_turn_end};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);
@@ -244,5 +244,50 @@ async fn a_session_claude_deleted_starts_fresh_with_a_warning() {
             .unwrap()
             .conversation_text()
             .contains("IRIS")
+    );
+}
+
+/// The direct children of `pid` (the processes baton spawned itself).
+fn children(pid: u32) -> Vec<u32> {
+    descendants(pid)
+        .into_iter()
+        .filter(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let (_, rest) = s.rsplit_once(')')?;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// A SIGKILLed baton runs no destructor: the kernel kills claude (parent-death signal), which
+/// would otherwise keep running mid-turn.
+#[tokio::test]
+async fn a_sigkilled_baton_leaves_no_claude_behind() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let id = start_thread(&mut b, &env, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _t = turn(&mut b, &id, "HANG for a while").await;
+    let i = id.clone();
+    b.wait_event(T, move |e| is(e, &i, "turn.started")).await;
+    let claude = children(b.pid());
+    assert!(!claude.is_empty(), "claude runs as baton's child");
+    b.kill9();
+    b.wait_exit(Duration::from_secs(5)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while claude.iter().any(|p| common::process_alive(*p)) && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        claude.iter().all(|p| !common::process_alive(*p)),
+        "claude outlived a SIGKILLed baton"
     );
 }

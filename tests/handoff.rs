@@ -193,7 +193,11 @@ async fn transcript_fallback_when_the_source_binary_is_gone() {
     std::os::unix::fs::symlink(common::codex_bin(), &bin).unwrap();
     let mut b = Baton::spawn(&env, &["--codex-bin", bin.to_str().unwrap()], Framing::Lsp).await;
     b.initialize().await;
-    let id = thread_on(&mut b, &env, "codex").await;
+    // `never`: the command runs unasked (without a policy baton asks first).
+    let id = start_thread(&mut b, &env, "codex", json!({"approvalPolicy": "never"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     say(&mut b, &id, "RUN_CMD: echo DELTA-OUTPUT").await;
     say(&mut b, &id, "remember ECHO").await;
     b.request("thread/stop", json!({"threadId": id}))

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::client::{Message, Server};
 use super::exec::follow_turn;
 use super::render::Renderer;
-use crate::provider::process::resolve_bin;
+use crate::provider::discovery::resolve_bin;
 
 const CODEX_PACKAGE: &str = "@openai/codex@0.169.0";
 const CLAUDE_PACKAGE: &str = "@anthropic-ai/claude-code@2.1.328";

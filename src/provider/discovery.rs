@@ -1,65 +1,63 @@
 //! Finding the provider binaries and their versions, for `provider/list`, `initialize` and `doctor`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_protocol::{ProviderCapabilities, ProviderId, ProviderInfo, ProviderKind};
 use tokio::process::Command;
 
-use super::ProviderSettings;
-use super::process::resolve_bin;
+/// One provider to probe: its id, adapter, capabilities and where its binary may be.
+pub struct Probe {
+    pub id: ProviderId,
+    pub kind: ProviderKind,
+    pub capabilities: ProviderCapabilities,
+    /// A configured path (or name), if any.
+    pub explicit: Option<String>,
+    /// The name looked up on PATH otherwise.
+    pub name: &'static str,
+}
 
 /// Probes every provider concurrently.
-pub async fn list(settings: &ProviderSettings) -> Vec<ProviderInfo> {
-    let (codex, claude) = tokio::join!(
-        probe(
-            ProviderId::codex(),
-            ProviderKind::Codex,
-            settings.codex_bin.as_deref(),
-            "codex"
-        ),
-        probe(
-            ProviderId::claude(),
-            ProviderKind::Claude,
-            settings.claude_bin.as_deref(),
-            "claude"
-        ),
-    );
-    vec![codex, claude]
-}
-
-fn capabilities(kind: ProviderKind) -> ProviderCapabilities {
-    match kind {
-        ProviderKind::Codex => ProviderCapabilities {
-            compact: true,
-            resume: true,
-            interrupt: true,
-            approvals: true,
-            in_session_model_switch: true,
-        },
-        ProviderKind::Claude | ProviderKind::Acp => ProviderCapabilities {
-            compact: true,
-            resume: true,
-            interrupt: true,
-            approvals: true,
-            in_session_model_switch: true,
-        },
+pub async fn list(probes: Vec<Probe>) -> Vec<ProviderInfo> {
+    let tasks: Vec<_> = probes.into_iter().map(|p| tokio::spawn(probe(p))).collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        if let Ok(info) = t.await {
+            out.push(info);
+        }
     }
+    out
 }
 
-async fn probe(
-    id: ProviderId,
-    kind: ProviderKind,
-    explicit: Option<&str>,
-    name: &str,
-) -> ProviderInfo {
+/// Resolves a binary: an explicit path (from an env var or flag) wins, else a search of PATH.
+pub fn resolve_bin(explicit: Option<&str>, name: &str) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(p);
+        if path.components().count() > 1 {
+            return path.is_file().then_some(path);
+        }
+        return search_path(p);
+    }
+    search_path(name)
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+async fn probe(p: Probe) -> ProviderInfo {
+    let (explicit, name) = (p.explicit.as_deref(), p.name);
     let mut info = ProviderInfo {
-        id,
-        kind,
+        id: p.id,
+        kind: p.kind,
         available: false,
         version: None,
         path: None,
         error: None,
-        capabilities: capabilities(kind),
+        capabilities: p.capabilities,
     };
     let Some(bin) = resolve_bin(explicit, name) else {
         info.error = Some(match explicit {

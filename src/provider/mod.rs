@@ -5,18 +5,21 @@
 //! session *generation* it belongs to, so the thread's actor can drop late events from a session it
 //! already replaced or stopped. Nothing above this module knows a provider's wire format.
 
+pub mod ask;
+pub mod child;
 pub mod claude;
 pub mod codex;
 pub mod coverage;
 pub mod discovery;
-pub mod process;
+pub mod host;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_protocol::{
     ApprovalDecision, ApprovalKind, ApprovalPolicy, EventBody, ExitReason, FileChange, InputOption,
-    InputQuestion, InputResponse, ProviderId, ProviderInfo, ProviderKind, SandboxMode, TurnMode,
+    InputQuestion, InputResponse, ProviderCapabilities, ProviderId, ProviderInfo, ProviderKind,
+    SandboxMode, TurnMode,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -114,27 +117,6 @@ pub enum ProviderEvent {
         reason: ExitReason,
         message: Option<String>,
     },
-}
-
-impl ProviderEvent {
-    /// A copy of a normalised event (to send one process-wide notice to several threads);
-    /// `None` for the other variants, which carry a one-time reply channel or nothing.
-    pub fn duplicate(&self) -> Option<ProviderEvent> {
-        match self {
-            ProviderEvent::Event {
-                body,
-                native_turn,
-                item_id,
-                raw,
-            } => Some(ProviderEvent::Event {
-                body: body.clone(),
-                native_turn: native_turn.clone(),
-                item_id: item_id.clone(),
-                raw: raw.clone(),
-            }),
-            _ => None,
-        }
-    }
 }
 
 /// The channel a session reports into, stamped with its generation.
@@ -263,7 +245,8 @@ impl Providers {
         }
     }
 
-    /// The adapter behind a provider id, `None` for an id nothing declares.
+    /// The adapter behind a provider id, `None` for an id nothing declares. The one place that
+    /// maps ids to adapters (config-declared ids will join here).
     pub fn kind(&self, provider: &ProviderId) -> Option<ProviderKind> {
         match provider.as_str() {
             ProviderId::CODEX => Some(ProviderKind::Codex),
@@ -272,19 +255,55 @@ impl Providers {
         }
     }
 
+    /// Every provider id this baton knows, in `provider/list` order.
+    pub fn ids(&self) -> Vec<ProviderId> {
+        vec![ProviderId::codex(), ProviderId::claude()]
+    }
+
+    /// What the adapter of a provider supports (each adapter declares its own).
+    pub fn capabilities(&self, provider: &ProviderId) -> ProviderCapabilities {
+        match self.kind(provider) {
+            Some(ProviderKind::Codex) => codex::CAPABILITIES,
+            Some(ProviderKind::Claude) => claude::CAPABILITIES,
+            Some(ProviderKind::Acp) | None => ProviderCapabilities::default(),
+        }
+    }
+
+    /// The configured path and the PATH name of a provider's binary.
+    fn binary(&self, provider: &ProviderId) -> Option<(Option<String>, &'static str)> {
+        match self.kind(provider)? {
+            ProviderKind::Codex => Some((self.settings.codex_bin.clone(), codex::BIN_NAME)),
+            ProviderKind::Claude => Some((self.settings.claude_bin.clone(), claude::BIN_NAME)),
+            ProviderKind::Acp => None,
+        }
+    }
+
     /// Whether the provider can compact natively (its binary must be there to do it).
     pub fn can_compact(&self, provider: &ProviderId) -> bool {
-        let (explicit, name) = match self.kind(provider) {
-            Some(ProviderKind::Codex) => (self.settings.codex_bin.as_deref(), "codex"),
-            Some(ProviderKind::Claude) => (self.settings.claude_bin.as_deref(), "claude"),
-            Some(ProviderKind::Acp) | None => return false,
-        };
-        process::resolve_bin(explicit, name).is_some()
+        self.capabilities(provider).compact
+            && self.binary(provider).is_some_and(|(explicit, name)| {
+                discovery::resolve_bin(explicit.as_deref(), name).is_some()
+            })
     }
 
     /// What each provider looks like on this machine.
     pub async fn list(&self) -> Vec<ProviderInfo> {
-        discovery::list(&self.settings).await
+        let probes = self
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let kind = self.kind(&id)?;
+                let (explicit, name) = self.binary(&id)?;
+                Some(discovery::Probe {
+                    capabilities: self.capabilities(&id),
+                    id,
+                    kind,
+                    explicit,
+                    name,
+                })
+            })
+            .collect();
+        discovery::list(probes).await
     }
 
     /// Ends every provider process (orderly shutdown).

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{self, Framing, ReadOutcome};
+use super::codec::{self, Decoder, Framing, ReadOutcome};
+use super::head;
 use super::message::{Classified, RequestId, RpcError, classify};
 
 /// How the reader finds message boundaries. Writes use the same framing.
@@ -43,7 +44,8 @@ pub struct PeerOptions {
     /// Towards the editor: answer malformed messages with -32700/-32600. Towards providers:
     /// log and skip them.
     pub answer_malformed: bool,
-    /// Largest accepted message in bytes; bigger ones are skipped with a warning.
+    /// Largest accepted message in bytes; bigger ones are skipped with a warning, and answered
+    /// with an error when they are requests (see `Reader::too_large`).
     pub max_message_bytes: usize,
 }
 
@@ -56,13 +58,12 @@ impl PeerOptions {
             incoming_capacity: 256,
             outgoing_capacity: 1024,
             answer_malformed: true,
-            max_message_bytes: 64 * 1024 * 1024,
+            max_message_bytes: super::max_message_bytes(),
         }
     }
 
     /// A JSONL provider process such as `codex app-server`. Its event stream is bursty (one
-    /// notification per token delta), hence the larger incoming queue; a resumed thread can come
-    /// back as one large response, hence the larger size limit.
+    /// notification per token delta), hence the larger incoming queue.
     pub fn provider(name: &'static str) -> Self {
         PeerOptions {
             name,
@@ -70,7 +71,7 @@ impl PeerOptions {
             incoming_capacity: 1024,
             outgoing_capacity: 256,
             answer_malformed: false,
-            max_message_bytes: 256 * 1024 * 1024,
+            max_message_bytes: super::max_message_bytes(),
         }
     }
 }
@@ -492,22 +493,23 @@ impl Reader {
 
     async fn read_messages<R: AsyncRead + Unpin>(&self, r: &mut BufReader<R>, framing: Framing) {
         let name = self.opts.name;
+        let mut decoder = Decoder::new(framing, self.opts.max_message_bytes);
         loop {
-            let bytes = match codec::read(r, framing, self.opts.max_message_bytes).await {
+            let bytes = match decoder.read(r).await {
                 Ok(ReadOutcome::Message(b)) => b,
-                Ok(ReadOutcome::TooLarge(n)) => {
-                    tracing::warn!(
-                        peer = name,
-                        bytes = n,
-                        limit = self.opts.max_message_bytes,
-                        "skipped a message over the size limit"
-                    );
+                Ok(ReadOutcome::TooLarge { declared, head }) => {
+                    self.too_large(declared, &head).await;
                     continue;
                 }
                 Ok(ReadOutcome::Eof) => return,
                 Err(e) => {
-                    // Broken LSP headers cannot be resynchronised: treat them as the end.
+                    // Broken framing cannot be resynchronised: say why, then treat it as the end.
                     tracing::warn!(peer = name, "cannot read the stream any more: {e}");
+                    if self.opts.answer_malformed {
+                        let msg =
+                            format!("unreadable message framing ({e}); closing the connection");
+                        self.reply(None, RpcError::parse_error(msg)).await;
+                    }
                     return;
                 }
             };
@@ -576,6 +578,50 @@ impl Reader {
                         RpcError::invalid_request(format!("invalid request: {reason}")),
                     )
                     .await;
+                }
+            }
+        }
+    }
+
+    /// A message over the size limit was skipped. A request is answered with an error (whatever
+    /// the peer, so nobody waits forever), a response fails the request it answers, and anything
+    /// else is logged (and answered with an id-less error towards the editor).
+    async fn too_large(&self, declared: Option<usize>, head: &[u8]) {
+        let name = self.opts.name;
+        let limit = self.opts.max_message_bytes;
+        let found = head::peek(head);
+        let size = match declared {
+            Some(n) => format!("{n} bytes"),
+            None => format!("more than {limit} bytes"),
+        };
+        tracing::warn!(
+            peer = name,
+            id = ?found.id,
+            "skipped a message of {size}: over the limit of {limit} bytes (--max-message-bytes)"
+        );
+        let err = RpcError::invalid_request(format!(
+            "message too large: {size}, the limit is {limit} bytes (baton --max-message-bytes)"
+        ))
+        .with_data(serde_json::json!({ "limit": limit, "size": declared }));
+        match found {
+            head::Head {
+                id: Some(id),
+                response: true,
+                method: false,
+            } => {
+                let waiter = self.shared.pending().remove(&id);
+                if let Some(w) = waiter {
+                    let _ = w.send(Err(err));
+                }
+            }
+            head::Head {
+                id: Some(id),
+                method: true,
+                ..
+            } => self.reply(Some(id), err).await,
+            head::Head { id, .. } => {
+                if self.opts.answer_malformed {
+                    self.reply(id, err).await;
                 }
             }
         }
@@ -685,6 +731,13 @@ mod tests {
                 .unwrap()
                 .unwrap();
             serde_json::from_slice(&body).unwrap()
+        }
+
+        async fn read_framed(&mut self, framing: Framing) -> Value {
+            match framing {
+                Framing::Lsp => self.read_lsp().await,
+                Framing::Ndjson => self.read_line().await,
+            }
         }
 
         async fn read_line(&mut self) -> Value {
@@ -938,7 +991,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn oversized_messages_are_skipped() {
+    async fn oversized_requests_are_answered_with_their_id_and_the_next_one_read() {
         for framing in [Framing::Lsp, Framing::Ndjson] {
             let mut c = raw(PeerOptions {
                 max_message_bytes: 100,
@@ -946,16 +999,48 @@ mod tests {
             });
             let big =
                 json!({"jsonrpc": "2.0", "id": 1, "method": "big", "params": "x".repeat(1000)});
+            let note = json!({"jsonrpc": "2.0", "method": "note", "params": "x".repeat(1000)});
             let small = json!({"jsonrpc": "2.0", "id": 2, "method": "small"});
             let mut bytes = encode(framing, big.to_string().as_bytes()).await;
+            bytes.extend(encode(framing, note.to_string().as_bytes()).await);
             bytes.extend(encode(framing, small.to_string().as_bytes()).await);
             c.send_raw(&bytes).await;
+            let r = c.read_framed(framing).await;
+            assert_eq!((&r["id"], &r["error"]["code"]), (&json!(1), &json!(-32600)));
+            let text = r["error"]["message"].as_str().unwrap();
+            assert!(text.contains("limit is 100 bytes"), "{text}");
+            // The notification has no id to answer; the editor still hears about it.
+            let r = c.read_framed(framing).await;
+            assert_eq!(
+                (&r["id"], &r["error"]["code"]),
+                (&json!(null), &json!(-32600))
+            );
             let Incoming::Request { id, method, .. } = next(&mut c.rx).await else {
                 panic!("expected a request")
             };
             assert_eq!((id, method.as_str()), (RequestId::Number(2), "small"));
             c.assert_silent().await;
         }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_response_fails_the_request_it_answers() {
+        let mut c = raw(PeerOptions {
+            max_message_bytes: 100,
+            ..PeerOptions::provider("p")
+        });
+        let p = c.peer.clone();
+        let pending = tokio::spawn(async move { p.request("read", ()).await });
+        let sent = c.read_line().await;
+        let answer = json!({"id": sent["id"], "result": {"text": "x".repeat(1000)}});
+        c.send_raw(format!("{answer}\n").as_bytes()).await;
+        let r = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+        let e = r.unwrap_err();
+        assert_eq!(e.code, -32600, "{e:?}");
+        assert!(e.message.contains("message too large"), "{e:?}");
+        // Towards a provider nothing is answered, and the connection carries on.
+        c.assert_silent().await;
+        assert!(!c.peer.is_closed());
     }
 
     #[tokio::test]
@@ -966,6 +1051,14 @@ mod tests {
         c.read_lsp().await;
         c.send_raw(b"Content-Type: x\r\n\r\n{}").await;
         tokio::time::timeout(T, c.peer.closed()).await.unwrap();
+        // The editor is told why before the end.
+        let r = c.read_lsp().await;
+        assert_eq!(
+            (&r["id"], &r["error"]["code"]),
+            (&json!(null), &json!(-32700))
+        );
+        let text = r["error"]["message"].as_str().unwrap();
+        assert!(text.contains("without Content-Length"), "{text}");
         let r = tokio::time::timeout(T, pending).await.unwrap().unwrap();
         assert_eq!(r.unwrap_err().code, crate::rpc::DISCONNECTED);
         assert!(

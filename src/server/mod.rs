@@ -104,6 +104,11 @@ async fn shutdown(sessions: &Sessions, providers: &Providers, store: &Store) {
     }
 }
 
+/// The answer to a request the editor cancelled with `$/cancelRequest`.
+fn cancelled() -> RpcError {
+    RpcError::new(errors::REQUEST_CANCELLED, "request cancelled")
+}
+
 type Inflight = Arc<Mutex<HashMap<RequestId, CancellationToken>>>;
 
 struct State {
@@ -168,12 +173,24 @@ impl State {
             );
             return self.respond(id, Err(e)).await;
         }
+        // Ids name requests in flight: a second request under the id of one still running could
+        // neither be cancelled nor told apart in the answers, so it is refused.
+        if inflight(&self.inflight).contains_key(&id) {
+            let e = RpcError::invalid_request(format!(
+                "request id {id} is already used by a request in progress"
+            ));
+            return self.respond(id, Err(e)).await;
+        }
         let sessions = self.sessions.clone();
+        let token = CancellationToken::new();
+        // thread/start has side effects a dropped future would leave half done, so it watches the
+        // token itself and rolls back; every other handler is simply dropped when cancelled.
+        let handles_cancel = method == "thread/start";
         let fut: std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<Value, RpcError>> + Send>,
         > = match method.as_str() {
             "provider/list" => Box::pin(provider::list(sessions, params)),
-            "thread/start" => Box::pin(thread::start(sessions, params)),
+            "thread/start" => Box::pin(thread::start(sessions, params, token.clone())),
             "thread/list" => Box::pin(thread::list(sessions, params)),
             "thread/read" => Box::pin(thread::read(sessions, params)),
             "thread/stop" => Box::pin(thread::stop(sessions, params)),
@@ -188,14 +205,22 @@ impl State {
                     .await;
             }
         };
-        let token = CancellationToken::new();
         inflight(&self.inflight).insert(id.clone(), token.clone());
         let peer = self.peer.clone();
         let map = self.inflight.clone();
         tokio::spawn(async move {
+            // Its own task, so that a handler that panics still gets its request answered.
+            let task = tokio::spawn(fut);
+            let abort = task.abort_handle();
             let result = tokio::select! {
-                r = fut => r,
-                _ = token.cancelled() => Err(RpcError::new(errors::REQUEST_CANCELLED, "request cancelled")),
+                r = task => r.unwrap_or_else(|e| {
+                    tracing::error!(%method, "request handler failed: {e}");
+                    Err(RpcError::internal(format!("internal error while handling {method}")))
+                }),
+                _ = token.cancelled(), if !handles_cancel => {
+                    abort.abort();
+                    Err(cancelled())
+                }
             };
             inflight(&map).remove(&id);
             if let Err(e) = peer.respond(id, result).await {

@@ -1,18 +1,26 @@
 //! `thread/start`, `thread/list`, `thread/read`, `thread/stop`, `thread/delete`.
 
 use baton_protocol::{
-    EmptyResponse, ThreadCompactStartParams, ThreadDeleteParams, ThreadListParams,
+    ApprovalPolicy, EmptyResponse, ThreadCompactStartParams, ThreadDeleteParams, ThreadListParams,
     ThreadListResponse, ThreadReadParams, ThreadReadResponse, ThreadResponse, ThreadStartParams,
     ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, errors,
 };
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::params;
 use crate::rpc::RpcError;
 use crate::session::{Command, Sessions, store_error};
 
-pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
-    let p: ThreadStartParams = params::parse(p)?;
+/// Creates a thread and starts its session. Cancelled (`$/cancelRequest`) before it answers, it
+/// leaves nothing behind: the answer is -32800 only once the thread is deleted and its session
+/// stopped, and a start that already answered is not undone.
+pub async fn start(
+    sessions: Sessions,
+    p: Value,
+    cancel: CancellationToken,
+) -> Result<Value, RpcError> {
+    let mut p: ThreadStartParams = params::parse(p)?;
     let cwd = std::path::Path::new(&p.cwd);
     if !cwd.is_absolute() {
         return Err(params::invalid(
@@ -21,13 +29,51 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
         ));
     }
     if !cwd.is_dir() {
-        return Err(params::invalid(
-            "cwd",
-            format!("cwd {:?} is not a directory", p.cwd),
-        ));
+        let why = if cwd.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(params::invalid("cwd", format!("cwd {:?} {why}", p.cwd)));
     }
-    let thread = sessions.create(p).await?;
-    params::to_value(ThreadResponse { thread })
+    // Without a policy the provider's own configuration would decide, and that may be "never":
+    // baton asks unless the editor chose `never` itself.
+    p.approval_policy.get_or_insert(ApprovalPolicy::Untrusted);
+    if cancel.is_cancelled() {
+        return Err(cancelled());
+    }
+    // Not raced against the token: dropping a half-done create is what leaked threads.
+    let created = sessions.create(p).await;
+    if cancel.is_cancelled() {
+        if let Ok(thread) = &created {
+            roll_back(&sessions, &thread.id).await;
+        }
+        return Err(cancelled());
+    }
+    params::to_value(ThreadResponse { thread: created? })
+}
+
+fn cancelled() -> RpcError {
+    RpcError::new(
+        errors::REQUEST_CANCELLED,
+        "request cancelled; no thread was created",
+    )
+}
+
+/// Deletes a thread whose start was cancelled, stopping its session.
+async fn roll_back(sessions: &Sessions, thread_id: &str) {
+    match sessions
+        .call(thread_id, |reply| Command::Delete { reply })
+        .await
+    {
+        Ok(()) => tracing::info!(thread = thread_id, "thread/start cancelled; thread removed"),
+        Err(e) => {
+            tracing::warn!(
+                thread = thread_id,
+                "thread/start cancelled; removing the thread failed: {e}"
+            )
+        }
+    }
 }
 
 pub async fn list(sessions: Sessions, p: Value) -> Result<Value, RpcError> {

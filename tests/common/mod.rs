@@ -13,6 +13,8 @@
     clippy::panic
 )]
 
+pub mod acp_agents;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -197,11 +199,22 @@ impl Baton {
     /// Spawns `baton <args>` in `env.work` with `env.baton_env()`; stderr goes to a file in
     /// `env.root`. The process is killed when the value drops.
     pub async fn spawn(env: &TestEnv, args: &[&str], framing: Framing) -> Baton {
+        Baton::spawn_with_env(env, args, framing, &[]).await
+    }
+
+    /// [`Baton::spawn`] with `extra` environment variables set after (so over) `env.baton_env()`.
+    pub async fn spawn_with_env(
+        env: &TestEnv,
+        args: &[&str],
+        framing: Framing,
+        extra: &[(&str, &str)],
+    ) -> Baton {
         let stderr_path = unique_path(env.root.path(), "baton", "stderr");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(args)
             .envs(env.baton_env())
+            .envs(extra.iter().copied())
             .current_dir(&env.work)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

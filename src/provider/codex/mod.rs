@@ -1,9 +1,11 @@
 //! The Codex provider: threads on the real `codex app-server` (JSONL JSON-RPC over stdio).
 //!
-//! One `codex app-server` process serves every baton thread (it multiplexes threads by id), as
-//! [`CodexPool`] arranges; it exits after no thread has used it for the idle timeout, and is
-//! respawned on demand. The resume cursor is the Codex thread id; `thread/resume` reloads it.
+//! One `codex app-server` process serves every baton thread (it multiplexes threads by id): a
+//! [`Host`] runs it, routes its messages by `threadId`, stops it after no thread has used it for
+//! the idle timeout and respawns it on demand. The resume cursor is the Codex thread id;
+//! `thread/resume` reloads it.
 
+mod compaction;
 pub mod coverage;
 pub(crate) mod mapping;
 mod server;
@@ -12,44 +14,68 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use baton_protocol::TurnMode;
+use baton_protocol::{ProviderCapabilities, TurnMode};
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
+use super::child::ChildSpec;
+use super::discovery::resolve_bin;
+use super::host::{Connection, Host, Launcher, Transport};
 use super::{EventSink, ProviderError, ProviderSettings, SessionConfig, Started};
-use crate::rpc::RpcError;
-use server::CodexServer;
+use compaction::Compaction;
+use server::CodexAgent;
 
-/// How long a single Codex request may take before baton gives up on it.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// What Codex supports, as `provider/list` reports it.
+pub const CAPABILITIES: ProviderCapabilities = ProviderCapabilities {
+    compact: true,
+    resume: true,
+    interrupt: true,
+    approvals: true,
+    in_session_model_switch: true,
+};
+
+/// The binary looked up on PATH when no path is configured.
+pub const BIN_NAME: &str = "codex";
+
+/// How long each kind of request may take before baton gives up on it. `turn/start` answers
+/// once the turn is accepted (the turn itself runs on, reported by notifications).
+const THREAD_TIMEOUT: Duration = Duration::from_secs(60);
+const TURN_TIMEOUT: Duration = Duration::from_secs(60);
+const INTERRUPT_TIMEOUT: Duration = Duration::from_secs(30);
+const COMPACT_TIMEOUT: Duration = Duration::from_secs(60);
+const UNSUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Owns the shared `codex app-server` process, spawning it when needed.
 #[derive(Clone)]
 pub struct CodexPool {
-    settings: Arc<ProviderSettings>,
-    // A tokio mutex because spawning and initialising the process awaits; it is held only on
-    // that cold path, never while a thread's turn runs.
-    current: Arc<Mutex<Option<Arc<CodexServer>>>>,
+    host: Arc<Host<CodexAgent>>,
 }
 
 impl CodexPool {
     pub fn new(settings: Arc<ProviderSettings>) -> Self {
-        CodexPool {
-            settings,
-            current: Arc::new(Mutex::new(None)),
-        }
+        let explicit = settings.codex_bin.clone();
+        let launch = Transport::launcher(move || {
+            let bin = resolve_bin(explicit.as_deref(), BIN_NAME).ok_or_else(|| {
+                ProviderError::Unavailable(match &explicit {
+                    Some(p) => format!("codex binary {p} does not exist"),
+                    None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
+                })
+            })?;
+            Ok(ChildSpec::new("codex", bin, vec!["app-server".into()]))
+        });
+        Self::with_launcher(&settings, launch)
     }
 
-    async fn server(&self) -> Result<Arc<CodexServer>, ProviderError> {
-        let mut current = self.current.lock().await;
-        if let Some(s) = current.as_ref().filter(|s| s.usable()) {
-            s.touch();
-            return Ok(s.clone());
+    /// A pool whose processes come from `launch` (tests use in-memory pipes).
+    pub fn with_launcher(settings: &ProviderSettings, launch: Launcher) -> Self {
+        let agent = Arc::new(CodexAgent::new(settings.include_raw.clone()));
+        CodexPool {
+            host: Arc::new(Host::new(
+                "codex",
+                agent,
+                launch,
+                settings.process_idle_timeout,
+            )),
         }
-        let server = CodexServer::spawn(&self.settings).await?;
-        server.watch_idle(self.current.clone(), self.settings.process_idle_timeout);
-        *current = Some(server.clone());
-        Ok(server)
     }
 
     /// Starts a fresh Codex thread, or resumes `config.resume`. A cursor Codex no longer knows
@@ -59,7 +85,7 @@ impl CodexPool {
         config: SessionConfig,
         sink: EventSink,
     ) -> Result<(CodexSession, Started), ProviderError> {
-        let server = self.server().await?;
+        let server = self.host.connection().await?;
         tracing::debug!(thread = %config.thread_id, resume = ?config.resume, "starting a codex session");
         let mut overrides = json!({ "cwd": config.cwd });
         if let Some(m) = &config.model {
@@ -77,7 +103,10 @@ impl CodexPool {
             let mut params = overrides.clone();
             params["threadId"] = json!(cursor);
             params["excludeTurns"] = json!(true);
-            match server.request("thread/resume", params).await {
+            match server
+                .request("thread/resume", params, Some(THREAD_TIMEOUT))
+                .await
+            {
                 Ok(result) => resumed = Some(result),
                 Err(ProviderError::Failed(msg)) if is_lost_cursor(&msg) => {
                     warning = Some(format!(
@@ -90,7 +119,11 @@ impl CodexPool {
         let was_resumed = resumed.is_some();
         let result = match resumed {
             Some(r) => r,
-            None => server.request("thread/start", overrides).await?,
+            None => {
+                server
+                    .request("thread/start", overrides, Some(THREAD_TIMEOUT))
+                    .await?
+            }
         };
         let native_id = result
             .get("thread")
@@ -109,7 +142,10 @@ impl CodexPool {
             .and_then(|t| t.get("path"))
             .and_then(Value::as_str)
             .map(std::path::PathBuf::from);
-        let compaction = server.register(&native_id, sink, rollout);
+        let compaction = Arc::new(Compaction::new(rollout));
+        self.host
+            .agent()
+            .serve(server.clone(), &native_id, sink, compaction.clone());
         Ok((
             CodexSession {
                 server,
@@ -131,10 +167,7 @@ impl CodexPool {
 
     /// Closes the shared process: stdin first (Codex exits on EOF), then a kill after a grace period.
     pub async fn shutdown(&self) {
-        let server = self.current.lock().await.take();
-        if let Some(s) = server {
-            s.shutdown(Duration::from_secs(2)).await;
-        }
+        self.host.shutdown().await;
     }
 }
 
@@ -149,9 +182,9 @@ fn is_lost_cursor(msg: &str) -> bool {
 /// The live Codex thread of one baton thread.
 #[derive(Clone)]
 pub struct CodexSession {
-    server: Arc<CodexServer>,
+    server: Arc<Connection>,
     native_id: String,
-    compaction: Arc<server::Compaction>,
+    compaction: Arc<Compaction>,
     /// The model Codex reported for the thread (a collaboration mode must name one).
     model: Option<String>,
     /// The thread may be in plan mode (the last turn ran in it, or the thread was resumed);
@@ -184,7 +217,10 @@ impl CodexSession {
         if let Some(m) = model {
             params["model"] = json!(m);
         }
-        let result = self.server.request("turn/start", params).await?;
+        let result = self
+            .server
+            .request("turn/start", params, Some(TURN_TIMEOUT))
+            .await?;
         self.plan_mode.store(plan, Ordering::SeqCst);
         result
             .get("turn")
@@ -205,7 +241,11 @@ impl CodexSession {
         let params = json!({"threadId": self.native_id, "turnId": turn_id});
         let mut attempts = 0;
         loop {
-            match self.server.request("turn/interrupt", params.clone()).await {
+            match self
+                .server
+                .request("turn/interrupt", params.clone(), Some(INTERRUPT_TIMEOUT))
+                .await
+            {
                 Err(ProviderError::Failed(m)) if m.contains("no active turn") && attempts < 30 => {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -217,11 +257,14 @@ impl CodexSession {
 
     /// Starts a compaction; it runs as its own turn and reports `compaction.*` events.
     pub async fn compact(&self) -> Result<(), ProviderError> {
-        use std::sync::atomic::Ordering;
         self.compaction.manual.store(true, Ordering::SeqCst);
         let r = self
             .server
-            .request("thread/compact/start", json!({"threadId": self.native_id}))
+            .request(
+                "thread/compact/start",
+                json!({"threadId": self.native_id}),
+                Some(COMPACT_TIMEOUT),
+            )
             .await;
         if r.is_err() {
             self.compaction.manual.store(false, Ordering::SeqCst);
@@ -234,15 +277,11 @@ impl CodexSession {
         self.server.unregister(&self.native_id);
         let _ = self
             .server
-            .request("thread/unsubscribe", json!({"threadId": self.native_id}))
+            .request(
+                "thread/unsubscribe",
+                json!({"threadId": self.native_id}),
+                Some(UNSUBSCRIBE_TIMEOUT),
+            )
             .await;
-    }
-}
-
-fn rpc_to_provider(e: RpcError) -> ProviderError {
-    if e.code == crate::rpc::DISCONNECTED {
-        ProviderError::Gone(e.message)
-    } else {
-        ProviderError::Failed(e.message)
     }
 }

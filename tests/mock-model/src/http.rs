@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{Api, RecordedRequest, State, lock, messages, responses};
+use crate::{Api, RecordedRequest, State, chat, gemini, lock, messages, responses};
 
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
@@ -130,6 +130,13 @@ async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
         Api::Responses
     } else if req.method == "POST" && path_only.ends_with("/v1/messages") {
         Api::Messages
+    } else if req.method == "POST" && path_only.ends_with("/chat/completions") {
+        Api::ChatCompletions
+    } else if req.method == "POST"
+        && (path_only.ends_with(":streamGenerateContent")
+            || path_only.ends_with(":generateContent"))
+    {
+        Api::Gemini
     } else {
         Api::Other
     };
@@ -147,6 +154,14 @@ async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
             let _active = ActiveGuard::new(&state);
             messages::respond(&mut stream, &body).await
         }
+        Api::ChatCompletions => {
+            let _active = ActiveGuard::new(&state);
+            chat::respond(&mut stream, &body).await
+        }
+        Api::Gemini => {
+            let _active = ActiveGuard::new(&state);
+            gemini::respond(&mut stream, &path_only, &body).await
+        }
         // Connectivity probes must succeed, and a HEAD answer has no body.
         Api::Other if req.method == "HEAD" => {
             stream
@@ -156,6 +171,9 @@ async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
         }
         Api::Other if path_only.ends_with("/count_tokens") => {
             json_response(&mut stream, 200, &json!({"input_tokens": 10})).await
+        }
+        Api::Other if path_only.ends_with(":countTokens") => {
+            json_response(&mut stream, 200, &json!({"totalTokens": 10})).await
         }
         Api::Other => {
             json_response(
@@ -173,6 +191,16 @@ pub async fn json_response(
     status: u16,
     body: &Value,
 ) -> anyhow::Result<()> {
+    json_response_with(stream, status, &[], body).await
+}
+
+/// A JSON response with extra headers (name, value).
+pub async fn json_response_with(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> anyhow::Result<()> {
     let text = body.to_string();
     let reason = match status {
         200 => "OK",
@@ -182,8 +210,12 @@ pub async fn json_response(
         _ => "Error",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        text.len()
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n",
+        text.len(),
+        headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n"))
+            .collect::<String>()
     );
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(text.as_bytes()).await?;
@@ -216,6 +248,21 @@ impl<'a> Sse<'a> {
     pub async fn event(&mut self, name: &str, data: &Value) -> anyhow::Result<()> {
         let text = format!("event: {name}\ndata: {data}\n\n");
         self.stream.write_all(text.as_bytes()).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// A nameless event (`data: <json>`), as the chat-completions and Gemini streams use.
+    pub async fn data(&mut self, data: &Value) -> anyhow::Result<()> {
+        let text = format!("data: {data}\n\n");
+        self.stream.write_all(text.as_bytes()).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// The chat-completions end-of-stream marker, `data: [DONE]`.
+    pub async fn done(&mut self) -> anyhow::Result<()> {
+        self.stream.write_all(b"data: [DONE]\n\n").await?;
         self.stream.flush().await?;
         Ok(())
     }

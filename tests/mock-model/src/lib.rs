@@ -24,6 +24,8 @@
 //! real CLIs send and accept is written down in this crate's README.md, and the tests in
 //! `tests/` check the mock against the pinned real binaries.
 
+mod chat;
+mod gemini;
 mod http;
 mod messages;
 mod responses;
@@ -39,8 +41,14 @@ use tokio::task::JoinHandle;
 /// Which API a request was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
+    /// OpenAI Responses (`POST …/responses`): codex.
     Responses,
+    /// Anthropic Messages (`POST /v1/messages`): claude, claude-agent-acp.
     Messages,
+    /// OpenAI chat completions (`POST …/chat/completions`): opencode.
+    ChatCompletions,
+    /// Gemini (`POST /v1beta/models/<model>:streamGenerateContent` or `:generateContent`): gemini-cli.
+    Gemini,
     Other,
 }
 

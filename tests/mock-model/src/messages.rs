@@ -16,12 +16,27 @@ fn next_id(prefix: &str) -> String {
     format!("{prefix}_mock{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The title the mock gives claude-agent-acp's sessions.
+pub const TITLE: &str = "Mock title";
+
+/// Whether this is a structured-output request for a session title.
+fn is_title_request(body: &Value) -> bool {
+    body.pointer("/output_config/format/schema/properties/title")
+        .is_some()
+}
+
 /// The signature of the mock's thinking blocks (the real API's is opaque too).
 const MOCK_SIGNATURE: &str = "bW9jay1zaWduYXR1cmU=";
 
 pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()> {
     let conv = script::conversation(Api::Messages, body);
-    let plan = script::plan(&conv);
+    // claude-agent-acp names its sessions with a tool-less request whose output format is a JSON
+    // schema with a `title`: answer it with such JSON, whatever the session said.
+    let plan = if is_title_request(body) {
+        Plan::Text(json!({"title": TITLE}).to_string())
+    } else {
+        script::plan(&conv)
+    };
     let model = body
         .get("model")
         .and_then(Value::as_str)

@@ -42,7 +42,7 @@ pub enum Plan {
     },
 }
 
-fn text_of(content: &Value) -> String {
+pub fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
@@ -70,6 +70,8 @@ fn text_of(content: &Value) -> String {
 pub fn conversation(api: Api, body: &Value) -> Vec<Msg> {
     let mut out = Vec::new();
     match api {
+        Api::ChatCompletions => return crate::chat::conversation(body),
+        Api::Gemini => return crate::gemini::conversation(body),
         Api::Responses => {
             for item in body
                 .get("input")
@@ -240,9 +242,16 @@ pub fn plan(conv: &[Msg]) -> Plan {
             });
         }
         let lower = last.text.to_ascii_lowercase();
-        let refused = ["rejected", "declined", "denied", "doesn't want to proceed"]
-            .iter()
-            .any(|w| lower.contains(w));
+        let refused = [
+            "rejected",
+            "declined",
+            "denied",
+            "refused",
+            "canceled by the user",
+            "doesn't want to proceed",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
         let verb = if refused { "rejected" } else { "finished" };
         return Plan::Text(format!(
             "command {verb}: {}",
