@@ -417,7 +417,10 @@ async fn switching_back_to_a_provider_that_lost_its_thread_hands_over_everything
         })
         .await;
     assert!(
-        warning["data"]["message"].as_str().unwrap().contains("codex"),
+        warning["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("codex"),
         "{warning}"
     );
     let i = id.clone();

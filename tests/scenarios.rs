@@ -157,6 +157,7 @@ scenarios!(
     a_missing_binary_is_a_clear_error_at_thread_start,
     pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit,
     a_silent_provider_fails_the_turn_after_the_inactivity_timeout,
+    every_live_event_of_a_provider_message_carries_it_raw,
 );
 
 async fn baton(env: &TestEnv) -> Baton {
@@ -725,7 +726,13 @@ async fn pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit(p: Provi
         .await
         .unwrap();
     wait_cancel_request(&mut b, &req["id"]).await;
-    let r = resolved(&mut b, &id, "approval.resolved", &req["params"]["requestId"]).await;
+    let r = resolved(
+        &mut b,
+        &id,
+        "approval.resolved",
+        &req["params"]["requestId"],
+    )
+    .await;
     assert_eq!(r["data"]["by"], "interrupt", "{r}");
     assert_eq!(r["data"]["decision"], "cancel", "{r}");
     assert_eq!(r["turnId"], t1.as_str());
@@ -778,7 +785,13 @@ async fn pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit(p: Provi
         .status()
         .unwrap();
     wait_cancel_request(&mut b, &req["id"]).await;
-    let r = resolved(&mut b, &id, "approval.resolved", &req["params"]["requestId"]).await;
+    let r = resolved(
+        &mut b,
+        &id,
+        "approval.resolved",
+        &req["params"]["requestId"],
+    )
+    .await;
     assert_eq!(r["data"]["by"], "providerExit", "{r}");
     let done = wait_turn_end(&mut b, &id, &t3).await;
     assert_eq!(done["data"]["state"], "failed", "{done}");
@@ -823,9 +836,7 @@ async fn a_silent_provider_fails_the_turn_after_the_inactivity_timeout(p: Provid
         "{took:?}"
     );
     let i = id.clone();
-    let runtime = b
-        .wait_event(T, move |e| is(e, &i, "runtime.error"))
-        .await;
+    let runtime = b.wait_event(T, move |e| is(e, &i, "runtime.error")).await;
     assert_eq!(runtime["data"]["class"], "timeout", "{runtime}");
     assert_eq!(runtime["turnId"], t2.as_str());
     // The thread is consistent: no turn running, the log ends the turn once.
@@ -847,4 +858,92 @@ async fn a_silent_provider_fails_the_turn_after_the_inactivity_timeout(p: Provid
     let done = wait_turn_end(&mut b, &id, &t3).await;
     assert_eq!(done["data"]["state"], "completed", "{done}");
     assert!(p.last_conversation(&env).contains("KIWI"));
+}
+
+/// Events baton makes itself, from no provider message: they never carry `data.raw`.
+const BATONS_OWN: &[&str] = &[
+    "thread.status",
+    "session.started",
+    "session.exited",
+    "approval.resolved",
+    "input.resolved",
+];
+
+async fn every_live_event_of_a_provider_message_carries_it_raw(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"includeRaw": true})).await;
+    let id = p.thread_id(&mut b, &env, p.approval_params()).await;
+    let t = turn(&mut b, &id, "PLAN: look; change").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    let t = turn(&mut b, &id, &p.approval_prompt("raw.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    b.respond(req["id"].clone(), json!({"decision": "accept"}))
+        .await;
+    wait_turn_end(&mut b, &id, &t).await;
+    let live: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .collect();
+    let mut counted = 0;
+    for e in &live {
+        let ty = e["type"].as_str().unwrap();
+        if BATONS_OWN.contains(&ty) {
+            assert!(e["data"].get("raw").is_none(), "{e}");
+            continue;
+        }
+        counted += 1;
+        assert!(
+            e["data"]["raw"].is_object(),
+            "a live {ty} without its provider message: {e}"
+        );
+    }
+    assert!(counted > 15, "{counted} events checked");
+    let raw_of = |ty: &str| {
+        live.iter()
+            .find(|e| e["type"] == ty)
+            .map(|e| e["data"]["raw"].clone())
+            .unwrap()
+    };
+    match p.id {
+        "codex" => {
+            assert_eq!(
+                raw_of("approval.requested")["method"],
+                "item/commandExecution/requestApproval"
+            );
+            assert_eq!(raw_of("turn.plan")["method"], "turn/plan/updated");
+        }
+        _ => {
+            assert_eq!(raw_of("approval.requested")["type"], "control_request");
+            assert_eq!(
+                raw_of("approval.requested")["request"]["subtype"],
+                "can_use_tool"
+            );
+            // One `result` line is both the usage and the turn's end: both carry it.
+            let last_usage = live
+                .iter()
+                .rev()
+                .find(|e| e["type"] == "usage.updated")
+                .unwrap();
+            let last_end = live
+                .iter()
+                .rev()
+                .find(|e| e["type"] == "turn.completed")
+                .unwrap();
+            assert_eq!(last_usage["data"]["raw"]["type"], "result");
+            assert_eq!(last_usage["data"]["raw"], last_end["data"]["raw"]);
+            // The user's message is told from the line baton sent claude.
+            assert_eq!(raw_of("turn.started")["type"], "user");
+        }
+    }
+    // Raw messages are never persisted.
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let stored = read["events"].as_array().unwrap();
+    assert!(stored.len() >= live.len());
+    assert!(stored.iter().all(|e| e["data"].get("raw").is_none()));
 }

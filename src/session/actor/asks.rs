@@ -9,6 +9,7 @@ use baton_protocol::{
     ApprovalDecision, ApprovalRequestParams, ApprovalRequested, ApprovalResolved, EventBody,
     InputQuestion, InputRequestParams, InputRequested, InputResolved, InputResponse,
 };
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -90,6 +91,7 @@ impl Actor {
         mut request: ApprovalRequestParams,
         native_turn: Option<String>,
         reply: oneshot::Sender<ApprovalDecision>,
+        raw: Option<Value>,
     ) {
         let Some(turn) = self.active_turn.as_mut() else {
             let _ = reply.send(ApprovalDecision::Decline);
@@ -118,7 +120,7 @@ impl Actor {
                 command: request.command.clone(),
             }),
             None,
-            None,
+            raw,
         )
         .await;
         let editor = self.ctx.editor.clone();
@@ -166,6 +168,7 @@ impl Actor {
         questions: Vec<InputQuestion>,
         native_turn: Option<String>,
         reply: oneshot::Sender<InputResponse>,
+        raw: Option<Value>,
     ) {
         let Some(turn) = self.active_turn.as_mut() else {
             let _ = reply.send(InputResponse::cancel());
@@ -196,7 +199,7 @@ impl Actor {
                 questions: questions.clone(),
             }),
             None,
-            None,
+            raw,
         )
         .await;
         let params = InputRequestParams {

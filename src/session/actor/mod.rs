@@ -31,9 +31,7 @@ mod turns;
 use std::collections::HashMap;
 use std::future::Future;
 
-use baton_protocol::{
-    EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors,
-};
+use baton_protocol::{EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
