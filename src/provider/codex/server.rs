@@ -196,7 +196,7 @@ impl Thread {
                 ev.set_raw(&raw);
             }
         }
-        if let (true, Some(ev)) = (started, compaction_ev.take()) {
+        if started && let Some(ev) = compaction_ev.take() {
             self.sink.send(ev).await;
         }
         for ev in events {
