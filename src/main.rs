@@ -4,6 +4,7 @@
 //! newline-delimited JSON when the first byte is `{`). stdout carries the protocol only; logs go
 //! to stderr and optionally to a file.
 
+mod acp;
 mod cli;
 mod doctor;
 mod editor;
@@ -85,6 +86,13 @@ enum Sub {
     },
     /// An offline tour: a scripted model on 127.0.0.1 and the real codex and claude CLIs.
     Demo,
+    /// Serve one Agent Client Protocol client on stdio (Zed, JetBrains, CodeCompanion, avante…):
+    /// baton's threads, providers and handoff behind ACP.
+    Acp {
+        /// The provider new sessions start on (default: BATON_DEFAULT_PROVIDER, else codex).
+        #[arg(long)]
+        provider: Option<String>,
+    },
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {
@@ -156,6 +164,7 @@ fn main() -> ExitCode {
                 cli::exec::run(server_args(&cli), args).await
             }
             Some(Sub::Demo) => cli::demo::run(cli.codex_bin.clone(), cli.claude_bin.clone()).await,
+            Some(Sub::Acp { provider }) => serve_acp(&cli, provider.clone()).await,
             None => serve(&cli).await,
         }
     });
@@ -197,16 +206,17 @@ fn provider_settings(cli: &Cli, include_raw: Arc<AtomicBool>) -> provider::Provi
     }
 }
 
-async fn serve(cli: &Cli) -> u8 {
+/// The store (recovered) and providers, as `baton` and `baton acp` both serve them.
+async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
     let Some(path) = db_path(cli) else {
         tracing::error!("no database path: set --db, BATON_DB, XDG_DATA_HOME or HOME");
-        return 1;
+        return None;
     };
     let store = match store::Store::open(&path) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(path = %path.display(), "cannot open the database: {e}");
-            return 1;
+            return None;
         }
     };
     match store.recover().await {
@@ -227,7 +237,25 @@ async fn serve(cli: &Cli) -> u8 {
         idle_timeout: Duration::from_secs(cli.idle_timeout),
         turn_inactivity_timeout: Duration::from_secs(cli.turn_inactivity_timeout),
     };
+    Some((config, path))
+}
+
+async fn serve(cli: &Cli) -> u8 {
+    let Some((config, path)) = server_config(cli).await else {
+        return 1;
+    };
     tracing::info!(db = %path.display(), version = env!("CARGO_PKG_VERSION"), "baton serving on stdio");
     let code = server::run(config, tokio::io::stdin(), tokio::io::stdout()).await;
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// `baton acp`: the same server, in-process, behind an ACP translator on stdio.
+async fn serve_acp(cli: &Cli, provider: Option<String>) -> u8 {
+    let Some((config, path)) = server_config(cli).await else {
+        return 1;
+    };
+    let default_provider = acp::default_provider(provider);
+    tracing::info!(db = %path.display(), %default_provider, version = env!("CARGO_PKG_VERSION"), "baton serving ACP on stdio");
+    let code = acp::run(config, default_provider).await;
     u8::try_from(code).unwrap_or(1)
 }

@@ -13,6 +13,22 @@ fn def<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
     generator.subschema_for::<T>().to_value()
 }
 
+/// `v` with every object's keys in sorted order. serde_json keeps insertion order when another
+/// crate in the build turns on its `preserve_order` feature (the ACP schema crate does), so the
+/// document is sorted explicitly to come out the same in every build (and so are test snapshots
+/// that print JSON values).
+pub fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 /// The complete schema document, pretty-printed with a trailing newline.
 pub fn generate() -> String {
     let settings = SchemaSettings::draft07();
@@ -78,6 +94,12 @@ pub fn generate() -> String {
         Some(def::<ThreadReadResponse>(g)),
     );
     add(
+        "thread/update",
+        "request",
+        def::<ThreadUpdateParams>(g),
+        Some(def::<ThreadResponse>(g)),
+    );
+    add(
         "thread/stop",
         "request",
         def::<ThreadStopParams>(g),
@@ -135,7 +157,7 @@ pub fn generate() -> String {
         "methods": Value::Object(methods),
         "definitions": Value::Object(definitions),
     });
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let mut out = serde_json::to_string_pretty(&sorted(doc)).unwrap_or_default();
     out.push('\n');
     out
 }

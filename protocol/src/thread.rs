@@ -1,4 +1,5 @@
-//! Threads: `thread/start`, `thread/list`, `thread/read`, `thread/stop`, `thread/delete`.
+//! Threads: `thread/start`, `thread/list`, `thread/read`, `thread/update`, `thread/stop`,
+//! `thread/delete`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -177,6 +178,19 @@ pub struct ThreadStopParams {
 #[serde(rename_all = "camelCase")]
 pub struct ThreadDeleteParams {
     pub thread_id: String,
+}
+
+/// Params of `thread/update`: change a thread's settings. Absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadUpdateParams {
+    pub thread_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Applies from the next provider session: a live session is soft-stopped, and the next
+    /// turn resumes the same provider thread under the new policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<ApprovalPolicy>,
 }
 
 /// An empty result object.

@@ -140,6 +140,8 @@ fn event_line(ev: &ProviderEvent) -> Option<String> {
         let _ = write!(line, " {}", kind.as_str().unwrap_or("?"));
     }
     if !data.is_null() && data != json!({}) {
+        // Sorted keys, whether or not serde_json preserves insertion order in this build.
+        let data = baton_protocol::schema::sorted(data);
         let _ = write!(line, " {}", cut(&data.to_string(), 600));
     }
     Some(line)

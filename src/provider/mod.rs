@@ -87,6 +87,9 @@ pub fn input_options(options: Option<&Value>) -> Vec<InputOption> {
 }
 
 /// One thing a provider session reports.
+// The ACP schema crate turns on serde_json's `preserve_order`, which makes `Value` (inside
+// `EventBody`) larger; events are moved once through a bounded channel, so boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ProviderEvent {
     /// A normalised event. `native_turn` is the provider's turn id when it has one.

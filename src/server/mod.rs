@@ -193,6 +193,7 @@ impl State {
             "thread/start" => Box::pin(thread::start(sessions, params, token.clone())),
             "thread/list" => Box::pin(thread::list(sessions, params)),
             "thread/read" => Box::pin(thread::read(sessions, params)),
+            "thread/update" => Box::pin(thread::update(sessions, params)),
             "thread/stop" => Box::pin(thread::stop(sessions, params)),
             "thread/delete" => Box::pin(thread::delete(sessions, params)),
             "thread/compact/start" => Box::pin(thread::compact(sessions, params)),

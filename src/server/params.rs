@@ -30,3 +30,17 @@ pub fn invalid(field: &str, msg: impl Into<String>) -> RpcError {
     RpcError::invalid_params(format!("invalid params: {}", msg.into()))
         .with_data(json!({ "field": field }))
 }
+
+/// Refuses a provider id no adapter serves (see `provider/list`), naming the field.
+pub fn known_provider(
+    providers: &crate::provider::Providers,
+    id: Option<&baton_protocol::ProviderId>,
+) -> Result<(), RpcError> {
+    match id {
+        Some(id) if providers.kind(id).is_none() => Err(invalid(
+            "provider",
+            format!("unknown provider `{id}` (provider/list shows the configured ones)"),
+        )),
+        _ => Ok(()),
+    }
+}

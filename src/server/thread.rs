@@ -1,9 +1,9 @@
-//! `thread/start`, `thread/list`, `thread/read`, `thread/stop`, `thread/delete`.
+//! `thread/start`, `thread/list`, `thread/read`, `thread/update`, `thread/stop`, `thread/delete`.
 
 use baton_protocol::{
     ApprovalPolicy, EmptyResponse, ThreadCompactStartParams, ThreadDeleteParams, ThreadListParams,
     ThreadListResponse, ThreadReadParams, ThreadReadResponse, ThreadResponse, ThreadStartParams,
-    ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, errors,
+    ThreadStopParams, ThreadSwitchParams, ThreadSwitchResponse, ThreadUpdateParams, errors,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,7 @@ pub async fn start(
     cancel: CancellationToken,
 ) -> Result<Value, RpcError> {
     let mut p: ThreadStartParams = params::parse(p)?;
+    params::known_provider(&sessions.context().providers, Some(&p.provider))?;
     let cwd = std::path::Path::new(&p.cwd);
     if !cwd.is_absolute() {
         return Err(params::invalid(
@@ -125,6 +126,19 @@ pub async fn stop(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     params::to_value(ThreadResponse { thread })
 }
 
+pub async fn update(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
+    let p: ThreadUpdateParams = params::parse(p)?;
+    let (title, approval_policy) = (p.title, p.approval_policy);
+    let thread = sessions
+        .call(&p.thread_id, |reply| Command::Update {
+            title,
+            approval_policy,
+            reply,
+        })
+        .await?;
+    params::to_value(ThreadResponse { thread })
+}
+
 pub async fn delete(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadDeleteParams = params::parse(p)?;
     sessions
@@ -147,6 +161,7 @@ pub async fn compact(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn switch(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadSwitchParams = params::parse(p)?;
+    params::known_provider(&sessions.context().providers, Some(&p.provider))?;
     let (thread, handoff) = sessions
         .call(&p.thread_id, |reply| Command::Switch {
             provider: p.provider,

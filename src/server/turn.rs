@@ -22,6 +22,7 @@ pub async fn start(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     if text.trim().is_empty() {
         return Err(params::invalid("input", "input must contain some text"));
     }
+    params::known_provider(&sessions.context().providers, p.provider.as_ref())?;
     let turn_id = sessions
         .call(&p.thread_id, |reply| Command::StartTurn {
             text,

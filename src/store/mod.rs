@@ -75,6 +75,7 @@ pub struct ThreadUpdate {
     pub title: Option<Option<String>>,
     /// The handoff block waiting for the next user message.
     pub pending_handoff: Option<Option<String>>,
+    pub approval_policy: Option<Option<ApprovalPolicy>>,
 }
 
 /// A thread plus the binding fields that are not on the wire.

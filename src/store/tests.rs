@@ -200,6 +200,7 @@ async fn update_sets_and_clears_fields() {
             active_turn_id: Some(Some("turn".into())),
             title: Some(Some("title".into())),
             pending_handoff: Some(Some("<provider_handoff>".into())),
+            approval_policy: Some(Some(ApprovalPolicy::Untrusted)),
         },
     ))
     .await
@@ -209,6 +210,7 @@ async fn update_sets_and_clears_fields() {
     assert_eq!(t.provider_thread_id.as_deref(), Some("native"));
     assert_eq!(t.model.as_deref(), Some("m2"));
     assert_eq!(t.title.as_deref(), Some("title"));
+    assert_eq!(t.approval_policy, Some(ApprovalPolicy::Untrusted));
     assert!(t.updated_at > created.updated_at);
     assert_eq!(t.created_at, created.created_at);
     let b = w(store.get_binding("t")).await.unwrap().unwrap();

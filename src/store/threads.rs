@@ -164,13 +164,16 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
     if let Some(h) = u.pending_handoff {
         b.pending_handoff = h;
     }
+    if let Some(p) = u.approval_policy {
+        t.approval_policy = p;
+    }
     // updated_at never goes backwards, so list order and cursors stay stable under clock jitter.
     let now = now_ms();
     t.updated_at = now.max(t.updated_at);
     c.prepare_cached(
         "UPDATE threads SET status = ?2, provider = ?3, provider_thread_id = ?4, model = ?5,
            title = ?6, active_turn_id = ?7, updated_at = ?8, last_seen_at = ?9,
-           pending_handoff = ?10, owner_pid = ?11 WHERE id = ?1",
+           pending_handoff = ?10, owner_pid = ?11, approval_policy = ?12 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -183,7 +186,8 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
         t.updated_at,
         now,
         b.pending_handoff,
-        std::process::id()
+        std::process::id(),
+        t.approval_policy.map(ApprovalPolicy::as_str)
     ])?;
     Ok(b.thread)
 }

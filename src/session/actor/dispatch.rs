@@ -3,8 +3,8 @@
 //! has nothing live to own.
 
 use baton_protocol::{
-    ApprovalDecision, ExitReason, HandoffInfo, HandoffMode, InputResponse, ProviderId, Thread,
-    TurnMode,
+    ApprovalDecision, ApprovalPolicy, ExitReason, HandoffInfo, HandoffMode, InputResponse,
+    ProviderId, Thread, TurnMode,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -49,6 +49,12 @@ pub enum Command {
     Delete {
         reply: Reply<()>,
     },
+    /// `thread/update`: settings; a new approval policy restarts the session on the next turn.
+    Update {
+        title: Option<String>,
+        approval_policy: Option<ApprovalPolicy>,
+        reply: Reply<Thread>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -71,7 +77,9 @@ impl Command {
     /// Answers to asks carry no reply: they belonged to the actor that asked, and with it they go.
     pub fn fail(self, e: RpcError) {
         match self {
-            Command::Start { reply } | Command::Stop { reply, .. } => {
+            Command::Start { reply }
+            | Command::Stop { reply, .. }
+            | Command::Update { reply, .. } => {
                 let _ = reply.send(Err(e));
             }
             Command::StartTurn { reply, .. } => {
@@ -269,6 +277,14 @@ impl Actor {
                 let r = self.delete(events).await;
                 let _ = reply.send(r);
                 return Flow::Exit;
+            }
+            Command::Update {
+                title,
+                approval_policy,
+                reply,
+            } => {
+                let r = self.update_settings(title, approval_policy, events).await;
+                let _ = reply.send(r);
             }
             Command::Shutdown { reply } => {
                 self.stop_session(events, ExitReason::Shutdown, false).await;

@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use baton_protocol::{
-    EventBody, HandoffCompleted, HandoffFailed, HandoffInfo, HandoffMode, HandoffStarted,
-    HandoffStrategy, ProviderId, RuntimeWarning, Thread, ThreadStatus, errors,
+    ApprovalPolicy, EventBody, ExitReason, HandoffCompleted, HandoffFailed, HandoffInfo,
+    HandoffMode, HandoffStarted, HandoffStrategy, ProviderId, RuntimeWarning, Thread, ThreadStatus,
+    errors,
 };
 use tokio::time::Instant;
 
@@ -64,6 +65,31 @@ impl Actor {
             ));
         }
         Ok(())
+    }
+
+    /// `thread/update`. The approval policy is given to a provider when its session starts, so a
+    /// new one soft-stops the live session (the cursor is kept): the next turn resumes the same
+    /// provider thread under the new policy. Refused while a turn or an approval is pending.
+    pub(super) async fn update_settings(
+        &mut self,
+        title: Option<String>,
+        approval_policy: Option<ApprovalPolicy>,
+        events: &mut Events,
+    ) -> Result<Thread, RpcError> {
+        let policy = approval_policy.filter(|p| Some(*p) != self.thread.approval_policy);
+        if policy.is_some() {
+            self.ensure_quiet()?;
+        }
+        self.update(ThreadUpdate {
+            title: title.map(Some),
+            approval_policy: policy.map(Some),
+            ..Default::default()
+        })
+        .await?;
+        if policy.is_some() {
+            self.stop_session(events, ExitReason::Stopped, false).await;
+        }
+        Ok(self.thread.clone())
     }
 
     /// `thread/compact/start`: compaction runs on; `compaction.*` events report it.
