@@ -223,7 +223,9 @@ pub struct ApprovalRequested {
 pub struct ApprovalResolved {
     pub request_id: String,
     pub decision: ApprovalDecision,
-    /// Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+    /// Who decided when it was not the editor: `timeout`, `disconnect`, `error` (an error reply),
+    /// or, for an approval withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+    /// `providerExit`, `turnEnded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }
@@ -252,7 +254,9 @@ pub struct InputResolved {
     pub answers: BTreeMap<String, Vec<String>>,
     /// True when nothing was answered; the agent was told the user declined.
     pub cancelled: bool,
-    /// Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+    /// Who cancelled when it was not the editor: `timeout`, `disconnect`, `error` (an error
+    /// reply), or, for a question withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+    /// `providerExit`, `turnEnded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }

@@ -280,6 +280,7 @@ export interface BatonProtocolDefinitions {
   ThreadStopParams?: ThreadStopParams;
   ThreadSwitchParams?: ThreadSwitchParams;
   ThreadSwitchResponse?: ThreadSwitchResponse;
+  ThreadUpdateParams?: ThreadUpdateParams;
   TurnCompleted?: TurnCompleted;
   TurnDiff?: TurnDiff;
   TurnInterruptParams?: TurnInterruptParams;
@@ -336,7 +337,9 @@ export interface ApprovalRequested {
  */
 export interface ApprovalResolved {
   /**
-   * Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+   * Who decided when it was not the editor: `timeout`, `disconnect`, `error` (an error reply),
+   * or, for an approval withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+   * `providerExit`, `turnEnded`.
    */
   by?: string | null;
   decision: ApprovalDecision;
@@ -527,7 +530,9 @@ export interface InputResolved {
     [k: string]: string[] | undefined;
   };
   /**
-   * Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+   * Who cancelled when it was not the editor: `timeout`, `disconnect`, `error` (an error
+   * reply), or, for a question withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+   * `providerExit`, `turnEnded`.
    */
   by?: string | null;
   /**
@@ -660,7 +665,7 @@ export interface RuntimeWarning {
  */
 export interface RuntimeError {
   /**
-   * A stable category: `provider`, `protocol`, `store`, `process`.
+   * A stable category: `provider`, `protocol`, `store`, `process`, `timeout`.
    */
   class: string;
   message: string;
@@ -690,6 +695,11 @@ export interface InitializationOptions {
    * Raw messages are not persisted, so `thread/read` never carries them.
    */
   includeRaw?: boolean;
+  /**
+   * Fail a running turn when its provider sends nothing for this many seconds, while no
+   * approval or question is pending (default: `--turn-inactivity-timeout`, 600; 0 = never).
+   */
+  turnInactivityTimeoutSecs?: number | null;
 }
 /**
  * Params of `initialize`. LSP `InitializeParams` are accepted as they are; unknown fields are ignored.
@@ -955,6 +965,18 @@ export interface ThreadSwitchResponse {
   thread: Thread;
 }
 /**
+ * Params of `thread/update`: change a thread's settings. Absent fields stay as they are.
+ */
+export interface ThreadUpdateParams {
+  /**
+   * Applies from the next provider session: a live session is soft-stopped, and the next
+   * turn resumes the same provider thread under the new policy.
+   */
+  approvalPolicy?: ApprovalPolicy | null;
+  threadId: string;
+  title?: string | null;
+}
+/**
  * Params of `turn/interrupt`.
  */
 export interface TurnInterruptParams {
@@ -1003,6 +1025,7 @@ export interface ClientRequests {
   "thread/start": { params: ThreadStartParams; result: ThreadResponse };
   "thread/stop": { params: ThreadStopParams; result: ThreadResponse };
   "thread/switch": { params: ThreadSwitchParams; result: ThreadSwitchResponse };
+  "thread/update": { params: ThreadUpdateParams; result: ThreadResponse };
   "turn/interrupt": { params: TurnInterruptParams; result: EmptyResponse };
   "turn/start": { params: TurnStartParams; result: TurnStartResponse };
 }
