@@ -14,6 +14,7 @@ use baton_protocol::{
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::follow::Follows;
 use crate::rpc::Peer;
 
 /// Settings the editor may change in `initialize`.
@@ -28,15 +29,34 @@ pub struct EditorSettings {
 pub struct Editor {
     peer: Peer,
     settings: Arc<EditorSettings>,
+    /// The threads this editor follows with `thread/subscribe`.
+    follows: Follows,
 }
 
 impl Editor {
     pub fn new(peer: Peer, settings: Arc<EditorSettings>) -> Self {
-        Editor { peer, settings }
+        Editor {
+            peer,
+            settings,
+            follows: Follows::default(),
+        }
     }
 
-    /// Notifies one persisted event (`thread/event`), with the raw provider message when asked for.
+    pub fn follows(&self) -> &Follows {
+        &self.follows
+    }
+
+    /// Notifies one persisted event (`thread/event`), with the raw provider message when asked
+    /// for; an event of a followed thread goes out here only when the poller has not notified it
+    /// (see [`crate::follow`]).
     pub async fn event(&self, event: &Event, raw: Option<Value>) {
+        if self.follows.claim_live(event) {
+            self.notify_event(event, raw).await;
+        }
+    }
+
+    /// Notifies an event without consulting the follows (the poller's path).
+    pub async fn notify_event(&self, event: &Event, raw: Option<Value>) {
         let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
             Some(raw) => match serde_json::to_value(event) {
                 Ok(mut v) => {

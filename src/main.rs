@@ -8,6 +8,7 @@ mod acp;
 mod cli;
 mod doctor;
 mod editor;
+mod follow;
 mod provider;
 mod rpc;
 mod server;
@@ -219,7 +220,7 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
             return None;
         }
     };
-    match store.recover().await {
+    match store.recover(store::Holder::current(None)).await {
         Ok(recovered) if !recovered.is_empty() => {
             tracing::info!(
                 threads = recovered.len(),

@@ -28,7 +28,8 @@ pub const PROVIDER_UNAVAILABLE: i64 = -32013;
 pub const PROVIDER_ERROR: i64 = -32014;
 /// The operation conflicts with the thread's state (e.g. an approval is pending).
 pub const THREAD_BUSY: i64 = -32015;
-/// `shutdown` was already received; no new work is accepted.
-pub const SHUTTING_DOWN: i64 = -32016;
+/// Another live baton process (another editor window on the same database) drives the thread;
+/// `data` is a [`crate::ThreadLeasedData`] naming it. `thread/takeover` moves the thread here.
+pub const THREAD_LEASED: i64 = -32016;
 /// The store (SQLite) failed.
 pub const STORE_ERROR: i64 = -32017;

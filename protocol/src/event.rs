@@ -177,6 +177,8 @@ pub enum ExitReason {
     Shutdown,
     /// The thread was deleted.
     Deleted,
+    /// Another baton process (another editor window) took the thread over (`thread/takeover`).
+    TakenOver,
 }
 
 /// `session.exited`.

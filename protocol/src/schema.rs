@@ -135,6 +135,24 @@ pub fn generate() -> String {
         def::<TurnInterruptParams>(g),
         Some(def::<EmptyResponse>(g)),
     );
+    add(
+        "thread/takeover",
+        "request",
+        def::<ThreadTakeoverParams>(g),
+        Some(def::<ThreadResponse>(g)),
+    );
+    add(
+        "thread/subscribe",
+        "request",
+        def::<ThreadSubscribeParams>(g),
+        Some(def::<ThreadResponse>(g)),
+    );
+    add(
+        "thread/unsubscribe",
+        "request",
+        def::<ThreadUnsubscribeParams>(g),
+        Some(def::<EmptyResponse>(g)),
+    );
     add("thread/event", "notification", def::<Event>(g), None);
     add(
         "approval/request",
@@ -148,6 +166,8 @@ pub fn generate() -> String {
         def::<InputRequestParams>(g),
         Some(def::<InputResponse>(g)),
     );
+    // Error data is not tied to a method: name it so that it lands in `definitions`.
+    let leased = def::<ThreadLeasedData>(&mut generator);
     let definitions = generator.take_definitions(true);
     let doc = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -155,6 +175,7 @@ pub fn generate() -> String {
         "description": "JSON-RPC 2.0 methods of baton, protocol version 1. `methods` maps each method to its params and result; `definitions` holds the types.",
         "protocolVersion": PROTOCOL_VERSION,
         "methods": Value::Object(methods),
+        "errorData": {"-32016": leased},
         "definitions": Value::Object(definitions),
     });
     let mut out = serde_json::to_string_pretty(&sorted(doc)).unwrap_or_default();

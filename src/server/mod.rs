@@ -3,8 +3,9 @@
 //! Lifecycle messages (`initialize`, `shutdown`, `exit`, `$/cancelRequest`) are handled inline, in
 //! order. Every other request runs as its own task (so an approval the editor answers late never
 //! blocks the loop) with a cancellation token that `$/cancelRequest` fires. Handlers are split by
-//! resource: [`thread`], [`turn`], [`provider`].
+//! resource: [`thread`], [`turn`], [`provider`], [`lease`] (several windows on one database).
 
+mod lease;
 mod params;
 mod provider;
 mod thread;
@@ -57,6 +58,15 @@ where
         turn_inactivity_timeout: Arc::new(config.turn_inactivity_timeout.as_secs().into()),
     };
     let sessions = Sessions::new(ctx);
+    // Leases and follows are polled for as long as the editor is connected.
+    let background = [
+        tokio::spawn(crate::session::run_heartbeat(sessions.clone())),
+        tokio::spawn(crate::follow::run_poller(
+            sessions.context().editor.follows().clone(),
+            config.store.clone(),
+            sessions.context().editor.clone(),
+        )),
+    ];
     let mut state = State {
         peer: peer.clone(),
         sessions: sessions.clone(),
@@ -80,6 +90,9 @@ where
             }
         }
     };
+    for task in background {
+        task.abort();
+    }
     shutdown(&sessions, &config.providers, &config.store).await;
     peer.close().await;
     code
@@ -98,6 +111,11 @@ async fn shutdown(sessions: &Sessions, providers: &Providers, store: &Store) {
         .is_err()
     {
         tracing::warn!("provider processes did not exit in time; they are killed");
+    }
+    // Every actor gave its lease back as it stopped; this catches any a stuck actor kept.
+    let me = sessions.leases().me();
+    if let Err(e) = store.release_all_leases(&me).await {
+        tracing::warn!("cannot release our leases: {e}");
     }
     if let Err(e) = store.flush().await {
         tracing::error!("store flush failed: {e}");
@@ -200,6 +218,9 @@ impl State {
             "thread/switch" => Box::pin(thread::switch(sessions, params)),
             "turn/start" => Box::pin(turn::start(sessions, params)),
             "turn/interrupt" => Box::pin(turn::interrupt(sessions, params)),
+            "thread/takeover" => Box::pin(lease::takeover(sessions, params)),
+            "thread/subscribe" => Box::pin(lease::subscribe(sessions, params)),
+            "thread/unsubscribe" => Box::pin(lease::unsubscribe(sessions, params)),
             _ => {
                 return self
                     .respond(id, Err(RpcError::method_not_found(&method)))
@@ -262,6 +283,8 @@ impl State {
         }
         if let Some(client) = &p.client_info {
             tracing::info!(client = %client.name, version = ?client.version, "editor connected");
+            // Other windows see this name when this process drives a thread they want.
+            self.sessions.leases().set_client(&client.name);
         }
         let providers = self.sessions.context().providers.list().await;
         self.initialized = true;

@@ -10,6 +10,7 @@
 
 mod actor;
 mod handoff;
+mod lease;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ use crate::provider::Providers;
 use crate::rpc::RpcError;
 use crate::store::{NewThread, Store, StoreError};
 pub use actor::Command;
+pub use lease::{Leases, run_heartbeat};
 
 /// What actors share: where to persist, whom to tell, what to drive.
 #[derive(Clone)]
@@ -80,6 +82,7 @@ const SEND_ATTEMPTS: usize = 3;
 pub struct Sessions {
     ctx: Context,
     actors: Arc<Mutex<HashMap<String, ActorHandle>>>,
+    leases: Leases,
 }
 
 pub fn store_error(e: StoreError) -> RpcError {
@@ -96,6 +99,22 @@ impl Sessions {
         Sessions {
             ctx,
             actors: Arc::new(Mutex::new(HashMap::new())),
+            leases: Leases::default(),
+        }
+    }
+
+    /// This process's leases (which threads it drives, and who it is to other windows).
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    /// Sends a command to the thread's actor only if it is live; the command comes back when
+    /// there is none.
+    pub async fn send_live(&self, thread_id: &str, cmd: Command) -> Result<(), Command> {
+        let h = self.actors().get(thread_id).cloned();
+        match h {
+            Some(h) => h.tx.send(cmd).await.map_err(|e| e.0),
+            None => Err(cmd),
         }
     }
 

@@ -114,6 +114,16 @@ pub fn read(
     Ok(events)
 }
 
+/// The events after each `(thread, seq)`, at most `limit` per thread, thread by thread in seq
+/// order: one indexed range scan per thread.
+pub fn poll(c: &Connection, since: &[(String, i64)], limit: u32) -> Result<Vec<Event>> {
+    let mut out = Vec::new();
+    for (thread_id, seq) in since {
+        out.extend(read(c, thread_id, *seq, Some(limit))?);
+    }
+    Ok(out)
+}
+
 /// The `data` JSON of a body: its serialisation minus the `{"type":"<name>","data":` head and the
 /// closing brace. Falls back to a `Value` should serde ever lay the object out differently.
 pub fn encode_data(body: &EventBody) -> Result<String> {

@@ -10,9 +10,11 @@
 //! durable before anyone can notify it.
 //!
 //! Layout: [`schema`] opens the file and migrates it, [`threads`] and [`events`] hold the SQL of
-//! each table, [`worker`] runs the command loop.
+//! each table, [`leases`] which baton process drives which thread, [`worker`] runs the command
+//! loop.
 
 mod events;
+pub mod leases;
 mod schema;
 mod threads;
 mod worker;
@@ -25,6 +27,8 @@ use baton_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use leases::LeaseOp;
+pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 use worker::Op;
 
 /// Everything that can go wrong in the store.
@@ -241,11 +245,96 @@ impl Store {
         self.call(|r| Op::NativeThreads(id, r)).await
     }
 
-    /// Run once at startup, before anything else: threads a dead baton left idle/running become
-    /// stopped, and an open turn is closed with `turn.completed {failed, "baton restarted"}`.
-    /// Resume cursors are kept.
-    pub async fn recover(&self) -> Result<Vec<Recovered>> {
-        self.call(Op::Recover).await
+    /// Run once at startup, before anything else: leases of dead processes are dropped, and
+    /// threads a dead baton left idle/running become stopped, an open turn closed with
+    /// `turn.completed {failed, "baton restarted"}` — unless a live baton (`me` or another
+    /// editor's) holds the thread's lease. Resume cursors are kept.
+    pub async fn recover(&self, me: Holder) -> Result<Vec<Recovered>> {
+        self.call(|r| Op::Recover(me, r)).await
+    }
+
+    /// Takes the thread's lease if it is free, ours, or its holder died (then the dead holder's
+    /// open turn is closed). With `takeover`, a live holder is also asked to hand it over.
+    pub async fn acquire_lease(
+        &self,
+        thread_id: &str,
+        me: &Holder,
+        takeover: bool,
+    ) -> Result<Claim> {
+        let (thread_id, me) = (thread_id.to_string(), me.clone());
+        self.call(|reply| {
+            Op::Lease(LeaseOp::Acquire {
+                thread_id,
+                me,
+                takeover,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Drops our lease of the thread; true when we held one.
+    pub async fn release_lease(&self, thread_id: &str, me: &Holder) -> Result<bool> {
+        let (thread_id, me) = (thread_id.to_string(), me.clone());
+        self.call(|reply| {
+            Op::Lease(LeaseOp::Release {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Hands our lease to the process that asked for it (or drops it); returns that process.
+    pub async fn hand_over_lease(&self, thread_id: &str, me: &Holder) -> Result<Option<Holder>> {
+        let (thread_id, me) = (thread_id.to_string(), me.clone());
+        self.call(|reply| {
+            Op::Lease(LeaseOp::HandOver {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Withdraws our takeover request.
+    pub async fn cancel_takeover(&self, thread_id: &str, me: &Holder) -> Result<()> {
+        let (thread_id, me) = (thread_id.to_string(), me.clone());
+        self.call(|reply| {
+            Op::Lease(LeaseOp::CancelTakeover {
+                thread_id,
+                me,
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Stamps our leases' heartbeat; returns the takeover requests for them and the threads in
+    /// `held` whose lease is no longer ours.
+    pub async fn heartbeat(&self, me: &Holder, held: Vec<String>) -> Result<Beat> {
+        let me = me.clone();
+        self.call(|reply| Op::Lease(LeaseOp::Heartbeat { me, held, reply }))
+            .await
+    }
+
+    /// Drops every lease we hold (orderly exit); returns how many.
+    pub async fn release_all_leases(&self, me: &Holder) -> Result<usize> {
+        let me = me.clone();
+        self.call(|reply| Op::Lease(LeaseOp::ReleaseAll { me, reply }))
+            .await
+    }
+
+    /// The events after each `(thread, seq)`, at most `limit` per thread, for subscriptions.
+    pub async fn poll_events(&self, since: Vec<(String, i64)>, limit: u32) -> Result<Vec<Event>> {
+        self.call(|reply| Op::Poll {
+            since,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Checkpoints the WAL into the main file (orderly shutdown).
@@ -278,3 +367,6 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod lease_tests;

@@ -67,6 +67,28 @@ ALTER TABLE threads ADD COLUMN pending_handoff TEXT;
     r#"
 ALTER TABLE threads ADD COLUMN owner_pid INTEGER;
 "#,
+    // Leases: the baton process that drives a thread (live session, running turn, pending
+    // approval), so that two editor windows can never drive one thread at once. They replace
+    // `owner_pid`, which could not tell a reused pid from the baton that wrote it. A takeover
+    // request is a column the holder polls with its heartbeat.
+    r#"
+CREATE TABLE leases (
+    thread_id         TEXT PRIMARY KEY REFERENCES threads (id) ON DELETE CASCADE,
+    pid               INTEGER NOT NULL,
+    start_time        INTEGER NOT NULL,
+    scope             TEXT NOT NULL,
+    client            TEXT,
+    acquired_at       INTEGER NOT NULL,
+    heartbeat_at      INTEGER NOT NULL,
+    takeover_pid      INTEGER,
+    takeover_start    INTEGER,
+    takeover_scope    TEXT,
+    takeover_client   TEXT,
+    takeover_at       INTEGER
+) WITHOUT ROWID;
+CREATE INDEX leases_by_holder ON leases (pid, start_time);
+ALTER TABLE threads DROP COLUMN owner_pid;
+"#,
 ];
 
 /// How long a statement waits for another process (a second editor's baton) holding the lock.

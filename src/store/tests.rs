@@ -620,7 +620,7 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
         // No flush: what was committed must survive without an orderly shutdown.
     }
     let store = Store::open(&path).unwrap();
-    let rec = w(store.recover()).await.unwrap();
+    let rec = w(store.recover(Holder::current(None))).await.unwrap();
     assert_eq!(
         rec,
         vec![
@@ -666,7 +666,10 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
     );
     assert_eq!(w(store.native_threads("running")).await.unwrap().len(), 1);
     assert!(
-        w(store.recover()).await.unwrap().is_empty(),
+        w(store.recover(Holder::current(None)))
+            .await
+            .unwrap()
+            .is_empty(),
         "recover is idempotent"
     );
 }

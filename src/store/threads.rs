@@ -10,6 +10,7 @@ use baton_protocol::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::events;
+use super::leases::{self, Holder};
 use super::{
     Binding, NativeThread, NewThread, Recovered, Result, StoreError, ThreadUpdate, now_ms,
 };
@@ -173,7 +174,7 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
     c.prepare_cached(
         "UPDATE threads SET status = ?2, provider = ?3, provider_thread_id = ?4, model = ?5,
            title = ?6, active_turn_id = ?7, updated_at = ?8, last_seen_at = ?9,
-           pending_handoff = ?10, owner_pid = ?11, approval_policy = ?12 WHERE id = ?1",
+           pending_handoff = ?10, approval_policy = ?11 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -186,7 +187,6 @@ pub fn update(c: &Connection, id: &str, u: ThreadUpdate) -> Result<Thread> {
         t.updated_at,
         now,
         b.pending_handoff,
-        std::process::id(),
         t.approval_policy.map(ApprovalPolicy::as_str)
     ])?;
     Ok(b.thread)
@@ -259,6 +259,8 @@ pub fn delete(c: &Connection, id: &str) -> Result<bool> {
         .execute(params![id])?;
     c.prepare_cached("DELETE FROM native_threads WHERE thread_id = ?1")?
         .execute(params![id])?;
+    c.prepare_cached("DELETE FROM leases WHERE thread_id = ?1")?
+        .execute(params![id])?;
     Ok(c.prepare_cached("DELETE FROM threads WHERE id = ?1")?
         .execute(params![id])?
         > 0)
@@ -325,18 +327,19 @@ pub fn native_threads(c: &Connection, thread_id: &str) -> Result<Vec<NativeThrea
 }
 
 /// See [`super::Store::recover`].
-pub fn recover(c: &Connection) -> Result<Vec<Recovered>> {
-    let rows: Vec<(String, String, Option<String>, Option<u32>)> = c
+pub fn recover(c: &Connection, me: &Holder) -> Result<Vec<Recovered>> {
+    leases::drop_dead(c, me)?;
+    let rows: Vec<(String, String, Option<String>)> = c
         .prepare(
-            "SELECT id, provider, active_turn_id, owner_pid FROM threads
+            "SELECT id, provider, active_turn_id FROM threads
              WHERE status IN ('idle', 'running') OR active_turn_id IS NOT NULL ORDER BY id",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, provider, turn, owner) in rows {
-        if owner.is_some_and(owned_by_another_live_baton) {
-            // Another baton (another editor) is driving this thread right now.
+    for (id, provider, turn) in rows {
+        if leases::get(c, &id)?.is_some() {
+            // Only live holders' leases are left: another baton (another editor) drives it.
             continue;
         }
         if let Some(turn_id) = &turn {
@@ -366,21 +369,4 @@ pub fn recover(c: &Connection) -> Result<Vec<Recovered>> {
         });
     }
     Ok(out)
-}
-
-/// True when `pid` is another running baton process (not us, alive, and a baton).
-fn owned_by_another_live_baton(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return false;
-    }
-    // A pid can be reused by an unrelated program: only a live process named like us counts.
-    let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
-        return false;
-    };
-    let ours = std::env::current_exe().ok();
-    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    match ours {
-        Some(me) => name(&exe) == name(&me),
-        None => false,
-    }
 }

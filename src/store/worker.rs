@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Binding, NativeThread, NewThread, Recovered, Result, StoreError, ThreadUpdate};
-use super::{events, threads};
+use super::{events, leases, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -43,8 +43,16 @@ pub enum Op {
     Delete(String, Reply<bool>),
     UpsertNative(NativeThread, Reply<()>),
     NativeThreads(String, Reply<Vec<NativeThread>>),
-    Recover(Reply<Vec<Recovered>>),
+    Recover(leases::Holder, Reply<Vec<Recovered>>),
     Flush(Reply<()>),
+    /// Leases and takeover requests (several windows on one database).
+    Lease(leases::LeaseOp),
+    /// The events after each thread's seq, at most `limit` per thread (subscriptions).
+    Poll {
+        since: Vec<(String, i64)>,
+        limit: u32,
+        reply: Reply<Vec<Event>>,
+    },
 }
 
 /// How many queued commands share one transaction at most. Large enough to absorb a burst of
@@ -52,9 +60,9 @@ pub enum Op {
 const GROUP: usize = 64;
 
 /// A result waiting for its transaction: called with the reason when the transaction failed.
-type Pending = Box<dyn FnOnce(Option<&str>) + Send>;
+pub type Pending = Box<dyn FnOnce(Option<&str>) + Send>;
 
-fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+pub fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
     Box::new(move |tx_failed| {
         let result = match (tx_failed, result) {
             // A command that failed on its own keeps its own error: it wrote nothing either way.
@@ -154,7 +162,9 @@ fn fail(op: Op, why: &str) {
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
-        Op::Recover(r) => refuse(r, why),
+        Op::Recover(_, r) => refuse(r, why),
+        Op::Lease(op) => op.fail(why),
+        Op::Poll { reply, .. } => refuse(reply, why),
     }
 }
 
@@ -198,7 +208,13 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         Op::UpsertNative(n, r) => {
             pending(r, savepoint(c, broken, |c| threads::upsert_native(c, n)))
         }
-        Op::Recover(r) => pending(r, savepoint(c, broken, threads::recover)),
+        Op::Recover(me, r) => pending(r, savepoint(c, broken, |c| threads::recover(c, &me))),
+        Op::Lease(op) => op.apply(c, broken),
+        Op::Poll {
+            since,
+            limit,
+            reply,
+        } => pending(reply, events::poll(c, &since, limit)),
         // Flushes are taken out of the batch before it runs; answering here keeps this total.
         Op::Flush(r) => pending(r, Ok(())),
     }
@@ -206,7 +222,7 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
 
 /// Runs `f` inside `SAVEPOINT cmd`. The savepoint statements are cached like every other
 /// statement, which keeps this cheap enough for every appended delta.
-fn savepoint<T>(
+pub fn savepoint<T>(
     c: &Connection,
     broken: &mut Option<String>,
     f: impl FnOnce(&Connection) -> Result<T>,

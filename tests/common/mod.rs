@@ -376,10 +376,16 @@ impl Baton {
 
     /// `initialize` with the given initializationOptions, then `initialized`.
     pub async fn initialize_with(&mut self, options: Value) -> Value {
+        self.initialize_as("baton-tests", options).await
+    }
+
+    /// `initialize` as an editor whose `clientInfo.name` is `client` (several windows tell
+    /// each other apart by it), then `initialized`.
+    pub async fn initialize_as(&mut self, client: &str, options: Value) -> Value {
         let r = self
             .request(
                 "initialize",
-                json!({"processId": std::process::id(), "clientInfo": {"name": "baton-tests"}, "capabilities": {}, "initializationOptions": options}),
+                json!({"processId": std::process::id(), "clientInfo": {"name": client}, "capabilities": {}, "initializationOptions": options}),
             )
             .await
             .unwrap_or_else(|e| panic!("initialize failed: {e}"));
@@ -703,4 +709,29 @@ pub fn process_alive(pid: u32) -> bool {
             .unwrap_or(false),
         Err(_) => false,
     }
+}
+
+/// Live processes whose command line contains `marker` and whose environment holds
+/// `env_marker` (e.g. `CODEX_HOME=<this test's>`), whoever their parent is: after a baton was
+/// killed, its orphaned providers are found here.
+pub fn processes_with(marker: &str, env_marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if !cmd.contains(marker) || !process_alive(pid) {
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&environ).contains(env_marker) {
+            out.push(pid);
+        }
+    }
+    out
 }

@@ -229,6 +229,11 @@ export class BatonClient {
     return (await this.request("thread/stop", { threadId, detach })).thread;
   }
 
+  /** `thread/takeover`: moves a thread another window drives to this one. */
+  async takeover(threadId: string): Promise<Thread> {
+    return (await this.request("thread/takeover", { threadId })).thread;
+  }
+
   async deleteThread(threadId: string): Promise<void> {
     await this.request("thread/delete", { threadId });
   }

@@ -61,6 +61,29 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Error -32016: another window (another baton on the same database) drives the thread. */
+const THREAD_LEASED = -32016;
+
+/** The thread of a -32016 error, if `e` is one. */
+function leasedThread(e: unknown): string | undefined {
+  const err = e as { code?: number; data?: { threadId?: string } } | undefined;
+  return err?.code === THREAD_LEASED ? err.data?.threadId : undefined;
+}
+
+/**
+ * Shows a command's error. A thread another window drives gets its own message, which names that
+ * window and offers to take the thread over here.
+ */
+async function showError(e: unknown): Promise<void> {
+  const threadId = leasedThread(e);
+  if (!threadId) {
+    void vscode.window.showErrorMessage(`baton: ${errorText(e)}`);
+    return;
+  }
+  const choice = await vscode.window.showWarningMessage(`baton: ${errorText(e)}`, "Take Over Here");
+  if (choice === "Take Over Here") await vscode.commands.executeCommand("baton.takeover", threadId);
+}
+
 class BatonExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel("baton");
   private readonly statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
@@ -84,7 +107,7 @@ class BatonExtension implements vscode.Disposable {
         try {
           await fn(...args);
         } catch (e) {
-          void vscode.window.showErrorMessage(`baton: ${errorText(e)}`);
+          void showError(e);
         }
       });
     context.subscriptions.push(
@@ -103,6 +126,7 @@ class BatonExtension implements vscode.Disposable {
       reg("baton.switch", (item?: ThreadItem) => this.switchProvider(item)),
       reg("baton.compact", (item?: ThreadItem) => this.compact(item)),
       reg("baton.delete", (item?: ThreadItem) => this.deleteThread(item)),
+      reg("baton.takeover", (arg?: ThreadItem | string) => this.takeover(arg)),
       reg("baton.refresh", () => this.tree.refresh()),
       reg("baton.restart", () => this.restart()),
       reg("baton.showLog", () => this.output.show()),
@@ -396,6 +420,16 @@ class BatonExtension implements vscode.Disposable {
     );
   }
 
+  /** Take Over Thread: the window that drives the thread lets go of it, and this one drives it. */
+  private async takeover(arg?: ThreadItem | string): Promise<void> {
+    const id = typeof arg === "string" ? arg : await this.target(arg);
+    if (!id) return;
+    const thread = await (await this.connection()).takeover(id);
+    this.setCurrent(thread);
+    this.tree.refresh();
+    void vscode.window.showInformationMessage(`baton: this window now drives the thread`);
+  }
+
   private async deleteThread(item?: ThreadItem): Promise<void> {
     const id = await this.target(item);
     if (!id) return;
@@ -522,7 +556,7 @@ class ChatPanel {
         else if (m.type === "interrupt") await this.ext.interrupt();
         else if (m.type === "ready") this.render();
       } catch (e) {
-        void vscode.window.showErrorMessage(`baton: ${errorText(e)}`);
+        void showError(e);
       }
     });
   }

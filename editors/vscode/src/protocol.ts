@@ -150,7 +150,8 @@ export type Event1 =
 /**
  * Why a session ended.
  */
-export type ExitReason = "stopped" | "detached" | "idle" | "crashed" | "shutdown" | "deleted";
+export type ExitReason =
+  "stopped" | "detached" | "idle" | "crashed" | "shutdown" | "deleted" | "takenOver";
 /**
  * The state of a thread's provider session.
  */
@@ -247,6 +248,7 @@ export interface BatonProtocolDefinitions {
   Item?: Item;
   ItemProgress?: ItemProgress;
   ItemType?: ItemType;
+  LeaseHolder?: LeaseHolder;
   ModelRerouted?: ModelRerouted;
   PlanStep?: PlanStep;
   PlanStepStatus?: PlanStepStatus;
@@ -269,6 +271,7 @@ export interface BatonProtocolDefinitions {
   Thread?: Thread;
   ThreadCompactStartParams?: ThreadCompactStartParams;
   ThreadDeleteParams?: ThreadDeleteParams;
+  ThreadLeasedData?: ThreadLeasedData;
   ThreadListParams?: ThreadListParams;
   ThreadListResponse?: ThreadListResponse;
   ThreadReadParams?: ThreadReadParams;
@@ -278,8 +281,11 @@ export interface BatonProtocolDefinitions {
   ThreadStatus?: ThreadStatus;
   ThreadStatusChanged?: ThreadStatusChanged;
   ThreadStopParams?: ThreadStopParams;
+  ThreadSubscribeParams?: ThreadSubscribeParams;
   ThreadSwitchParams?: ThreadSwitchParams;
   ThreadSwitchResponse?: ThreadSwitchResponse;
+  ThreadTakeoverParams?: ThreadTakeoverParams;
+  ThreadUnsubscribeParams?: ThreadUnsubscribeParams;
   ThreadUpdateParams?: ThreadUpdateParams;
   TurnCompleted?: TurnCompleted;
   TurnDiff?: TurnDiff;
@@ -815,6 +821,27 @@ export interface InputResponse {
   cancelled?: boolean;
 }
 /**
+ * The baton process that drives a thread (holds its lease).
+ */
+export interface LeaseHolder {
+  /**
+   * The `clientInfo.name` its editor sent in `initialize`, if any.
+   */
+  client?: string | null;
+  /**
+   * Its latest heartbeat (milliseconds since the Unix epoch).
+   */
+  heartbeatAt: number;
+  /**
+   * Its process id.
+   */
+  pid: number;
+  /**
+   * When it took the lease (milliseconds since the Unix epoch).
+   */
+  since: number;
+}
+/**
  * Params of `provider/list` (none).
  */
 export interface ProviderListParams {}
@@ -867,6 +894,13 @@ export interface ThreadCompactStartParams {
  * Params of `thread/delete`.
  */
 export interface ThreadDeleteParams {
+  threadId: string;
+}
+/**
+ * `data` of error -32016: another live baton process drives the thread.
+ */
+export interface ThreadLeasedData {
+  holder: LeaseHolder;
   threadId: string;
 }
 /**
@@ -949,6 +983,18 @@ export interface ThreadStopParams {
   threadId: string;
 }
 /**
+ * Params of `thread/subscribe`: follow a thread whatever process drives it. The events with a
+ * greater seq than `sinceSeq` are notified first (from the log), then every new one as it is
+ * committed, as `thread/event`, with no gaps and no duplicates. The result is `{thread}`.
+ */
+export interface ThreadSubscribeParams {
+  /**
+   * Replay the log after this seq (default 0: the whole log).
+   */
+  sinceSeq?: number | null;
+  threadId: string;
+}
+/**
  * Params of `thread/switch`.
  */
 export interface ThreadSwitchParams {
@@ -963,6 +1009,19 @@ export interface ThreadSwitchParams {
 export interface ThreadSwitchResponse {
   handoff: HandoffInfo;
   thread: Thread;
+}
+/**
+ * Params of `thread/takeover`: ask the process that drives the thread to let go of it, and drive
+ * it from here. The result is `{thread}` once this process holds the thread.
+ */
+export interface ThreadTakeoverParams {
+  threadId: string;
+}
+/**
+ * Params of `thread/unsubscribe`. The result is `{}`.
+ */
+export interface ThreadUnsubscribeParams {
+  threadId: string;
 }
 /**
  * Params of `thread/update`: change a thread's settings. Absent fields stay as they are.
@@ -1024,7 +1083,10 @@ export interface ClientRequests {
   "thread/read": { params: ThreadReadParams; result: ThreadReadResponse };
   "thread/start": { params: ThreadStartParams; result: ThreadResponse };
   "thread/stop": { params: ThreadStopParams; result: ThreadResponse };
+  "thread/subscribe": { params: ThreadSubscribeParams; result: ThreadResponse };
   "thread/switch": { params: ThreadSwitchParams; result: ThreadSwitchResponse };
+  "thread/takeover": { params: ThreadTakeoverParams; result: ThreadResponse };
+  "thread/unsubscribe": { params: ThreadUnsubscribeParams; result: EmptyResponse };
   "thread/update": { params: ThreadUpdateParams; result: ThreadResponse };
   "turn/interrupt": { params: TurnInterruptParams; result: EmptyResponse };
   "turn/start": { params: TurnStartParams; result: TurnStartResponse };

@@ -299,6 +299,7 @@ const EXIT_REASONS: Record<string, string> = {
   crashed: "session crashed",
   shutdown: "baton shut down",
   deleted: "thread deleted",
+  takenOver: "session handed over",
 };
 
 /** Applies one event; returns false for a duplicate (seq already applied). */

@@ -60,7 +60,15 @@ impl CodexPool {
                     None => "`codex` not found on PATH (set BATON_CODEX_BIN)".into(),
                 })
             })?;
-            Ok(ChildSpec::new("codex", bin, vec!["app-server".into()]))
+            // Threads are unloaded as soon as baton unsubscribes from them: a loaded thread keeps
+            // its "active writer" claim in CODEX_HOME, so another window's codex could not
+            // resume it after a `thread/takeover` until this process exits.
+            let args = ["app-server", "-c", "thread_unload_delay_secs=0"];
+            Ok(ChildSpec::new(
+                "codex",
+                bin,
+                args.map(String::from).to_vec(),
+            ))
         });
         Self::with_launcher(&settings, launch)
     }
@@ -103,10 +111,7 @@ impl CodexPool {
             let mut params = overrides.clone();
             params["threadId"] = json!(cursor);
             params["excludeTurns"] = json!(true);
-            match server
-                .request("thread/resume", params, Some(THREAD_TIMEOUT))
-                .await
-            {
+            match resume(&server, params).await {
                 Ok(result) => resumed = Some(result),
                 Err(ProviderError::Failed(msg)) if is_lost_cursor(&msg) => {
                     warning = Some(format!(
@@ -168,6 +173,29 @@ impl CodexPool {
     /// Closes the shared process: stdin first (Codex exits on EOF), then a kill after a grace period.
     pub async fn shutdown(&self) {
         self.host.shutdown().await;
+    }
+}
+
+/// How long a resume waits for Codex to finish unloading the thread it is asked for.
+const CLOSING_WAIT: Duration = Duration::from_secs(5);
+
+/// `thread/resume`, retried while Codex is still unloading the thread: it unloads a thread as
+/// soon as its last subscriber leaves (`thread_unload_delay_secs=0`), so a resume right after a
+/// stop can find it "closing".
+async fn resume(server: &Connection, params: Value) -> Result<Value, ProviderError> {
+    let deadline = tokio::time::Instant::now() + CLOSING_WAIT;
+    loop {
+        match server
+            .request("thread/resume", params.clone(), Some(THREAD_TIMEOUT))
+            .await
+        {
+            Err(ProviderError::Failed(msg))
+                if msg.contains("is closing") && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            r => return r,
+        }
     }
 }
 

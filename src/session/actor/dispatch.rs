@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{Actor, Events, next_event};
 use crate::rpc::RpcError;
-use crate::store::ThreadUpdate;
+use crate::store::{Holder, ThreadUpdate};
 
 use crate::session::Reply;
 
@@ -70,6 +70,14 @@ pub enum Command {
         response: InputResponse,
         by: Option<String>,
     },
+    /// `thread/takeover`: take the thread from the window that drives it.
+    Takeover {
+        reply: Reply<Thread>,
+    },
+    /// Another window asked for the thread (`Some`, with who asked), or our lease was lost.
+    Yield {
+        to: Option<Holder>,
+    },
 }
 
 impl Command {
@@ -79,6 +87,7 @@ impl Command {
         match self {
             Command::Start { reply }
             | Command::Stop { reply, .. }
+            | Command::Takeover { reply }
             | Command::Update { reply, .. } => {
                 let _ = reply.send(Err(e));
             }
@@ -94,15 +103,33 @@ impl Command {
             | Command::Shutdown { reply } => {
                 let _ = reply.send(Err(e));
             }
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } => {}
+            Command::ApprovalDecided { .. }
+            | Command::InputAnswered { .. }
+            | Command::Yield { .. } => {}
         }
     }
 
-    /// True for the answers to this actor's own asks, which mean nothing to any other actor.
+    /// Commands that drive the thread, and so need its lease.
+    fn drives(&self) -> bool {
+        matches!(
+            self,
+            Command::Start { .. }
+                | Command::StartTurn { .. }
+                | Command::Compact { .. }
+                | Command::Switch { .. }
+                | Command::Interrupt { .. }
+                | Command::Update { .. }
+                | Command::Stop { .. }
+                | Command::Delete { .. }
+        )
+    }
+
+    /// True for the answers to this actor's own asks, which mean nothing to any other actor
+    /// (a yield included: a retiring actor has given its lease back already).
     fn is_answer(&self) -> bool {
         matches!(
             self,
-            Command::ApprovalDecided { .. } | Command::InputAnswered { .. }
+            Command::ApprovalDecided { .. } | Command::InputAnswered { .. } | Command::Yield { .. }
         )
     }
 }
@@ -137,10 +164,14 @@ impl Actor {
                 _ = sleep_until_opt(silent_at) => self.turn_timed_out(&mut events).await,
             }
             if self.retirable() {
+                // Given back before the actor leaves the registry, so that it can never undo
+                // the lease of the actor spawned next.
+                self.release_lease().await;
                 self.retire(commands);
                 return;
             }
         }
+        self.release_lease().await;
         self.sessions.forget(&self.thread.id, &self.self_tx);
     }
 
@@ -203,7 +234,19 @@ impl Actor {
     }
 
     async fn command(&mut self, cmd: Command, events: &mut Events) -> Flow {
+        // Driving needs the thread's lease: another window's live lease refuses it (-32016).
+        if cmd.drives()
+            && let Err(e) = self.claim().await
+        {
+            cmd.fail(e);
+            return Flow::Continue;
+        }
         match cmd {
+            Command::Takeover { reply } => {
+                let r = self.take_over(events).await;
+                let _ = reply.send(r);
+            }
+            Command::Yield { to } => self.yield_to(events, to).await,
             Command::Start { reply } => {
                 let r = self
                     .ensure_session(events)

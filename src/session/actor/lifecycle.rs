@@ -203,11 +203,12 @@ impl Actor {
         }
         self.drive(events, async move { session.stop().await })
             .await;
+        let message = self.exit_message.take();
         self.emit(
             EventBody::SessionExited(SessionExited {
                 reason,
                 recoverable: !detach,
-                message: None,
+                message,
             }),
             None,
             None,
@@ -274,5 +275,6 @@ fn reason_str(r: ExitReason) -> &'static str {
         ExitReason::Crashed => "crashed",
         ExitReason::Shutdown => "shut down",
         ExitReason::Deleted => "deleted",
+        ExitReason::TakenOver => "moved to another window",
     }
 }

@@ -7,7 +7,8 @@
 //! - [`turns`]: starting, interrupting and finishing turns;
 //! - [`asks`]: approvals and questions put to the editor, their answers, rejecting them on stop;
 //! - [`events`]: provider events mapped into persisted thread events;
-//! - [`switch`]: compaction and provider switching with handoff.
+//! - [`switch`]: compaction and provider switching with handoff;
+//! - [`lease`]: the thread's lease (one driving process at a time), takeover, yielding.
 //!
 //! This file holds the state and what every concern shares: persisting and notifying events,
 //! thread updates, status changes, and driving a provider call while events keep flowing.
@@ -24,6 +25,7 @@
 mod asks;
 mod dispatch;
 mod events;
+mod lease;
 mod lifecycle;
 mod switch;
 mod turns;
@@ -71,6 +73,10 @@ struct Actor {
     pending_handoff: Option<String>,
     /// The outcome of the latest compaction (summary or error), once it is known.
     last_compaction: Option<Result<String, String>>,
+    /// This process holds the thread's lease ([`lease`]).
+    leased: bool,
+    /// The `message` of the next `session.exited` (why the session moved away).
+    exit_message: Option<String>,
 }
 
 const COMMAND_CAPACITY: usize = 64;
@@ -98,6 +104,8 @@ pub fn spawn(
         last_activity: Instant::now(),
         pending_handoff,
         last_compaction: None,
+        leased: false,
+        exit_message: None,
     };
     tokio::spawn(actor.run(rx, events_rx));
     ActorHandle { tx }

@@ -79,6 +79,8 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         last_activity: Instant::now(),
         pending_handoff: None,
         last_compaction: None,
+        leased: false,
+        exit_message: None,
     };
     (actor, editor_side)
 }

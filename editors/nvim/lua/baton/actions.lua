@@ -7,10 +7,27 @@ local threads = require('baton.threads')
 
 local M = {}
 
+--- Error -32016: another window (another baton on the same database) drives the thread.
+M.THREAD_LEASED = -32016
+
+--- Shows a request's error; a thread another window drives gets a message that names that window
+--- and offers `:BatonTakeover`.
+function M.notify_error(what, err)
+  if type(err) == 'table' and err.code == M.THREAD_LEASED then
+    vim.notify(
+      'baton ' .. what .. ': ' .. (err.message or 'another window drives this thread')
+        .. '\nRun :BatonTakeover to move the thread to this window.',
+      vim.log.levels.WARN
+    )
+    return
+  end
+  vim.notify('baton ' .. what .. ': ' .. client.errmsg(err), vim.log.levels.ERROR)
+end
+
 local function default_cb(what)
   return function(err)
     if err then
-      vim.notify('baton ' .. what .. ': ' .. client.errmsg(err), vim.log.levels.ERROR)
+      M.notify_error(what, err)
     end
   end
 end
@@ -100,6 +117,27 @@ function M.stop(detach, cb)
   local view = need_thread(cb)
   if view then
     client.request('thread/stop', { threadId = view.id, detach = detach or false }, function(err, result)
+      if result and result.thread then
+        threads.update(result.thread)
+      end
+      cb(err, result)
+    end)
+  end
+end
+
+--- Takes the current thread over from the window that drives it (`thread/takeover`): that window
+--- stops its session, and this one resumes the same provider thread.
+function M.takeover(cb)
+  cb = cb or function(err)
+    if err then
+      M.notify_error('takeover', err)
+    else
+      vim.notify('baton: this window now drives the thread', vim.log.levels.INFO)
+    end
+  end
+  local view = need_thread(cb)
+  if view then
+    client.request('thread/takeover', { threadId = view.id }, function(err, result)
       if result and result.thread then
         threads.update(result.thread)
       end

@@ -84,6 +84,9 @@ M.subcommands = {
   compact = function(a)
     actions.compact(a.args)
   end,
+  takeover = function()
+    actions.takeover()
+  end,
 }
 M.subcommands.new = M.subcommands.start
 
@@ -104,6 +107,7 @@ function M.create()
   cmd('BatonThreads', M.subcommands.threads, { desc = 'baton: pick a thread and open it' })
   cmd('BatonSwitch', M.subcommands.switch, { nargs = '+', complete = complete_provider, desc = 'baton: switch provider [model]' })
   cmd('BatonCompact', M.subcommands.compact, { nargs = '*', desc = 'baton: compact the context [instructions]' })
+  cmd('BatonTakeover', M.subcommands.takeover, { desc = 'baton: take the thread over from the window that drives it' })
   cmd('Baton', function(a)
     local sub = table.remove(a.fargs, 1)
     local fn = sub and M.subcommands[sub]
@@ -116,7 +120,7 @@ function M.create()
     nargs = '+',
     bang = true,
     range = true,
-    desc = 'baton: new | send | plan | threads | stop | interrupt | compact | switch',
+    desc = 'baton: new | send | plan | threads | stop | interrupt | compact | switch | takeover',
     complete = function(arglead, line)
       local words = vim.split(line, '%s+', { trimempty = true })
       if #words <= 1 or (#words == 2 and arglead ~= '') then

@@ -345,7 +345,8 @@ event_renderers['session.started'] = function(view, d, ev)
 end
 
 event_renderers['session.exited'] = function(view, d)
-  M.lines(view, { marker('session ' .. (d.reason or 'exited') .. (d.message and (': ' .. d.message) or '')) }, 'BatonMarker')
+  local reason = d.reason == 'takenOver' and 'handed over' or (d.reason or 'exited')
+  M.lines(view, { marker('session ' .. reason .. (d.message and (': ' .. d.message) or '')) }, 'BatonMarker')
 end
 
 event_renderers['content.delta'] = function(view, d, ev)
