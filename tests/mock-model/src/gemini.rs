@@ -150,7 +150,7 @@ pub async fn respond(stream: &mut TcpStream, path: &str, body: &Value) -> anyhow
     let (thought, text) = match &plan {
         Plan::Text(t) => (None, t.clone()),
         Plan::Slow => (None, "slow ".repeat(100)),
-        Plan::Flood => (None, "f".repeat(3000)),
+        Plan::Flood { deltas, .. } => (None, "f".repeat(*deltas)),
         Plan::Reason { thought, text } => (Some(thought.clone()), text.clone()),
         Plan::AskUser { question, .. } => (None, format!("mock question: {question}")),
         _ => (None, String::new()),
@@ -189,7 +189,14 @@ pub async fn respond(stream: &mut TcpStream, path: &str, body: &Value) -> anyhow
         None => {
             let (pieces, gap) = match plan {
                 Plan::Slow => (100, Duration::from_millis(100)),
-                Plan::Flood => (3000, Duration::from_millis(1)),
+                Plan::Flood { deltas, paced } => (
+                    deltas,
+                    if paced {
+                        Duration::from_millis(1)
+                    } else {
+                        Duration::ZERO
+                    },
+                ),
                 _ => (4, Duration::ZERO),
             };
             let pieces = chunks(&text, pieces);

@@ -15,7 +15,7 @@
 //! | `REASON: <thought>` | reasoning before the usual `mock reply to: …`: Responses a `reasoning` item with a `summary_text` streamed as `response.reasoning_summary_text.delta`, Messages a `thinking` block (`thinking_delta`s, then a `signature_delta`) |
 //! | `RATE_LIMIT` (anywhere, also with other keywords) | every streamed response of the turn carries rate-limit headers: Responses `x-codex-primary-used-percent: 42`, `x-codex-primary-window-minutes: 300`, `x-codex-primary-reset-at: <now + 3600>`; Messages `anthropic-ratelimit-unified-status: allowed_warning`, `…-5h-status: allowed_warning`, `…-5h-utilization: 0.9`, `…-5h-reset`/`…-reset: <now + 3600>`, `…-5h-surpassed-threshold: 0.75`, `…-representative-claim: five_hour` |
 //! | `SLOW` | 100 deltas, 100 ms apart |
-//! | `FLOOD` | 3000 one-character deltas, 1 ms apart |
+//! | `FLOOD` | 3000 one-character deltas, 1 ms apart; `FLOOD:<n>`: n deltas back to back |
 //! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |
 //! | `HANG` | sends nothing for 60 s |
 //! | `FAIL_400` / `FAIL_500` | that HTTP status with the API's error body (any API) |

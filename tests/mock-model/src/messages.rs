@@ -65,8 +65,8 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             vec![json!({"type": "text", "text": "slow ".repeat(100)})],
             "end_turn",
         ),
-        Plan::Flood => (
-            vec![json!({"type": "text", "text": "f".repeat(3000)})],
+        Plan::Flood { deltas, .. } => (
+            vec![json!({"type": "text", "text": "f".repeat(*deltas)})],
             "end_turn",
         ),
         Plan::Shell(cmd) => (
@@ -170,7 +170,14 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
     .await?;
     let (pieces, gap) = match plan {
         Plan::Slow => (100, Duration::from_millis(100)),
-        Plan::Flood => (3000, Duration::from_millis(1)),
+        Plan::Flood { deltas, paced } => (
+            deltas,
+            if paced {
+                Duration::from_millis(1)
+            } else {
+                Duration::ZERO
+            },
+        ),
         _ => (4, Duration::ZERO),
     };
     for (index, block) in blocks.iter().enumerate() {

@@ -67,9 +67,14 @@ pub async fn respond(stream: &mut TcpStream, body: &Value) -> anyhow::Result<()>
             let text = "slow ".repeat(100);
             message(&mut sse, 0, &text, 100, Duration::from_millis(100)).await?
         }
-        Plan::Flood => {
-            let text = "f".repeat(3000);
-            message(&mut sse, 0, &text, 3000, Duration::from_millis(1)).await?
+        Plan::Flood { deltas, paced } => {
+            let text = "f".repeat(deltas);
+            let gap = if paced {
+                Duration::from_millis(1)
+            } else {
+                Duration::ZERO
+            };
+            message(&mut sse, 0, &text, deltas, gap).await?
         }
         Plan::Shell(cmd) => {
             let call_id = next_id("call");

@@ -17,8 +17,12 @@ pub struct Msg {
 pub enum Plan {
     Text(String),
     Slow,
-    /// Thousands of tiny deltas, 1 ms apart: a provider that outpaces its consumer.
-    Flood,
+    /// Many one-character deltas: `FLOOD` sends 3000, 1 ms apart (a provider that outpaces its
+    /// consumer); `FLOOD:<n>` sends `n` back to back, as fast as the client reads (benchmarks).
+    Flood {
+        deltas: usize,
+        paced: bool,
+    },
     Shell(String),
     WriteFile {
         path: String,
@@ -330,8 +334,26 @@ pub fn plan(conv: &[Msg]) -> Plan {
     if text.contains("SLOW") {
         return Plan::Slow;
     }
-    if text.contains("FLOOD") {
-        return Plan::Flood;
+    if let Some(i) = text.find("FLOOD") {
+        let count = text[i + "FLOOD".len()..]
+            .strip_prefix(':')
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n > 0);
+        return match count {
+            Some(deltas) => Plan::Flood {
+                deltas,
+                paced: false,
+            },
+            None => Plan::Flood {
+                deltas: 3000,
+                paced: true,
+            },
+        };
     }
     let short: String = text.chars().take(60).collect();
     Plan::Text(format!("mock reply to: {short}"))
@@ -410,6 +432,20 @@ mod tests {
             }
         );
         assert_eq!(plan(&[user("SLOW please")]), Plan::Slow);
+        assert_eq!(
+            plan(&[user("FLOOD")]),
+            Plan::Flood {
+                deltas: 3000,
+                paced: true
+            }
+        );
+        assert_eq!(
+            plan(&[user("FLOOD:20000 now")]),
+            Plan::Flood {
+                deltas: 20000,
+                paced: false
+            }
+        );
         assert_eq!(plan(&[user("hi")]), Plan::Text("mock reply to: hi".into()));
         let tool = Msg {
             role: "tool".into(),
