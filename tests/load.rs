@@ -322,9 +322,9 @@ async fn an_editor_that_stops_reading_loses_nothing_and_memory_stays_bounded() {
         RSS_LIMIT_KB / 1024
     );
     println!(
-        "load: editor stalled {} s during a {DELTAS}-delta turn (model stream still open: {}), then drained {} events in {:.1} s; {DELTAS} of {DELTAS} deltas in order, equal to thread/read, 0 lost; baton RSS {} MiB before, at most {} MiB while stalled, peak (VmHWM) {} MiB (limit {} MiB)",
+        "load: editor stalled {} s during a {DELTAS}-delta turn (the model had sent it all by then: {}; the backlog waited in codex and the pipes, not in baton), then drained {} events in {:.1} s; {DELTAS} of {DELTAS} deltas in order, equal to thread/read, 0 lost; baton RSS {} MiB before, at most {} MiB while stalled, peak (VmHWM) {} MiB (limit {} MiB)",
         stall.as_secs(),
-        active > 0,
+        active == 0,
         live.len(),
         drain.as_secs_f64(),
         rss_before / 1024,
