@@ -6,7 +6,13 @@
 //!   to `thread/read`), and baton's resident memory stays bounded (its peak, VmHWM, is printed).
 //!
 //! Each test prints a line of figures for TESTING.md.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -7,7 +7,13 @@
 //! Every fault must give a clear error or event, leave the thread consistent (`thread/read`:
 //! nothing running, each turn ended once, seqs gapless, the log equal to what was notified),
 //! and the next start or turn must work. Each test prints a line of figures for TESTING.md.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 
