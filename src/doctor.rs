@@ -11,23 +11,42 @@ use crate::Cli;
 pub async fn run(cli: &Cli) -> u8 {
     let mut problems = 0;
     println!("baton {}", env!("CARGO_PKG_VERSION"));
-    let providers = crate::provider::Providers::new(crate::provider_settings(
-        cli,
-        Arc::new(AtomicBool::new(false)),
-    ));
+    let config = crate::config::Config::load(cli.config.as_deref());
+    let providers = crate::provider::Providers::with_config(
+        crate::provider_settings(cli, &config, Arc::new(AtomicBool::new(false))),
+        config.clone(),
+    );
+    println!("\nConfig:");
+    match &config.path {
+        Some(p) => println!("  {}", p.display()),
+        None => println!("  (none: built-in providers only)"),
+    }
+    for e in &config.errors {
+        println!("  problem: {e}");
+        problems += 1;
+    }
+    // ACP agents tell their version only by running: start each once.
+    let failed = providers.probe_acp().await;
     println!("\nProviders:");
-    for p in providers.list().await {
+    for mut p in providers.list().await {
+        if let Some((_, e)) = failed.iter().find(|(id, _)| *id == p.id) {
+            p.available = false;
+            p.error = Some(e.clone());
+        }
         let status = if p.available { "ok" } else { "unavailable" };
         println!(
-            "  {:<7} {:<12} version {:<10} {}",
+            "  {:<10} {:<12} version {:<10} {}",
             p.id.as_str(),
             status,
             p.version.as_deref().unwrap_or("-"),
             p.path.as_deref().unwrap_or("-"),
         );
         if let Some(e) = &p.error {
-            println!("          problem: {e}");
-            if p.id == baton_protocol::ProviderId::CODEX {
+            println!("             problem: {e}");
+            // codex is the default provider; a configured ACP agent that fails was asked for.
+            if p.id == baton_protocol::ProviderId::CODEX
+                || p.kind == baton_protocol::ProviderKind::Acp
+            {
                 problems += 1;
             }
         }

@@ -6,6 +6,7 @@
 
 mod acp;
 mod cli;
+mod config;
 mod doctor;
 mod editor;
 mod follow;
@@ -52,6 +53,9 @@ struct Cli {
     /// The claude binary (default: `claude` on PATH).
     #[arg(long, env = "BATON_CLAUDE_BIN", global = true)]
     claude_bin: Option<String>,
+    /// The config file (default: $XDG_CONFIG_HOME/baton/config.toml, else ~/.config/baton/config.toml).
+    #[arg(long, env = "BATON_CONFIG", global = true)]
+    config: Option<PathBuf>,
     /// Largest JSON-RPC message accepted from the editor or a provider, in bytes; a bigger
     /// request is answered with an error (-32600) and skipped.
     #[arg(long, env = "BATON_MAX_MESSAGE_BYTES", default_value_t = rpc::DEFAULT_MAX_MESSAGE_BYTES, global = true)]
@@ -69,7 +73,8 @@ enum Sub {
     Doctor,
     /// Run one turn and render it for a person (approvals are asked on the terminal).
     Exec {
-        /// codex or claude (for a new thread; with --thread, switches the thread).
+        /// A provider id (for a new thread, default: the config's default_provider, else codex;
+        /// with --thread, switches the thread).
         #[arg(long)]
         provider: Option<String>,
         #[arg(long)]
@@ -191,6 +196,9 @@ fn server_args(cli: &Cli) -> Vec<String> {
     if let Some(b) = &cli.claude_bin {
         args.extend(["--claude-bin".to_string(), b.clone()]);
     }
+    if let Some(c) = &cli.config {
+        args.extend(["--config".to_string(), c.display().to_string()]);
+    }
     args
 }
 
@@ -198,10 +206,30 @@ fn db_path(cli: &Cli) -> Option<PathBuf> {
     cli.db.clone().or_else(store::Store::default_path)
 }
 
-fn provider_settings(cli: &Cli, include_raw: Arc<AtomicBool>) -> provider::ProviderSettings {
+/// The provider settings: `--codex-bin`/`--claude-bin` (and their env vars) win over the config
+/// file's `command`, whose further arguments and `env` apply either way.
+fn provider_settings(
+    cli: &Cli,
+    config: &config::Config,
+    include_raw: Arc<AtomicBool>,
+) -> provider::ProviderSettings {
+    let entry = |id: baton_protocol::ProviderId| config.providers.get(&id);
+    let program = |id| {
+        entry(id)
+            .and_then(|e| e.command.as_ref())
+            .and_then(|c| c.first().cloned())
+    };
     provider::ProviderSettings {
-        codex_bin: cli.codex_bin.clone(),
-        claude_bin: cli.claude_bin.clone(),
+        codex_bin: cli
+            .codex_bin
+            .clone()
+            .or_else(|| program(baton_protocol::ProviderId::codex())),
+        claude_bin: cli
+            .claude_bin
+            .clone()
+            .or_else(|| program(baton_protocol::ProviderId::claude())),
+        codex_extra: provider::ChildExtra::from_entry(entry(baton_protocol::ProviderId::codex())),
+        claude_extra: provider::ChildExtra::from_entry(entry(baton_protocol::ProviderId::claude())),
         process_idle_timeout: Duration::from_secs(cli.idle_timeout.max(1)),
         include_raw,
     }
@@ -231,9 +259,19 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
         Err(e) => tracing::error!("recovery failed: {e}"),
     }
     let include_raw = Arc::new(AtomicBool::new(false));
+    let file = config::Config::load(cli.config.as_deref());
+    if let Some(p) = &file.path {
+        tracing::info!(config = %p.display(), providers = file.providers.len(), "config read");
+    }
+    for e in &file.errors {
+        tracing::warn!("config: {e}");
+    }
     let config = server::ServerConfig {
         store,
-        providers: provider::Providers::new(provider_settings(cli, include_raw.clone())),
+        providers: provider::Providers::with_config(
+            provider_settings(cli, &file, include_raw.clone()),
+            file,
+        ),
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
         turn_inactivity_timeout: Duration::from_secs(cli.turn_inactivity_timeout),

@@ -55,6 +55,10 @@ pub struct InitializationOptions {
     /// approval or question is pending (default: `--turn-inactivity-timeout`, 600; 0 = never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_inactivity_timeout_secs: Option<u64>,
+    /// Provider entries that add to or override the config file's `[providers]` for this editor
+    /// session: an object of `{<id>: {kind?, command?, env?, fs?}}`, the same shape as the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Value>,
 }
 
 /// Result of `initialize`.
@@ -68,6 +72,10 @@ pub struct InitializeResult {
     pub capabilities: ServerCapabilities,
     /// The providers baton knows, with their availability.
     pub providers: Vec<ProviderInfo>,
+    /// Problems in the config file or in `initializationOptions.providers` (file, line, key and
+    /// message, one per string); the valid providers are served all the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_errors: Vec<String>,
 }
 
 /// Name and version of the server.

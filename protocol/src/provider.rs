@@ -94,8 +94,12 @@ pub struct ProviderListParams {}
 
 /// Result of `provider/list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ProviderListResponse {
     pub providers: Vec<ProviderInfo>,
+    /// Problems in the config file or in `initializationOptions.providers`, as in `initialize`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_errors: Vec<String>,
 }
 
 /// One provider, as found on this machine.

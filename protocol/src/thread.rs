@@ -98,7 +98,9 @@ impl SandboxMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadStartParams {
-    pub provider: ProviderId,
+    /// The provider; left out, the config file's `default_provider` (else `codex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderId>,
     /// Absolute working directory of the agent.
     pub cwd: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -41,8 +41,11 @@ async fn exec(server_args: Vec<String>, args: ExecArgs) -> anyhow::Result<u8> {
                 Some(c) => std::fs::canonicalize(c)?.display().to_string(),
                 None => std::env::current_dir()?.display().to_string(),
             };
-            let mut params =
-                json!({"provider": args.provider.as_deref().unwrap_or("codex"), "cwd": cwd});
+            // Without --provider the server's default (the config's default_provider) applies.
+            let mut params = json!({"cwd": cwd});
+            if let Some(p) = &args.provider {
+                params["provider"] = json!(p);
+            }
             if let Some(m) = &args.model {
                 params["model"] = json!(m);
             }

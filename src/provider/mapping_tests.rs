@@ -35,7 +35,7 @@ impl Record {
     }
 }
 
-pub(super) fn fixtures_root() -> PathBuf {
+pub(crate) fn fixtures_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 

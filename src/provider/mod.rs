@@ -5,6 +5,7 @@
 //! session *generation* it belongs to, so the thread's actor can drop late events from a session it
 //! already replaced or stopped. Nothing above this module knows a provider's wire format.
 
+pub mod acp;
 pub mod ask;
 pub mod child;
 pub mod claude;
@@ -13,6 +14,7 @@ pub mod coverage;
 pub mod discovery;
 pub mod host;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ use baton_protocol::{
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::Config;
+
 /// Where to find the provider binaries and how long idle provider processes live.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
@@ -33,6 +37,34 @@ pub struct ProviderSettings {
     pub process_idle_timeout: Duration,
     /// Whether adapters attach the provider's raw message to events (the editor asked for it).
     pub include_raw: Arc<std::sync::atomic::AtomicBool>,
+    /// Leading arguments and environment the config file gives `codex` and `claude`.
+    pub codex_extra: ChildExtra,
+    pub claude_extra: ChildExtra,
+}
+
+/// What a config file adds to a built-in provider's process: arguments before baton's own, and
+/// environment variables on top of baton's.
+#[derive(Debug, Clone, Default)]
+pub struct ChildExtra {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl ChildExtra {
+    /// The `command[1..]` and `env` of a config entry.
+    pub fn from_entry(entry: Option<&crate::config::ProviderEntry>) -> Self {
+        let Some(e) = entry else {
+            return ChildExtra::default();
+        };
+        ChildExtra {
+            args: e
+                .command
+                .as_ref()
+                .map(|c| c.iter().skip(1).cloned().collect())
+                .unwrap_or_default(),
+            env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
 }
 
 /// Everything a provider needs to start or resume the native session of one baton thread.
@@ -175,6 +207,7 @@ pub enum ProviderError {
 pub enum Session {
     Codex(codex::CodexSession),
     Claude(claude::ClaudeSession),
+    Acp(acp::AcpSession),
 }
 
 impl Session {
@@ -188,6 +221,7 @@ impl Session {
         match self {
             Session::Codex(s) => s.send_turn(text, model, mode).await.map(Some),
             Session::Claude(s) => s.send_turn(text, mode).await.map(|()| None),
+            Session::Acp(s) => s.send_turn(text, model, mode).await.map(|()| None),
         }
     }
 
@@ -196,6 +230,7 @@ impl Session {
         match self {
             Session::Codex(s) => s.interrupt(native_turn).await,
             Session::Claude(s) => s.interrupt().await,
+            Session::Acp(s) => s.interrupt().await,
         }
     }
 
@@ -205,6 +240,7 @@ impl Session {
             // Codex's compaction takes no instructions.
             Session::Codex(s) => s.compact().await,
             Session::Claude(s) => s.compact(instructions).await,
+            Session::Acp(s) => s.compact(instructions).await,
         }
     }
 
@@ -214,6 +250,7 @@ impl Session {
             // Codex takes the model per turn: the next turn/start carries it.
             Session::Codex(_) => Ok(()),
             Session::Claude(s) => s.set_model(model).await,
+            Session::Acp(s) => s.set_model(model).await,
         }
     }
 
@@ -222,24 +259,95 @@ impl Session {
         match self {
             Session::Codex(s) => s.stop().await,
             Session::Claude(s) => s.stop().await,
+            Session::Acp(s) => s.stop().await,
         }
     }
 }
 
-/// All providers of this baton process.
+/// All providers of this baton process: the built-ins and every provider the config declares.
 #[derive(Clone)]
 pub struct Providers {
     settings: Arc<ProviderSettings>,
     codex: codex::CodexPool,
+    // std locks, never held across an await: the config is swapped whole by an overlay, and
+    // the ACP providers are looked up (or made) on the start path.
+    config: Arc<std::sync::RwLock<Arc<Config>>>,
+    acp: Arc<std::sync::Mutex<BTreeMap<ProviderId, Arc<acp::AcpProvider>>>>,
 }
 
 impl Providers {
+    /// The built-in providers only (no config file).
+    #[cfg(test)]
     pub fn new(settings: ProviderSettings) -> Self {
+        Self::with_config(settings, Config::default())
+    }
+
+    pub fn with_config(settings: ProviderSettings, config: Config) -> Self {
         let settings = Arc::new(settings);
         Providers {
             codex: codex::CodexPool::new(settings.clone()),
             settings,
+            config: Arc::new(std::sync::RwLock::new(Arc::new(config))),
+            acp: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
         }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies `initializationOptions.providers` for this editor session; its problems are
+    /// logged and reported with the file's.
+    pub fn overlay(&self, providers: &Value) {
+        let next = self.config().overlay(providers);
+        for e in next.errors.iter().skip(self.config().errors.len()) {
+            tracing::warn!("config: {e}");
+        }
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+    }
+
+    /// Every config problem, one line each.
+    pub fn config_errors(&self) -> Vec<String> {
+        self.config()
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The ACP provider of `id`, made on first use (and remade when an overlay changed its entry).
+    fn acp(&self, id: &ProviderId) -> Option<Arc<acp::AcpProvider>> {
+        let config = self.config();
+        let entry = config
+            .providers
+            .get(id)
+            .filter(|e| e.kind == ProviderKind::Acp)?;
+        let mut map = self.acp.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = map.get(id).filter(|p| p.entry() == entry) {
+            return Some(p.clone());
+        }
+        let p = Arc::new(acp::AcpProvider::new(entry.clone(), self.settings.clone()));
+        map.insert(id.clone(), p.clone());
+        Some(p)
+    }
+
+    /// Puts an ACP provider in place (tests: one reaching an in-process fake agent).
+    #[cfg(test)]
+    pub fn insert_acp(&self, provider: acp::AcpProvider) {
+        let id = provider.entry().id.clone();
+        let mut config = (*self.config()).clone();
+        config
+            .providers
+            .insert(id.clone(), provider.entry().clone());
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.acp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Arc::new(provider));
     }
 
     /// Starts or resumes the native session of a thread.
@@ -258,7 +366,14 @@ impl Providers {
                 let (s, started) = claude::start(&self.settings, config, sink).await?;
                 Ok((Session::Claude(s), started))
             }
-            Some(ProviderKind::Acp) | None => Err(ProviderError::Unavailable(format!(
+            Some(ProviderKind::Acp) => {
+                let p = self.acp(&provider).ok_or_else(|| {
+                    ProviderError::Unavailable(format!("unknown provider `{provider}`"))
+                })?;
+                let (s, started) = p.start(config, sink).await?;
+                Ok((Session::Acp(s), started))
+            }
+            None => Err(ProviderError::Unavailable(format!(
                 "unknown provider `{provider}` (see provider/list)"
             ))),
         }
@@ -267,11 +382,7 @@ impl Providers {
     /// The adapter behind a provider id, `None` for an id nothing declares. The one place that
     /// maps ids to adapters (config-declared ids will join here).
     pub fn kind(&self, provider: &ProviderId) -> Option<ProviderKind> {
-        match provider.as_str() {
-            ProviderId::CODEX => Some(ProviderKind::Codex),
-            ProviderId::CLAUDE => Some(ProviderKind::Claude),
-            _ => None,
-        }
+        self.config().providers.get(provider).map(|e| e.kind)
     }
 
     /// Every provider id this baton knows, in `provider/list` order.
@@ -297,15 +408,19 @@ impl Providers {
         }
     }
 
-    /// Whether the provider can compact natively (its binary must be there to do it).
+    /// Whether the provider can compact natively (its binary must be there to do it; an ACP
+    /// agent must have offered `/compact` to a session).
     pub fn can_compact(&self, provider: &ProviderId) -> bool {
+        if self.kind(provider) == Some(ProviderKind::Acp) {
+            return self.acp(provider).is_some_and(|p| p.can_compact());
+        }
         self.capabilities(provider).compact
             && self.binary(provider).is_some_and(|(explicit, name)| {
                 discovery::resolve_bin(explicit.as_deref(), name).is_some()
             })
     }
 
-    /// What each provider looks like on this machine.
+    /// What each provider looks like on this machine: the built-ins, then every ACP provider.
     pub async fn list(&self) -> Vec<ProviderInfo> {
         let probes = self
             .ids()
@@ -322,16 +437,70 @@ impl Providers {
                 })
             })
             .collect();
-        discovery::list(probes).await
+        let mut out = discovery::list(probes).await;
+        let acp: Vec<ProviderId> = self
+            .config()
+            .providers
+            .values()
+            .filter(|e| e.kind == ProviderKind::Acp)
+            .map(|e| e.id.clone())
+            .collect();
+        out.extend(acp.iter().filter_map(|id| self.acp(id)).map(|p| p.info()));
+        out
+    }
+
+    /// Runs every ACP agent once (`initialize`, then stop), concurrently, so that `list` shows
+    /// their versions; what failed is returned by provider id.
+    pub async fn probe_acp(&self) -> Vec<(ProviderId, String)> {
+        let ids: Vec<ProviderId> = self
+            .config()
+            .providers
+            .values()
+            .filter(|e| e.kind == ProviderKind::Acp)
+            .map(|e| e.id.clone())
+            .collect();
+        let mut probes = tokio::task::JoinSet::new();
+        for id in ids {
+            if let Some(p) = self.acp(&id) {
+                probes.spawn(async move {
+                    let limit = Duration::from_secs(60);
+                    match tokio::time::timeout(limit, p.probe()).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some((id, e.to_string())),
+                        Err(_) => Some((id, "did not answer initialize within 60 s".into())),
+                    }
+                });
+            }
+        }
+        let mut failed = Vec::new();
+        while let Some(r) = probes.join_next().await {
+            if let Ok(Some(f)) = r {
+                failed.push(f);
+            }
+        }
+        failed
     }
 
     /// Ends every provider process (orderly shutdown).
     pub async fn shutdown(&self) {
+        let acp: Vec<Arc<acp::AcpProvider>> = self
+            .acp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        // Concurrently: each agent gets its own grace period, not one after the other.
+        let mut stops = tokio::task::JoinSet::new();
+        for p in acp {
+            stops.spawn(async move { p.shutdown().await });
+        }
         self.codex.shutdown().await;
+        while stops.join_next().await.is_some() {}
     }
 }
 
 #[cfg(test)]
 mod coverage_tests;
 #[cfg(test)]
-mod mapping_tests;
+pub(crate) mod mapping_tests;

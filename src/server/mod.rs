@@ -274,6 +274,9 @@ impl State {
                     .turn_inactivity_timeout
                     .store(secs, Ordering::Relaxed);
             }
+            if let Some(providers) = &opts.providers {
+                self.sessions.context().providers.overlay(providers);
+            }
             if let Some(secs) = opts.idle_timeout_secs {
                 self.sessions
                     .context()
@@ -287,6 +290,7 @@ impl State {
             self.sessions.leases().set_client(&client.name);
         }
         let providers = self.sessions.context().providers.list().await;
+        let config_errors = self.sessions.context().providers.config_errors();
         self.initialized = true;
         params::to_value(InitializeResult {
             server_info: ServerInfo {
@@ -296,6 +300,7 @@ impl State {
             protocol_version: PROTOCOL_VERSION,
             capabilities: ServerCapabilities {},
             providers,
+            config_errors,
         })
     }
 }

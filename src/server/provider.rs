@@ -10,5 +10,9 @@ use crate::session::Sessions;
 pub async fn list(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let _: ProviderListParams = params::parse(p)?;
     let providers = sessions.context().providers.list().await;
-    params::to_value(ProviderListResponse { providers })
+    let config_errors = sessions.context().providers.config_errors();
+    params::to_value(ProviderListResponse {
+        providers,
+        config_errors,
+    })
 }

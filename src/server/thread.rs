@@ -21,7 +21,7 @@ pub async fn start(
     cancel: CancellationToken,
 ) -> Result<Value, RpcError> {
     let mut p: ThreadStartParams = params::parse(p)?;
-    params::known_provider(&sessions.context().providers, Some(&p.provider))?;
+    params::known_provider(&sessions.context().providers, p.provider.as_ref())?;
     let cwd = std::path::Path::new(&p.cwd);
     if !cwd.is_absolute() {
         return Err(params::invalid(

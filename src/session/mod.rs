@@ -199,7 +199,9 @@ impl Sessions {
             .store
             .create_thread(NewThread {
                 id: id.clone(),
-                provider: p.provider,
+                provider: p
+                    .provider
+                    .unwrap_or_else(|| self.ctx.providers.config().default_provider.clone()),
                 model: p.model,
                 cwd: p.cwd,
                 title: p.title,

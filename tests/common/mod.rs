@@ -332,18 +332,29 @@ impl Baton {
     /// Sends a request with a fresh id and waits (30 s) for its response; other messages that
     /// arrive meanwhile stay buffered. Ok(result) or Err(the error object).
     pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        self.request_within(method, params, REQUEST_TIMEOUT).await
+    }
+
+    /// [`Baton::request`] with its own bound (a request that spawns a slow agent, e.g. a Node
+    /// ACP agent on a loaded machine, may take longer than 30 s).
+    pub async fn request_within(
+        &mut self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .await;
-        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let Some(msg) = self.pull(left).await else {
                 let why = if self.closed {
                     format!("baton closed its stdout ({})", self.exit_status())
                 } else {
-                    format!("nothing within {REQUEST_TIMEOUT:?}")
+                    format!("nothing within {timeout:?}")
                 };
                 panic!(
                     "no response to {method} (id {id}): {why}\n{}",

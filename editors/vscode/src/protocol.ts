@@ -702,6 +702,13 @@ export interface InitializationOptions {
    */
   includeRaw?: boolean;
   /**
+   * Provider entries that add to or override the config file's `[providers]` for this editor
+   * session: an object of `{<id>: {kind?, command?, env?, fs?}}`, the same shape as the file.
+   */
+  providers?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
    * Fail a running turn when its provider sends nothing for this many seconds, while no
    * approval or question is pending (default: `--turn-inactivity-timeout`, 600; 0 = never).
    */
@@ -742,6 +749,11 @@ export interface InitializeResult {
    * Reserved for future capability flags; always an object.
    */
   capabilities: ServerCapabilities;
+  /**
+   * Problems in the config file or in `initializationOptions.providers` (file, line, key and
+   * message, one per string); the valid providers are served all the same.
+   */
+  configErrors?: string[];
   /**
    * The baton protocol version; see `PROTOCOL_VERSION`.
    */
@@ -849,6 +861,10 @@ export interface ProviderListParams {}
  * Result of `provider/list`.
  */
 export interface ProviderListResponse {
+  /**
+   * Problems in the config file or in `initializationOptions.providers`, as in `initialize`.
+   */
+  configErrors?: string[];
   providers: ProviderInfo[];
 }
 /**
@@ -968,7 +984,10 @@ export interface ThreadStartParams {
    */
   cwd: string;
   model?: string | null;
-  provider: ProviderId;
+  /**
+   * The provider; left out, the config file's `default_provider` (else `codex`).
+   */
+  provider?: ProviderId | null;
   sandbox?: SandboxMode | null;
   title?: string | null;
 }

@@ -30,20 +30,22 @@ pub(super) async fn spawn(
     mode: Mode,
     sink: EventSink,
 ) -> Result<ClaudeSession, ProviderError> {
-    let mut args: Vec<String> = [
-        "-p",
-        "--input-format",
-        "stream-json",
-        "--output-format",
-        "stream-json",
-        "--verbose",
-        "--include-partial-messages",
-        "--permission-prompt-tool",
-        "stdio",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> = settings.claude_extra.args.clone();
+    args.extend(
+        [
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--permission-prompt-tool",
+            "stdio",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
     match &mode {
         Mode::New(id) => args.extend(["--session-id".to_string(), id.clone()]),
         Mode::Resume(id) => args.extend(["--resume".to_string(), id.clone()]),
@@ -54,6 +56,7 @@ pub(super) async fn spawn(
     tracing::debug!(thread = %config.thread_id, ?args, "starting claude");
     let mut spec = ChildSpec::new("claude", bin.to_path_buf(), args);
     spec.cwd = Some(config.cwd.clone());
+    spec.env = settings.claude_extra.env.clone();
     let spawned = child::spawn(&spec)
         .map_err(|e| ProviderError::Unavailable(format!("cannot start {}: {e}", bin.display())))?;
     let (out_tx, out_rx) = mpsc::channel::<Option<String>>(256);

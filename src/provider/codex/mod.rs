@@ -53,6 +53,7 @@ pub struct CodexPool {
 impl CodexPool {
     pub fn new(settings: Arc<ProviderSettings>) -> Self {
         let explicit = settings.codex_bin.clone();
+        let extra = settings.codex_extra.clone();
         let launch = Transport::launcher(move || {
             let bin = resolve_bin(explicit.as_deref(), BIN_NAME).ok_or_else(|| {
                 ProviderError::Unavailable(match &explicit {
@@ -62,13 +63,13 @@ impl CodexPool {
             })?;
             // Threads are unloaded as soon as baton unsubscribes from them: a loaded thread keeps
             // its "active writer" claim in CODEX_HOME, so another window's codex could not
-            // resume it after a `thread/takeover` until this process exits.
-            let args = ["app-server", "-c", "thread_unload_delay_secs=0"];
-            Ok(ChildSpec::new(
-                "codex",
-                bin,
-                args.map(String::from).to_vec(),
-            ))
+            // resume it after a `thread/takeover` until this process exits. The config file's
+            // leading arguments and env come first.
+            let mut args = extra.args.clone();
+            args.extend(["app-server", "-c", "thread_unload_delay_secs=0"].map(String::from));
+            let mut spec = ChildSpec::new("codex", bin, args);
+            spec.env = extra.env.clone();
+            Ok(spec)
         });
         Self::with_launcher(&settings, launch)
     }

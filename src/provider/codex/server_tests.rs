@@ -20,6 +20,8 @@ fn settings() -> ProviderSettings {
         claude_bin: None,
         process_idle_timeout: Duration::from_secs(60),
         include_raw: Arc::new(AtomicBool::new(false)),
+        codex_extra: Default::default(),
+        claude_extra: Default::default(),
     }
 }
 

@@ -49,6 +49,8 @@ async fn context(dir: &std::path::Path) -> (Context, Thread, tokio::io::DuplexSt
             claude_bin: Some("/nonexistent".into()),
             process_idle_timeout: Duration::from_secs(60),
             include_raw,
+            codex_extra: Default::default(),
+            claude_extra: Default::default(),
         }),
         idle_timeout: Arc::new(0.into()),
         turn_inactivity_timeout: Arc::new(0.into()),

@@ -1,4 +1,5 @@
---- `:checkhealth baton`: is the baton binary there, which version, which providers it found.
+--- `:checkhealth baton`: is the baton binary there, which version, which providers it found, and
+--- what is wrong in its config file (the same problems `baton doctor` lists).
 local M = {}
 
 function M.check()
@@ -23,11 +24,19 @@ function M.check()
     tostring(info.protocolVersion)
   ))
   for _, p in ipairs(info.providers or {}) do
+    local kind = p.kind and p.kind ~= p.id and (' [' .. p.kind .. ']') or ''
     if p.available then
-      health.ok(('%s %s (%s)'):format(p.id, p.version or '', p.path or ''))
+      health.ok(('%s%s %s (%s)'):format(p.id, kind, p.version or '', p.path or ''))
     else
-      health.warn(('%s unavailable: %s'):format(p.id, p.error or '?'))
+      health.warn(('%s%s unavailable: %s'):format(p.id, kind, p.error or '?'))
     end
+  end
+  local errors = info.configErrors or {}
+  if #errors == 0 then
+    health.ok('config: no problems')
+  end
+  for _, e in ipairs(errors) do
+    health.error('config: ' .. e, { 'Fix the config file; baton serves the providers that are valid' })
   end
 end
 
