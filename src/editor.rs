@@ -12,6 +12,7 @@ use baton_protocol::{
     InputResponse, ProviderChangedParams, ProviderInfo,
 };
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::follow::Follows;
 use crate::rpc::Peer;
@@ -112,13 +113,15 @@ impl Editor {
     }
 
     /// Asks the editor to approve; returns the decision and, when the editor did not decide
-    /// itself, who did (`timeout`, `disconnect`, `error`). Anything but an answer is a decline.
+    /// itself, who did (`timeout`, `disconnect`, `error`, `withdrawn`). Anything but an answer
+    /// is a decline. Cancelling `withdraw` takes the request back (`$/cancelRequest`).
     pub async fn ask_approval(
         &self,
         params: ApprovalRequestParams,
+        withdraw: CancellationToken,
     ) -> (ApprovalDecision, Option<String>) {
         match self
-            .ask::<_, ApprovalResponse>("approval/request", params)
+            .ask::<_, ApprovalResponse>("approval/request", params, withdraw)
             .await
         {
             Ok(r) => (r.decision, None),
@@ -127,32 +130,48 @@ impl Editor {
     }
 
     /// Asks the editor the agent's questions; returns the answer and, when the editor did not
-    /// answer itself, who cancelled (`timeout`, `disconnect`, `error`). Anything but an answer
-    /// is a cancel. The approval timeout applies.
-    pub async fn ask_input(&self, params: InputRequestParams) -> (InputResponse, Option<String>) {
-        match self.ask::<_, InputResponse>("input/request", params).await {
+    /// answer itself, who cancelled (`timeout`, `disconnect`, `error`, `withdrawn`). Anything
+    /// but an answer is a cancel. The approval timeout applies.
+    pub async fn ask_input(
+        &self,
+        params: InputRequestParams,
+        withdraw: CancellationToken,
+    ) -> (InputResponse, Option<String>) {
+        match self
+            .ask::<_, InputResponse>("input/request", params, withdraw)
+            .await
+        {
             Ok(r) => (r, None),
             Err(by) => (InputResponse::cancel(), Some(by.into())),
         }
     }
 
     /// A server->client request the user answers, bounded by the approval timeout; `Err` says
-    /// why there is no usable answer: `timeout`, `disconnect` or `error` (an error reply or a
-    /// result of the wrong shape).
+    /// why there is no usable answer: `timeout`, `withdrawn` (both also withdraw the request
+    /// from the editor with `$/cancelRequest`, so its dialog can close), `disconnect` or
+    /// `error` (an error reply or a result of the wrong shape).
     async fn ask<P: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
         method: &str,
         params: P,
+        withdraw: CancellationToken,
     ) -> Result<R, &'static str> {
         let secs = self.settings.approval_timeout_secs.load(Ordering::Relaxed);
-        let request = self.peer.request(method, params);
-        let outcome = if secs == 0 {
-            Ok(request.await)
-        } else {
-            tokio::time::timeout(Duration::from_secs(secs), request).await
+        let until = async {
+            let timer = async {
+                if secs == 0 {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(Duration::from_secs(secs)).await
+                }
+            };
+            tokio::select! {
+                _ = withdraw.cancelled() => "withdrawn",
+                _ = timer => "timeout",
+            }
         };
-        match outcome {
-            Err(_) => Err("timeout"),
+        match self.peer.request_until(method, params, until).await {
+            Err(by) => Err(by),
             Ok(Err(e)) if e.code == crate::rpc::DISCONNECTED => Err("disconnect"),
             Ok(Err(_)) => Err("error"),
             Ok(Ok(v)) => serde_json::from_value(v).map_err(|_| "error"),

@@ -49,6 +49,9 @@ struct Cli {
     /// `max_live_sessions`, else 8.
     #[arg(long, global = true)]
     max_live_sessions: Option<usize>,
+    /// Fail a running turn whose provider sent nothing for this many seconds (0 = never).
+    #[arg(long, default_value_t = 600, global = true)]
+    turn_inactivity_timeout: u64,
     /// The codex binary (default: `codex` on PATH).
     #[arg(long, env = "BATON_CODEX_BIN", global = true)]
     codex_bin: Option<String>,
@@ -282,6 +285,7 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
         include_raw,
         idle_timeout: Duration::from_secs(cli.idle_timeout),
         max_live_sessions,
+        turn_inactivity_timeout: Duration::from_secs(cli.turn_inactivity_timeout),
     };
     Some((config, path))
 }

@@ -372,3 +372,81 @@ async fn codex_auto_compaction_is_surfaced() {
         "{done}"
     );
 }
+
+/// codex -> claude -> codex where codex lost its own thread meanwhile (its rollout files are
+/// gone): codex starts a fresh thread, so a delta would lose everything before the switch;
+/// the whole thread is handed over instead.
+#[tokio::test]
+async fn switching_back_to_a_provider_that_lost_its_thread_hands_over_everything() {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize().await;
+    let thread = start_thread(&mut b, &env, "codex", json!({})).await;
+    let id = thread["id"].as_str().unwrap().to_string();
+    let codex_cursor = thread["providerThreadId"].as_str().unwrap().to_string();
+    say(&mut b, &id, "remember the word ALPHA").await;
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "claude", "handoff": "transcript"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["handoff"]["strategy"], "transcript", "{r}");
+    say(&mut b, &id, "hello claude, say BRAVO").await;
+
+    // Codex forgets its thread.
+    std::fs::remove_dir_all(env.codex_home.join("sessions")).unwrap();
+    let r = b
+        .request(
+            "thread/switch",
+            json!({"threadId": id, "provider": "codex"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["handoff"]["strategy"], "transcript", "{r}");
+    assert_ne!(r["thread"]["providerThreadId"], codex_cursor.as_str());
+    let i = id.clone();
+    let warning = b
+        .wait_event(T, move |e| {
+            is(e, &i, "runtime.warning")
+                && e["data"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("could not resume")
+        })
+        .await;
+    assert!(
+        warning["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("codex"),
+        "{warning}"
+    );
+    let i = id.clone();
+    let done = b
+        .wait_event(T, move |e| {
+            is(e, &i, "handoff.completed") && e["data"]["to"] == "codex"
+        })
+        .await;
+    assert_eq!(done["data"]["strategy"], "transcript", "{done}");
+
+    env.mock.clear_requests();
+    say(&mut b, &id, "back on codex").await;
+    let req = env
+        .mock
+        .requests_to(Api::Responses)
+        .into_iter()
+        .next()
+        .unwrap();
+    let last = req.last_user_text();
+    assert!(
+        last.contains("<provider_handoff from=\"claude\" to=\"codex\">"),
+        "{last}"
+    );
+    assert!(
+        last.contains("remember the word ALPHA"),
+        "the early context reaches the fresh codex thread: {last}"
+    );
+    assert!(last.contains("BRAVO"), "and claude's turn too: {last}");
+}

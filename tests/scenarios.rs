@@ -39,6 +39,8 @@ struct Provider {
     approval: Approval,
     /// Words one of which its error message for an overloaded model (HTTP 529) contains.
     overloaded: &'static [&'static str],
+    /// The turn mode in which the agent may ask the user questions (`ASK_USER:`).
+    question_mode: &'static str,
 }
 
 const CODEX: Provider = Provider {
@@ -48,6 +50,7 @@ const CODEX: Provider = Provider {
     process_per_session: false,
     approval: Approval::Command,
     overloaded: &["high demand"],
+    question_mode: "plan",
 };
 
 const CLAUDE: Provider = Provider {
@@ -57,6 +60,7 @@ const CLAUDE: Provider = Provider {
     process_per_session: true,
     approval: Approval::FileChange,
     overloaded: &["529", "Overloaded"],
+    question_mode: "default",
 };
 
 impl Provider {
@@ -151,6 +155,9 @@ scenarios!(
     manual_compaction,
     model_only_switch_keeps_the_resume_cursor,
     a_missing_binary_is_a_clear_error_at_thread_start,
+    pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit,
+    a_silent_provider_fails_the_turn_after_the_inactivity_timeout,
+    every_live_event_of_a_provider_message_carries_it_raw,
 );
 
 async fn baton(env: &TestEnv) -> Baton {
@@ -686,4 +693,261 @@ async fn a_missing_binary_is_a_clear_error_at_thread_start(p: Provider) {
         0,
         "no thread is left behind"
     );
+}
+
+/// Waits for baton's `$/cancelRequest` of the server->client request `id`.
+async fn wait_cancel_request(b: &mut Baton, id: &Value) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let msg = b
+            .read_message(left)
+            .await
+            .unwrap_or_else(|| panic!("no $/cancelRequest for request {id}"));
+        if msg["method"] == "$/cancelRequest" && msg["params"]["id"] == *id {
+            return;
+        }
+    }
+}
+
+/// The `*.resolved` event of an ask, waited for.
+async fn resolved(b: &mut Baton, thread: &str, ty: &str, request_id: &Value) -> Value {
+    let (t, ty, r) = (thread.to_string(), ty.to_string(), request_id.clone());
+    b.wait_event(T, move |e| is(e, &t, &ty) && e["data"]["requestId"] == r)
+        .await
+}
+
+async fn pending_asks_are_withdrawn_by_interrupt_stop_and_provider_exit(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = baton(&env).await;
+    let id = p.thread_id(&mut b, &env, p.approval_params()).await;
+
+    // An interrupt withdraws the approval its turn was waiting for.
+    let t1 = turn(&mut b, &id, &p.approval_prompt("interrupted.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    b.request("turn/interrupt", json!({"threadId": id}))
+        .await
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(
+        &mut b,
+        &id,
+        "approval.resolved",
+        &req["params"]["requestId"],
+    )
+    .await;
+    assert_eq!(r["data"]["by"], "interrupt", "{r}");
+    assert_eq!(r["data"]["decision"], "cancel", "{r}");
+    assert_eq!(r["turnId"], t1.as_str());
+    let done = wait_turn_end(&mut b, &id, &t1).await;
+    assert_eq!(done["data"]["state"], "interrupted", "{done}");
+    // The editor's late answer changes nothing.
+    b.respond(req["id"].clone(), json!({"decision": "accept"}))
+        .await;
+    // The thread goes on. (Claude sends this message together with the result of the tool
+    // call it was interrupted in, so the mock reads it as a tool follow-up: a plain turn here
+    // keeps the next keyword the last user message.)
+    let t = turn(&mut b, &id, "go on").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+
+    // A stop withdraws a pending question.
+    let r = b
+        .request(
+            "turn/start",
+            json!({"threadId": id, "input": [{"type": "text", "text": "ASK_USER: Which color? | red | blue"}], "mode": p.question_mode}),
+        )
+        .await
+        .unwrap();
+    let t2 = r["turnId"].as_str().unwrap().to_string();
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "input/request", "{req}");
+    b.request("thread/stop", json!({"threadId": id}))
+        .await
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(&mut b, &id, "input.resolved", &req["params"]["requestId"]).await;
+    assert_eq!(r["data"]["by"], "stop", "{r}");
+    assert_eq!(r["data"]["cancelled"], true, "{r}");
+    assert_eq!(r["turnId"], t2.as_str());
+    let done = wait_turn_end(&mut b, &id, &t2).await;
+    assert_eq!(done["data"]["state"], "interrupted", "{done}");
+    let t = turn(&mut b, &id, "go on").await;
+    let done = wait_turn_end(&mut b, &id, &t).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+
+    // The provider dying withdraws the approval it asked for.
+    let t3 = turn(&mut b, &id, &p.approval_prompt("crashed.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    let pids = p.pids(b.pid());
+    assert_eq!(pids.len(), 1);
+    std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pids[0].to_string())
+        .status()
+        .unwrap();
+    wait_cancel_request(&mut b, &req["id"]).await;
+    let r = resolved(
+        &mut b,
+        &id,
+        "approval.resolved",
+        &req["params"]["requestId"],
+    )
+    .await;
+    assert_eq!(r["data"]["by"], "providerExit", "{r}");
+    let done = wait_turn_end(&mut b, &id, &t3).await;
+    assert_eq!(done["data"]["state"], "failed", "{done}");
+
+    // Every ask was resolved exactly once, nothing was done, and the thread goes on.
+    let count = |ty: &str| b.events().iter().filter(|e| is(e, &id, ty)).count();
+    assert_eq!(count("approval.requested"), 2);
+    assert_eq!(count("approval.resolved"), 2);
+    assert_eq!(count("input.requested"), 1);
+    assert_eq!(count("input.resolved"), 1);
+    assert!(!env.work.join("interrupted.txt").exists());
+    assert!(!env.work.join("crashed.txt").exists());
+    let t4 = turn(&mut b, &id, "still there?").await;
+    let done = wait_turn_end(&mut b, &id, &t4).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+}
+
+async fn a_silent_provider_fails_the_turn_after_the_inactivity_timeout(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"turnInactivityTimeoutSecs": 2}))
+        .await;
+    let id = p.thread_id(&mut b, &env, json!({})).await;
+    let t1 = turn(&mut b, &id, "remember KIWI").await;
+    assert_eq!(
+        wait_turn_end(&mut b, &id, &t1).await["data"]["state"],
+        "completed"
+    );
+    // The model never answers: the turn fails once the provider has been silent for 2 s.
+    let started = std::time::Instant::now();
+    let t2 = turn(&mut b, &id, "HANG now").await;
+    let done = wait_turn_end(&mut b, &id, &t2).await;
+    let took = started.elapsed();
+    assert_eq!(done["data"]["state"], "failed", "{done}");
+    let error = done["data"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("turn inactivity timeout") && error.contains("2 s"),
+        "{error}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    let i = id.clone();
+    let runtime = b.wait_event(T, move |e| is(e, &i, "runtime.error")).await;
+    assert_eq!(runtime["data"]["class"], "timeout", "{runtime}");
+    assert_eq!(runtime["turnId"], t2.as_str());
+    // The thread is consistent: no turn running, the log ends the turn once.
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    assert_ne!(read["thread"]["status"], "running", "{}", read["thread"]);
+    let ends = read["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "turn.completed" && e["turnId"] == t2.as_str())
+        .count();
+    assert_eq!(ends, 1);
+    // The next turn works and still knows the earlier one.
+    env.mock.clear_requests();
+    let t3 = turn(&mut b, &id, "which fruit?").await;
+    let done = wait_turn_end(&mut b, &id, &t3).await;
+    assert_eq!(done["data"]["state"], "completed", "{done}");
+    assert!(p.last_conversation(&env).contains("KIWI"));
+}
+
+/// Events baton makes itself, from no provider message: they never carry `data.raw`.
+const BATONS_OWN: &[&str] = &[
+    "thread.status",
+    "session.started",
+    "session.exited",
+    "approval.resolved",
+    "input.resolved",
+];
+
+async fn every_live_event_of_a_provider_message_carries_it_raw(p: Provider) {
+    let env = TestEnv::new().await;
+    let mut b = Baton::spawn(&env, &[], Framing::Lsp).await;
+    b.initialize_with(json!({"includeRaw": true})).await;
+    let id = p.thread_id(&mut b, &env, p.approval_params()).await;
+    let t = turn(&mut b, &id, "PLAN: look; change").await;
+    wait_turn_end(&mut b, &id, &t).await;
+    let t = turn(&mut b, &id, &p.approval_prompt("raw.txt")).await;
+    let req = b.next_server_request(T).await;
+    assert_eq!(req["method"], "approval/request", "{req}");
+    b.respond(req["id"].clone(), json!({"decision": "accept"}))
+        .await;
+    wait_turn_end(&mut b, &id, &t).await;
+    let live: Vec<Value> = b
+        .events()
+        .into_iter()
+        .filter(|e| e["threadId"] == id.as_str())
+        .collect();
+    let mut counted = 0;
+    for e in &live {
+        let ty = e["type"].as_str().unwrap();
+        if BATONS_OWN.contains(&ty) {
+            assert!(e["data"].get("raw").is_none(), "{e}");
+            continue;
+        }
+        counted += 1;
+        assert!(
+            e["data"]["raw"].is_object(),
+            "a live {ty} without its provider message: {e}"
+        );
+    }
+    assert!(counted > 15, "{counted} events checked");
+    let raw_of = |ty: &str| {
+        live.iter()
+            .find(|e| e["type"] == ty)
+            .map(|e| e["data"]["raw"].clone())
+            .unwrap()
+    };
+    match p.id {
+        "codex" => {
+            assert_eq!(
+                raw_of("approval.requested")["method"],
+                "item/commandExecution/requestApproval"
+            );
+            assert_eq!(raw_of("turn.plan")["method"], "turn/plan/updated");
+        }
+        _ => {
+            assert_eq!(raw_of("approval.requested")["type"], "control_request");
+            assert_eq!(
+                raw_of("approval.requested")["request"]["subtype"],
+                "can_use_tool"
+            );
+            // One `result` line is both the usage and the turn's end: both carry it.
+            let last_usage = live
+                .iter()
+                .rev()
+                .find(|e| e["type"] == "usage.updated")
+                .unwrap();
+            let last_end = live
+                .iter()
+                .rev()
+                .find(|e| e["type"] == "turn.completed")
+                .unwrap();
+            assert_eq!(last_usage["data"]["raw"]["type"], "result");
+            assert_eq!(last_usage["data"]["raw"], last_end["data"]["raw"]);
+            // The user's message is told from the line baton sent claude.
+            assert_eq!(raw_of("turn.started")["type"], "user");
+        }
+    }
+    // Raw messages are never persisted.
+    let read = b
+        .request("thread/read", json!({"threadId": id}))
+        .await
+        .unwrap();
+    let stored = read["events"].as_array().unwrap();
+    assert!(!stored.is_empty());
+    assert!(stored.iter().all(|e| e["data"].get("raw").is_none()));
 }

@@ -225,7 +225,9 @@ pub struct ApprovalRequested {
 pub struct ApprovalResolved {
     pub request_id: String,
     pub decision: ApprovalDecision,
-    /// Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+    /// Who decided when it was not the editor: `timeout`, `disconnect`, `error` (an error reply),
+    /// or, for an approval withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+    /// `providerExit`, `turnEnded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }
@@ -254,7 +256,9 @@ pub struct InputResolved {
     pub answers: BTreeMap<String, Vec<String>>,
     /// True when nothing was answered; the agent was told the user declined.
     pub cancelled: bool,
-    /// Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+    /// Who cancelled when it was not the editor: `timeout`, `disconnect`, `error` (an error
+    /// reply), or, for a question withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+    /// `providerExit`, `turnEnded`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }
@@ -382,7 +386,7 @@ pub struct RuntimeWarning {
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeError {
     pub message: String,
-    /// A stable category: `provider`, `protocol`, `store`, `process`.
+    /// A stable category: `provider`, `protocol`, `store`, `process`, `timeout`.
     pub class: String,
 }
 

@@ -56,6 +56,10 @@ pub struct InitializationOptions {
     /// (default: wait forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_timeout_secs: Option<u64>,
+    /// Fail a running turn when its provider sends nothing for this many seconds, while no
+    /// approval or question is pending (default: `--turn-inactivity-timeout`, 600; 0 = never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_inactivity_timeout_secs: Option<u64>,
     /// Provider entries that add to or override the config file's `[providers]` for this editor
     /// session: an object of `{<id>: {kind?, command?, env?, fs?}}`, the same shape as the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]

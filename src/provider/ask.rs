@@ -8,15 +8,19 @@
 //! one answer.
 
 use baton_protocol::{ApprovalDecision, InputQuestion, InputResponse};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{ApprovalAsk, EventSink, ProviderEvent};
 
 /// Asks the editor to approve; `answer` gets the decision (`Decline` when nobody can answer).
+/// `raw` (the provider's request, when the editor asked for raw messages) becomes `data.raw`
+/// of `approval.requested`.
 pub async fn approval<F, Fut>(
     sink: &EventSink,
     ask: ApprovalAsk,
     native_turn: Option<String>,
+    raw: Option<Value>,
     answer: F,
 ) where
     F: FnOnce(ApprovalDecision) -> Fut + Send + 'static,
@@ -27,6 +31,7 @@ pub async fn approval<F, Fut>(
         ask,
         native_turn,
         reply,
+        raw,
     };
     if !sink.send(event).await {
         return answer(ApprovalDecision::Decline).await;
@@ -36,10 +41,12 @@ pub async fn approval<F, Fut>(
 
 /// Asks the editor the questions; `answer` gets the response, `None` when the user cancelled,
 /// the reply was dropped or the thread is gone.
+/// `raw` becomes `data.raw` of `input.requested`.
 pub async fn input<F, Fut>(
     sink: &EventSink,
     questions: Vec<InputQuestion>,
     native_turn: Option<String>,
+    raw: Option<Value>,
     answer: F,
 ) where
     F: FnOnce(Option<InputResponse>) -> Fut + Send + 'static,
@@ -50,6 +57,7 @@ pub async fn input<F, Fut>(
         questions,
         native_turn,
         reply,
+        raw,
     };
     if !sink.send(event).await {
         return answer(None).await;
@@ -87,9 +95,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(4);
         let sink = EventSink::new(tx, 7);
         let (done_tx, done_rx) = oneshot::channel();
-        approval(&sink, ask(), Some("turn-1".into()), move |d| async move {
-            let _ = done_tx.send(d);
-        })
+        approval(
+            &sink,
+            ask(),
+            Some("turn-1".into()),
+            None,
+            move |d| async move {
+                let _ = done_tx.send(d);
+            },
+        )
         .await;
         let (generation, event) = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();
         assert_eq!(generation, 7);
@@ -97,6 +111,7 @@ mod tests {
             ask,
             native_turn,
             reply,
+            ..
         } = event
         else {
             panic!("not an approval: {event:?}");
@@ -129,13 +144,13 @@ mod tests {
         drop(rx);
         let sink = EventSink::new(tx, 1);
         let (d_tx, d_rx) = oneshot::channel();
-        approval(&sink, ask(), None, move |d| async move {
+        approval(&sink, ask(), None, None, move |d| async move {
             let _ = d_tx.send(d);
         })
         .await;
         assert_eq!(d_rx.await.unwrap(), ApprovalDecision::Decline);
         let (i_tx, i_rx) = oneshot::channel();
-        input(&sink, Vec::new(), None, move |r| async move {
+        input(&sink, Vec::new(), None, None, move |r| async move {
             let _ = i_tx.send(r.is_none());
         })
         .await;
@@ -151,7 +166,7 @@ mod tests {
             let (tx, mut rx) = mpsc::channel(4);
             let sink = EventSink::new(tx, 1);
             let (done_tx, done_rx) = oneshot::channel();
-            input(&sink, Vec::new(), None, move |r| async move {
+            input(&sink, Vec::new(), None, None, move |r| async move {
                 let _ = done_tx.send(r);
             })
             .await;

@@ -178,13 +178,19 @@ impl<A: Agent> Host<A> {
         ));
         if let Err(e) = self.agent.handshake(&conn).await {
             conn.kill().await;
-            return Err(match e {
-                ProviderError::Unavailable(m) => ProviderError::Unavailable(m),
-                other => ProviderError::Unavailable(format!(
-                    "{} failed its handshake: {other}",
-                    self.name
-                )),
-            });
+            let mut message = match e {
+                ProviderError::Unavailable(m) => m,
+                other => format!("{} failed its handshake: {other}", self.name),
+            };
+            // The agent's own last words say why (a crash message, a usage error).
+            if let Some(child) = &conn.child {
+                child.stderr_drained(Duration::from_secs(1)).await;
+                let tail = child.stderr_tail();
+                if !tail.is_empty() {
+                    message = format!("{message}; its stderr: {tail}");
+                }
+            }
+            return Err(ProviderError::Unavailable(message));
         }
         tracing::info!(agent = self.name, pid = ?conn.child.as_ref().and_then(ChildHandle::pid), "agent process started");
         watch_idle(&conn, Arc::downgrade(&self.current), self.idle);

@@ -137,6 +137,8 @@ pub enum ProviderEvent {
         ask: ApprovalAsk,
         native_turn: Option<String>,
         reply: oneshot::Sender<ApprovalDecision>,
+        /// The provider's request, when the editor asked for raw messages.
+        raw: Option<Value>,
     },
     /// The agent asks the user questions; the adapter forwards whatever is sent on `reply`
     /// (a dropped sender counts as cancelled).
@@ -144,6 +146,8 @@ pub enum ProviderEvent {
         questions: Vec<InputQuestion>,
         native_turn: Option<String>,
         reply: oneshot::Sender<InputResponse>,
+        /// The provider's request, when the editor asked for raw messages.
+        raw: Option<Value>,
     },
     /// The provider is alive and working but said nothing worth an event (keeps the reaper away).
     Activity,
@@ -152,6 +156,18 @@ pub enum ProviderEvent {
         reason: ExitReason,
         message: Option<String>,
     },
+}
+
+impl ProviderEvent {
+    /// Attaches the provider message this event was made from (`data.raw` of the live event).
+    pub fn set_raw(&mut self, message: &Value) {
+        match self {
+            ProviderEvent::Event { raw, .. }
+            | ProviderEvent::Approval { raw, .. }
+            | ProviderEvent::Input { raw, .. } => *raw = Some(message.clone()),
+            ProviderEvent::Activity | ProviderEvent::Exited { .. } => {}
+        }
+    }
 }
 
 /// The channel a session reports into, stamped with its generation.

@@ -8,6 +8,7 @@
 //! is not draining incoming messages.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -182,6 +183,11 @@ struct TypedNotificationOut<'a, P: Serialize> {
 }
 
 #[derive(Serialize)]
+struct CancelOut<'a> {
+    id: &'a RequestId,
+}
+
+#[derive(Serialize)]
 struct ResponseOut<'a> {
     jsonrpc: &'static str,
     /// `null` when answering a message whose id could not be read.
@@ -299,6 +305,62 @@ impl Peer {
         // The reader removed the entry when it delivered the answer.
         guard.id = None;
         result
+    }
+
+    /// Like [`Peer::request`], but withdrawn when `until` completes first: the pending entry is
+    /// removed, the other side is told with `$/cancelRequest {id}` (so it can close whatever it
+    /// shows for the request), and `until`'s output comes back as `Err`. A late answer to a
+    /// withdrawn request is ignored like any answer nobody waits for.
+    pub async fn request_until<U>(
+        &self,
+        method: &str,
+        params: impl Serialize,
+        until: impl Future<Output = U>,
+    ) -> Result<Result<Value, RpcError>, U> {
+        let id = RequestId::Number(self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        let bytes = match serde_json::to_vec(&RequestOut {
+            jsonrpc: "2.0",
+            id: &id,
+            method,
+            params: match params_value(method, params) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            },
+        }) {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(Err(RpcError::internal(format!(
+                    "cannot serialise {method}: {e}"
+                ))));
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        if let Err(e) = self.shared.register(id.clone(), tx) {
+            return Ok(Err(e));
+        }
+        let mut guard = PendingGuard {
+            shared: &self.shared,
+            id: Some(id.clone()),
+        };
+        tokio::pin!(until);
+        let answer = async {
+            self.send(bytes).await?;
+            rx.await.unwrap_or_else(|_| Err(RpcError::disconnected()))
+        };
+        tokio::select! {
+            result = answer => {
+                // The reader removed the entry when it delivered the answer.
+                guard.id = None;
+                Ok(result)
+            }
+            u = &mut until => {
+                drop(guard);
+                if let Err(e) = self.notify("$/cancelRequest", CancelOut { id: &id }).await {
+                    tracing::debug!(peer = self.shared.name, "cannot withdraw request {id:?}: {e}");
+                }
+                Err(u)
+            }
+        }
     }
 
     pub async fn respond(
@@ -1066,6 +1128,42 @@ mod tests {
             .unwrap();
         assert_eq!(late.unwrap_err(), RpcError::disconnected());
         assert!(peer.shared.pending().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_request_is_cancelled_on_the_other_side() {
+        let mut c = raw(PeerOptions::editor());
+        let (stop, stopped) = oneshot::channel::<&str>();
+        let peer = c.peer.clone();
+        let task = tokio::spawn(async move {
+            peer.request_until("ask", json!({"q": 1}), async {
+                stopped.await.unwrap_or("dropped")
+            })
+            .await
+        });
+        let sent = c.read_lsp().await;
+        assert_eq!(sent["method"], "ask");
+        stop.send("stop").unwrap();
+        let outcome = tokio::time::timeout(T, task).await.unwrap().unwrap();
+        assert_eq!(outcome, Err("stop"));
+        let cancel = c.read_lsp().await;
+        assert_eq!(
+            cancel,
+            json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": sent["id"]}})
+        );
+        assert!(c.peer.shared.pending().is_empty());
+        // An answer before the withdrawal wins, and nothing is cancelled.
+        let peer = c.peer.clone();
+        let task = tokio::spawn(async move {
+            peer.request_until("ask", (), std::future::pending::<()>())
+                .await
+        });
+        let sent = c.read_lsp().await;
+        c.send_lsp(&json!({"jsonrpc": "2.0", "id": sent["id"], "result": 7}).to_string())
+            .await;
+        let outcome = tokio::time::timeout(T, task).await.unwrap().unwrap();
+        assert_eq!(outcome, Ok(Ok(json!(7))));
+        c.assert_silent().await;
     }
 
     #[tokio::test]

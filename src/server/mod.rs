@@ -38,6 +38,7 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// `--max-live-sessions`; `initializationOptions.maxLiveSessions` overrides it.
     pub max_live_sessions: usize,
+    pub turn_inactivity_timeout: Duration,
 }
 
 /// How the connection ended, as the process exit code.
@@ -56,6 +57,7 @@ where
         editor: Editor::new(peer.clone(), settings.clone()),
         providers: config.providers.clone(),
         idle_timeout: Arc::new(config.idle_timeout.as_secs().into()),
+        turn_inactivity_timeout: Arc::new(config.turn_inactivity_timeout.as_secs().into()),
     };
     let sessions = Sessions::new(ctx);
     sessions.budget().set_max(config.max_live_sessions);
@@ -276,6 +278,12 @@ impl State {
             if let Some(secs) = opts.approval_timeout_secs {
                 self.settings
                     .approval_timeout_secs
+                    .store(secs, Ordering::Relaxed);
+            }
+            if let Some(secs) = opts.turn_inactivity_timeout_secs {
+                self.sessions
+                    .context()
+                    .turn_inactivity_timeout
                     .store(secs, Ordering::Relaxed);
             }
             if let Some(providers) = &opts.providers {

@@ -34,11 +34,20 @@ pub struct Context {
     pub editor: Editor,
     pub providers: Providers,
     pub idle_timeout: Arc<std::sync::atomic::AtomicU64>,
+    /// Seconds a running turn may go without a provider message (0 = forever).
+    pub turn_inactivity_timeout: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Context {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn turn_inactivity_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.turn_inactivity_timeout
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 }
 

@@ -15,6 +15,7 @@ import {
   createMessageConnection,
   StreamMessageReader,
   StreamMessageWriter,
+  type CancellationToken,
   type MessageConnection,
 } from "vscode-jsonrpc/node";
 import type {
@@ -57,17 +58,24 @@ export interface RpcEndpoint {
   onRequest(method: string, handler: (...params: any[]) => unknown): Disposable;
 }
 
-/** The answer an approval handler gives; `undefined` (e.g. a dismissed dialog) means decline. */
+/**
+ * The answer an approval handler gives; `undefined` (e.g. a dismissed dialog) means decline.
+ * `token` is cancelled when baton withdraws the request (`$/cancelRequest`: the turn ended, the
+ * thread stopped, the approval timed out): the handler should close its prompt, its answer is
+ * ignored.
+ */
 export type ApprovalHandler = (
   request: ApprovalRequestParams,
+  token?: CancellationToken,
 ) => Promise<ApprovalDecision | undefined> | ApprovalDecision | undefined;
 
 /**
  * Answers `input/request` (the agent's questions): the answers by question id, or `undefined`
- * (a dismissed prompt) to cancel.
+ * (a dismissed prompt) to cancel. `token` is cancelled when baton withdraws the request.
  */
 export type InputHandler = (
   request: InputRequestParams,
+  token?: CancellationToken,
 ) => Promise<Record<string, string[]> | undefined> | Record<string, string[]> | undefined;
 
 /** Options of {@link BatonClient.startTurn}. */
@@ -99,13 +107,17 @@ export class BatonClient {
           }
         }
       }),
-      rpc.onRequest("approval/request", async (params: ApprovalRequestParams) => {
+      // Both libraries pass the request's cancellation token last; baton cancels a request it
+      // withdraws, so the prompt can close.
+      rpc.onRequest("approval/request", async (params: ApprovalRequestParams, token?: CancellationToken) => {
         const handler = this.approvalHandler;
         // Without a handler nobody can say yes, and baton treats the answer as final.
-        const decision = handler ? await handler(params) : undefined;
+        const decision = handler ? await handler(params, token) : undefined;
         return { decision: decision ?? "decline" };
       }),
-      rpc.onRequest("input/request", (params: InputRequestParams) => this.answerInput(params)),
+      rpc.onRequest("input/request", (params: InputRequestParams, token?: CancellationToken) =>
+        this.answerInput(params, token),
+      ),
     );
   }
 
@@ -150,12 +162,12 @@ export class BatonClient {
    * The reply to an `input/request`: `{answers}` from the handler, or `{cancelled: true}` when there
    * is no handler, it throws, or the user dismissed a prompt.
    */
-  async answerInput(params: InputRequestParams): Promise<InputResponse> {
+  async answerInput(params: InputRequestParams, token?: CancellationToken): Promise<InputResponse> {
     const handler = this.inputHandler;
     if (!handler) return { cancelled: true };
     let answers: Record<string, string[]> | undefined;
     try {
-      answers = await handler(params);
+      answers = await handler(params, token);
     } catch {
       answers = undefined;
     }

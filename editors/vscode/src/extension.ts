@@ -163,7 +163,7 @@ class BatonExtension implements vscode.Disposable {
     const client = new BatonClient(lsp);
     client.onEvent((e) => this.onEvent(e));
     client.setApprovalHandler((r) => this.askApproval(r));
-    client.setInputHandler((r) => this.askInput(r));
+    client.setInputHandler((r, token) => this.askInput(r, token));
     await lsp.start();
     this.lsp = lsp;
     this.initializeResult = lsp.initializeResult as unknown as InitializeResult | undefined;
@@ -242,32 +242,51 @@ class BatonExtension implements vscode.Disposable {
   }
 
   /** The agent's questions: a quick pick (or input box) per question; Escape cancels them all. */
-  private async askInput(r: InputRequestParams): Promise<Record<string, string[]> | undefined> {
+  /** The questions as quick picks and input boxes, which close when baton withdraws the request. */
+  private async askInput(
+    r: InputRequestParams,
+    token?: vscode.CancellationToken,
+  ): Promise<Record<string, string[]> | undefined> {
     if (this.panels.has(r.threadId)) this.panels.get(r.threadId)?.reveal();
     const ui: InputUi = {
       pick: async (items, o) => {
         if (o.canPickMany) {
-          return vscode.window.showQuickPick(items, {
+          return vscode.window.showQuickPick(
+            items,
+            {
+              title: o.title,
+              placeHolder: o.placeHolder,
+              canPickMany: true,
+              ignoreFocusOut: true,
+            },
+            token,
+          );
+        }
+        return vscode.window.showQuickPick<PickItem>(
+          items,
+          {
             title: o.title,
             placeHolder: o.placeHolder,
-            canPickMany: true,
             ignoreFocusOut: true,
-          });
-        }
-        return vscode.window.showQuickPick<PickItem>(items, {
-          title: o.title,
-          placeHolder: o.placeHolder,
-          ignoreFocusOut: true,
-        });
+          },
+          token,
+        );
       },
       text: (o) =>
         Promise.resolve(
-          vscode.window.showInputBox({ title: o.title, prompt: o.prompt, password: o.password, ignoreFocusOut: true }),
+          vscode.window.showInputBox(
+            { title: o.title, prompt: o.prompt, password: o.password, ignoreFocusOut: true },
+            token,
+          ),
         ),
     };
     return askQuestions(ui, r);
   }
 
+  /**
+   * A modal dialog. VS Code cannot close a modal message from code, so a request baton withdraws
+   * leaves it open; baton ignores the late answer.
+   */
   private async askApproval(r: ApprovalRequestParams): Promise<ApprovalDecision | undefined> {
     const detail = [
       r.command ? `Command: ${r.command}` : undefined,

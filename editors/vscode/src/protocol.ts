@@ -344,7 +344,9 @@ export interface ApprovalRequested {
  */
 export interface ApprovalResolved {
   /**
-   * Who decided when it was not the editor: `timeout`, `disconnect`, `error`, `policy`.
+   * Who decided when it was not the editor: `timeout`, `disconnect`, `error` (an error reply),
+   * or, for an approval withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+   * `providerExit`, `turnEnded`.
    */
   by?: string | null;
   decision: ApprovalDecision;
@@ -535,7 +537,9 @@ export interface InputResolved {
     [k: string]: string[] | undefined;
   };
   /**
-   * Who cancelled when it was not the editor: `timeout`, `disconnect`, `error`, `turnEnded`.
+   * Who cancelled when it was not the editor: `timeout`, `disconnect`, `error` (an error
+   * reply), or, for a question withdrawn with its turn, `interrupt`, `stop`, `shutdown`,
+   * `providerExit`, `turnEnded`.
    */
   by?: string | null;
   /**
@@ -668,7 +672,7 @@ export interface RuntimeWarning {
  */
 export interface RuntimeError {
   /**
-   * A stable category: `provider`, `protocol`, `store`, `process`.
+   * A stable category: `provider`, `protocol`, `store`, `process`, `timeout`.
    */
   class: string;
   message: string;
@@ -711,6 +715,11 @@ export interface InitializationOptions {
   providers?: {
     [k: string]: unknown | undefined;
   };
+  /**
+   * Fail a running turn when its provider sends nothing for this many seconds, while no
+   * approval or question is pending (default: `--turn-inactivity-timeout`, 600; 0 = never).
+   */
+  turnInactivityTimeoutSecs?: number | null;
 }
 /**
  * Params of `initialize`. LSP `InitializeParams` are accepted as they are; unknown fields are ignored.

@@ -93,6 +93,47 @@ test("an approval is answered through the handler", { timeout: T }, async () => 
   }
 });
 
+test("a request baton withdraws cancels the handler's token", { timeout: T }, async () => {
+  const w = await world();
+  try {
+    const c = w.baton.client;
+    let cancelled!: () => void;
+    const withdrawn = new Promise<void>((resolve) => (cancelled = resolve));
+    c.setApprovalHandler(
+      (_r, token) =>
+        new Promise((resolve) => {
+          // The prompt stays open until baton takes the request back.
+          token?.onCancellationRequested(() => {
+            cancelled();
+            resolve("accept");
+          });
+        }),
+    );
+    const thread = await c.startThread({
+      provider: "codex",
+      cwd: w.work,
+      approvalPolicy: "untrusted",
+      sandbox: "workspace-write",
+    });
+    const turnId = await c.startTurn(thread.id, "RUN_CMD: touch withdrawn.txt");
+    await w.waitFor((e) => e.type === "approval.requested" && e.turnId === turnId, "the approval");
+    await c.request("turn/interrupt", { threadId: thread.id });
+    await withTimeout(withdrawn, 30_000, "the token's cancellation", w.log);
+    const resolved = await w.waitFor(
+      (e) => e.type === "approval.resolved" && e.turnId === turnId,
+      "approval.resolved",
+    );
+    assert.ok(resolved.type === "approval.resolved");
+    assert.equal(resolved.data.by, "interrupt");
+    assert.equal(resolved.data.decision, "cancel");
+    await w.waitFor((e) => e.type === "turn.completed" && e.turnId === turnId, "turn end");
+    // The late "accept" of the closed prompt changed nothing.
+    assert.equal(existsSync(join(w.work, "withdrawn.txt")), false);
+  } finally {
+    await w.dispose();
+  }
+});
+
 test("interrupt, compaction and errors go through the typed API", { timeout: T }, async () => {
   const w = await world();
   try {

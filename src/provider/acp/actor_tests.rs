@@ -49,6 +49,7 @@ async fn server(fakes: &[(&str, &Fake)], decision: &'static str, init: Value) ->
         include_raw,
         idle_timeout: Duration::from_secs(0),
         max_live_sessions: 0,
+        turn_inactivity_timeout: Duration::from_secs(0),
     };
     tokio::spawn(crate::server::run(config, sr, sw));
     let (r, w) = tokio::io::split(ours);

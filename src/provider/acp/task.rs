@@ -171,6 +171,12 @@ impl Task {
     }
 
     async fn permission(&mut self, id: RequestId, params: Value) {
+        // The request itself is `data.raw` of `approval.requested`, when the editor asked.
+        let raw = self
+            .shared
+            .include_raw
+            .load(Ordering::Relaxed)
+            .then(|| json!({"method": "session/request_permission", "params": params}));
         let req: RequestPermissionRequest = match serde_json::from_value(params) {
             Ok(r) => r,
             Err(e) => {
@@ -190,7 +196,7 @@ impl Task {
         let options: Vec<PermissionOption> = req.options;
         let conn = self.conn.clone();
         let shared = self.shared.clone();
-        ask::approval(&self.sink, ask, None, move |decision| async move {
+        ask::approval(&self.sink, ask, None, raw, move |decision| async move {
             lock(&shared.pending).retain(|p| p.id != id);
             if answered.swap(true, Ordering::SeqCst) {
                 return;

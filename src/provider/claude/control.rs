@@ -111,7 +111,14 @@ impl ClaudeSession {
         let request = msg.get("request").cloned().unwrap_or(Value::Null);
         let subtype = request.get("subtype").and_then(Value::as_str).unwrap_or("");
         match subtype {
-            "can_use_tool" => self.on_can_use_tool(request_id, request).await,
+            "can_use_tool" => {
+                let raw = self
+                    .inner
+                    .include_raw
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .then(|| msg.clone());
+                self.on_can_use_tool(request_id, request, raw).await
+            }
             "hook_callback" => self.answer(&request_id, json!({})).await,
             "elicitation" => self.answer(&request_id, json!({"action": "decline"})).await,
             // Only sent for dialog kinds the host declared, and baton declares none; the SDK

@@ -151,22 +151,39 @@ impl ClaudeSession {
             self.inner.plan_mode.store(plan, Ordering::SeqCst);
         }
         self.inner.interrupted.store(false, Ordering::SeqCst);
+        // Claude does not echo the user's message: the turn's start and the message are told
+        // from the line baton writes, which is also their raw message.
+        let line = user_message(&text);
+        let sent = |body| self.sent_event(body, &line);
         let sink = &self.inner.sink;
-        sink.send(event(
-            EventBody::TurnStarted(TurnStarted { model: None }),
-            None,
-        ))
-        .await;
+        sink.send(sent(EventBody::TurnStarted(TurnStarted { model: None })))
+            .await;
         let user = Item {
             text: Some(text.clone()),
             ..Item::new(ItemType::UserMessage)
         };
-        let user_id = Some(format!("user-{}", uuid::Uuid::new_v4()));
-        sink.send(event(EventBody::ItemStarted(user.clone()), user_id.clone()))
-            .await;
-        sink.send(event(EventBody::ItemCompleted(user), user_id))
-            .await;
-        self.write(user_message(&text)).await
+        let user_id = format!("user-{}", uuid::Uuid::new_v4());
+        for body in [
+            EventBody::ItemStarted(user.clone()),
+            EventBody::ItemCompleted(user),
+        ] {
+            let mut ev = sent(body);
+            if let ProviderEvent::Event { item_id, .. } = &mut ev {
+                *item_id = Some(user_id.clone());
+            }
+            sink.send(ev).await;
+        }
+        self.write(line).await
+    }
+
+    /// An event told from a line baton sends claude, with that line as its raw message when
+    /// the editor asked for raw messages.
+    fn sent_event(&self, body: EventBody, line: &Value) -> ProviderEvent {
+        let mut ev = event(body, None);
+        if self.inner.include_raw.load(Ordering::Relaxed) {
+            ev.set_raw(line);
+        }
+        ev
     }
 
     pub async fn interrupt(&self) -> Result<(), ProviderError> {
@@ -202,13 +219,14 @@ impl ClaudeSession {
         self.inner.interrupted.store(false, Ordering::SeqCst);
         self.inner.compact_requested.store(true, Ordering::SeqCst);
         // Like Codex, the compaction runs as a turn of its own, so the thread shows it running.
-        let started = EventBody::TurnStarted(TurnStarted { model: None });
-        self.inner.sink.send(event(started, None)).await;
         let command = match instructions.filter(|i| !i.trim().is_empty()) {
             Some(i) => format!("/compact {i}"),
             None => "/compact".to_string(),
         };
-        self.write(user_message(&command)).await
+        let line = user_message(&command);
+        let started = EventBody::TurnStarted(TurnStarted { model: None });
+        self.inner.sink.send(self.sent_event(started, &line)).await;
+        self.write(line).await
     }
 }
 

@@ -8,7 +8,13 @@ use super::{ClaudeSession, coverage, lock, mapping};
 use crate::provider::{ApprovalAsk, ask};
 
 impl ClaudeSession {
-    pub(super) async fn on_can_use_tool(&self, request_id: String, request: Value) {
+    /// `raw` is the control request line, when the editor asked for raw messages.
+    pub(super) async fn on_can_use_tool(
+        &self,
+        request_id: String,
+        request: Value,
+        raw: Option<Value>,
+    ) {
         let tool = request
             .get("tool_name")
             .and_then(Value::as_str)
@@ -17,7 +23,7 @@ impl ClaudeSession {
         let input = request.get("input").cloned().unwrap_or(json!({}));
         if tool == coverage::ASK_USER_TOOL {
             // A question, not an approval: asked even when the policy allows everything.
-            return self.ask_user(request_id, input).await;
+            return self.ask_user(request_id, input, raw).await;
         }
         let allow = json!({"behavior": "allow", "updatedInput": input});
         if self.inner.auto_allow || lock(&self.inner.allowed_tools).contains(&tool) {
@@ -41,13 +47,13 @@ impl ClaudeSession {
             };
             session.answer(&request_id, response).await;
         };
-        ask::approval(&self.inner.sink, ask, None, answer).await;
+        ask::approval(&self.inner.sink, ask, None, raw, answer).await;
     }
 
     /// `AskUserQuestion`: the questions go to the editor as `input/request`. Answered, the tool
     /// is allowed with the answers added to its input (keyed by question text, as the tool
     /// expects); cancelled, it is denied so the agent knows the user did not answer.
-    async fn ask_user(&self, request_id: String, input: Value) {
+    async fn ask_user(&self, request_id: String, input: Value, raw: Option<Value>) {
         let questions = mapping::ask_user_questions(&input);
         let asked = questions.clone();
         let session = self.clone();
@@ -72,7 +78,7 @@ impl ClaudeSession {
             };
             session.answer(&request_id, response).await;
         };
-        ask::input(&self.inner.sink, questions, None, answer).await;
+        ask::input(&self.inner.sink, questions, None, raw, answer).await;
     }
 }
 

@@ -211,10 +211,12 @@ async fn read_loop(session: ClaudeSession, stdout: ChildStdout) {
                 if is_result {
                     inner.interrupted.store(false, Ordering::SeqCst);
                 }
-                if let (true, Some(ProviderEvent::Event { raw, .. })) =
-                    (inner.include_raw.load(Ordering::Relaxed), out.last_mut())
-                {
-                    *raw = Some(msg.clone());
+                // Every event a line maps to carries it, not only the last (a `result` is
+                // usage and the turn's end, an assistant message several items).
+                if inner.include_raw.load(Ordering::Relaxed) {
+                    for ev in &mut out {
+                        ev.set_raw(&msg);
+                    }
                 }
                 for ev in out {
                     if !inner.sink.send(ev).await {

@@ -200,12 +200,29 @@ async fn resume(server: &Connection, params: Value) -> Result<Value, ProviderErr
     }
 }
 
-/// Codex's answers to `thread/resume` when the cursor cannot be resumed at all.
+/// How codex 0.169 words its answer when the thread a cursor names does not exist for it
+/// (each observed: `thread/resume` of an id it has no rollout for, of a malformed id, and a
+/// request naming a thread it does not know). Anything else, however it is worded, is a real
+/// error and keeps the cursor: replacing it would throw the thread's history away.
+const LOST_CURSOR_PREFIXES: &[&str] = &[
+    "no rollout found for thread id ",
+    "invalid session id: ",
+    "thread not found: ",
+];
+
+/// Codex's answer when a thread's history points at a rollout that is gone (a forked thread
+/// whose source was deleted): "invalid paginated history lineage for <id>: missing source
+/// rollout".
+const LOST_LINEAGE: (&str, &str) = (
+    "invalid paginated history lineage for ",
+    "missing source rollout",
+);
+
+/// True when codex's error says the cursor's thread is unknown to it, and nothing else.
 fn is_lost_cursor(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    // Observed with codex 0.169: "no rollout found for thread id …", "invalid session id: …",
-    // and "invalid paginated history lineage for …: missing source rollout".
-    m.contains("rollout") || m.contains("invalid session id") || m.contains("not found")
+    let msg = msg.trim();
+    LOST_CURSOR_PREFIXES.iter().any(|p| msg.starts_with(p))
+        || (msg.starts_with(LOST_LINEAGE.0) && msg.ends_with(LOST_LINEAGE.1))
 }
 
 /// The live Codex thread of one baton thread.
@@ -312,5 +329,38 @@ impl CodexSession {
                 Some(UNSUBSCRIBE_TIMEOUT),
             )
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_lost_cursor;
+
+    #[test]
+    fn only_codexs_unknown_thread_answers_are_lost_cursors() {
+        // What codex 0.169 answers for a thread it does not have.
+        for lost in [
+            "no rollout found for thread id 01a22ac5-503c-7562-b23f-cd04d58a7123",
+            "invalid session id: invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], found `n` at 1",
+            "invalid session id: invalid length: expected length 32 for simple format, found 0",
+            "thread not found: 00000000-0000-4000-8000-0000000000ff",
+            "invalid paginated history lineage for 01a22ac5-503c-7562-b23f-cd04d58a7123: missing source rollout",
+        ] {
+            assert!(is_lost_cursor(lost), "{lost}");
+        }
+        // Errors that merely mention something missing keep the cursor.
+        for other in [
+            "model not found: gpt-9",
+            "file not found: /tmp/x",
+            "Not Found",
+            "404 page not found",
+            "failed to read thread: thread-store internal error: failed to read session metadata /h/sessions/rollout-x.jsonl: rollout at /h/sessions/rollout-x.jsonl is empty",
+            "rollout recorder failed: No space left on device (os error 28)",
+            "the thread was not found in time",
+            "unexpected status 500: no rollout found for thread id 1 (proxy said so)",
+            "",
+        ] {
+            assert!(!is_lost_cursor(other), "{other}");
+        }
     }
 }

@@ -35,8 +35,9 @@ pub struct CodexAgent {
     include_raw: Arc<AtomicBool>,
     /// The last rate limits broadcast, so an unchanged update is not repeated to every thread.
     last_rate_limits: StdMutex<Option<Value>>,
-    /// Process-wide warnings that arrived while no thread was routed.
-    pending_notices: StdMutex<Vec<EventBody>>,
+    /// Process-wide warnings (the notifications themselves) that arrived while no thread was
+    /// routed.
+    pending_notices: StdMutex<Vec<(String, Value)>>,
 }
 
 impl CodexAgent {
@@ -59,7 +60,7 @@ impl CodexAgent {
     ) {
         let rx = conn.register(native_id);
         let pending = std::mem::take(&mut *lock(&self.pending_notices));
-        let thread = Thread {
+        let mut thread = Thread {
             conn,
             sink,
             compaction,
@@ -67,8 +68,8 @@ impl CodexAgent {
             file_items: HashMap::new(),
         };
         tokio::spawn(async move {
-            for body in pending {
-                thread.sink.send(event(body)).await;
+            for (method, params) in pending {
+                thread.notification(&method, &params).await;
             }
             thread.run(rx).await;
         });
@@ -120,28 +121,23 @@ impl Agent for CodexAgent {
                 if conn.broadcast(&method, &params).await > 0 {
                     return;
                 }
+                let warns = mapping::map_notification(&method, &params)
+                    .iter()
+                    .any(|ev| {
+                        matches!(
+                            ev,
+                            ProviderEvent::Event {
+                                body: EventBody::RuntimeWarning(_),
+                                ..
+                            }
+                        )
+                    });
                 let mut pending = lock(&self.pending_notices);
-                for ev in mapping::map_notification(&method, &params) {
-                    if let ProviderEvent::Event {
-                        body: body @ EventBody::RuntimeWarning(_),
-                        ..
-                    } = ev
-                        && pending.len() < PENDING_NOTICES
-                    {
-                        pending.push(body);
-                    }
+                if warns && pending.len() < PENDING_NOTICES {
+                    pending.push((method, params));
                 }
             }
         }
-    }
-}
-
-fn event(body: EventBody) -> ProviderEvent {
-    ProviderEvent::Event {
-        body,
-        native_turn: None,
-        item_id: None,
-        raw: None,
     }
 }
 
@@ -187,28 +183,35 @@ impl Thread {
             // A process-wide notice: only its events, nothing that waits for an answer.
             events.retain(|e| matches!(e, ProviderEvent::Event { .. }));
         }
-        if self.include_raw.load(Ordering::Relaxed) {
-            for ev in &mut events {
-                if let ProviderEvent::Event { raw, .. } = ev {
-                    *raw = Some(json!({"method": method, "params": params}));
-                }
-            }
-        }
         let compaction = if method.starts_with("item/") {
             compaction_event(&self.compaction, method, params).await
         } else {
             None
         };
         let started = matches!(compaction, Some((true, _)));
-        if started {
-            self.sink.send(compaction_body(compaction.as_ref())).await;
+        let mut compaction_ev = compaction.as_ref().map(|c| compaction_body(Some(c)));
+        if self.include_raw.load(Ordering::Relaxed) {
+            let raw = json!({"method": method, "params": params});
+            for ev in events.iter_mut().chain(compaction_ev.as_mut()) {
+                ev.set_raw(&raw);
+            }
+        }
+        if started && let Some(ev) = compaction_ev.take() {
+            self.sink.send(ev).await;
         }
         for ev in events {
             self.sink.send(ev).await;
         }
-        if let (false, Some(_)) = (started, &compaction) {
-            self.sink.send(compaction_body(compaction.as_ref())).await;
+        if let Some(ev) = compaction_ev {
+            self.sink.send(ev).await;
         }
+    }
+
+    /// A request as `data.raw`, when the editor asked for raw messages.
+    fn raw(&self, method: &str, params: &Value) -> Option<Value> {
+        self.include_raw
+            .load(Ordering::Relaxed)
+            .then(|| json!({"method": method, "params": params}))
     }
 
     fn remember_file_changes(&mut self, method: &str, params: &Value) {
@@ -286,7 +289,8 @@ async fn answer_request(
     };
     let ask = approval_ask(kind, &params, &thread.file_items);
     let native_turn = text(&params, "turnId");
-    ask::approval(&thread.sink, ask, native_turn, answer).await;
+    let raw = thread.raw(method, &params);
+    ask::approval(&thread.sink, ask, native_turn, raw, answer).await;
 }
 
 fn text(params: &Value, key: &str) -> Option<String> {
@@ -358,7 +362,15 @@ async fn ask_input(conn: &Arc<Connection>, thread: Option<&Thread>, id: RequestI
         return answer(None).await;
     };
     let questions = mapping::input_questions(params.get("questions"));
-    ask::input(&thread.sink, questions, text(&params, "turnId"), answer).await;
+    let raw = thread.raw("item/tool/requestUserInput", &params);
+    ask::input(
+        &thread.sink,
+        questions,
+        text(&params, "turnId"),
+        raw,
+        answer,
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -1,28 +1,86 @@
 //! Approvals and questions: what the agent asks is persisted, put to the editor by a task of
 //! its own (so the actor keeps running), and answered when the editor's decision comes back as
-//! a command. Stopping the session rejects whatever is still pending.
+//! a command. Whatever is still pending when its turn or session ends (stop, interrupt, the
+//! provider exiting, the turn finishing) is withdrawn: the adapter gets a cancel, the log gets
+//! `approval.resolved` / `input.resolved` saying who ended it, and the editor gets
+//! `$/cancelRequest` so its dialog closes.
 
 use baton_protocol::{
     ApprovalDecision, ApprovalRequestParams, ApprovalRequested, ApprovalResolved, EventBody,
     InputQuestion, InputRequestParams, InputRequested, InputResolved, InputResponse,
 };
+use serde_json::Value;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::{Actor, Command};
+
+/// An approval request waiting for the editor.
+pub(super) struct PendingApproval {
+    reply: oneshot::Sender<ApprovalDecision>,
+    /// Takes the request back from the editor.
+    withdraw: CancellationToken,
+}
 
 /// A question request waiting for the editor.
 pub(super) struct PendingInput {
     reply: oneshot::Sender<InputResponse>,
     /// Ids of questions whose answers are secret (never persisted).
     secret: Vec<String>,
+    /// Takes the request back from the editor.
+    withdraw: CancellationToken,
+}
+
+/// Who ended an ask that the editor did not answer (the `by` of `approval.resolved` and
+/// `input.resolved`).
+pub(super) mod by {
+    pub const STOP: &str = "stop";
+    pub const SHUTDOWN: &str = "shutdown";
+    pub const INTERRUPT: &str = "interrupt";
+    pub const PROVIDER_EXIT: &str = "providerExit";
+    pub const TURN_ENDED: &str = "turnEnded";
 }
 
 impl Actor {
-    /// Rejects every pending ask: dropping the senders makes the adapters answer `decline` /
-    /// cancel the questions.
-    pub(super) fn reject_asks(&mut self) {
-        self.approvals.clear();
-        self.inputs.clear();
+    /// Withdraws every pending ask, oldest first: the adapter is told `cancel` (the action is
+    /// not taken, the questions are unanswered), the log records who ended it, and the editor's
+    /// request is cancelled. The editor's late answer finds nothing pending and is ignored.
+    pub(super) async fn withdraw_asks(&mut self, by: &str) {
+        let mut approvals: Vec<(String, PendingApproval)> = self.approvals.drain().collect();
+        // Request ids are UUIDv7: sorting by id is sorting by age.
+        approvals.sort_by(|a, b| a.0.cmp(&b.0));
+        for (request_id, pending) in approvals {
+            pending.withdraw.cancel();
+            let decision = ApprovalDecision::Cancel;
+            let _ = pending.reply.send(decision);
+            self.emit(
+                EventBody::ApprovalResolved(ApprovalResolved {
+                    request_id,
+                    decision,
+                    by: Some(by.to_string()),
+                }),
+                None,
+                None,
+            )
+            .await;
+        }
+        let mut inputs: Vec<(String, PendingInput)> = self.inputs.drain().collect();
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (request_id, pending) in inputs {
+            pending.withdraw.cancel();
+            let _ = pending.reply.send(InputResponse::cancel());
+            self.emit(
+                EventBody::InputResolved(InputResolved {
+                    request_id,
+                    answers: Default::default(),
+                    cancelled: true,
+                    by: Some(by.to_string()),
+                }),
+                None,
+                None,
+            )
+            .await;
+        }
     }
 
     /// Puts an approval to the editor (`approval/request`, with `request`'s ids filled in here);
@@ -33,6 +91,7 @@ impl Actor {
         mut request: ApprovalRequestParams,
         native_turn: Option<String>,
         reply: oneshot::Sender<ApprovalDecision>,
+        raw: Option<Value>,
     ) {
         let Some(turn) = self.active_turn.as_mut() else {
             let _ = reply.send(ApprovalDecision::Decline);
@@ -45,7 +104,14 @@ impl Actor {
         request.turn_id = turn.id.clone();
         request.request_id = uuid::Uuid::now_v7().to_string();
         let request_id = request.request_id.clone();
-        self.approvals.insert(request_id.clone(), reply);
+        let withdraw = CancellationToken::new();
+        self.approvals.insert(
+            request_id.clone(),
+            PendingApproval {
+                reply,
+                withdraw: withdraw.clone(),
+            },
+        );
         self.emit(
             EventBody::ApprovalRequested(ApprovalRequested {
                 request_id: request_id.clone(),
@@ -54,13 +120,13 @@ impl Actor {
                 command: request.command.clone(),
             }),
             None,
-            None,
+            raw,
         )
         .await;
         let editor = self.ctx.editor.clone();
         let back = self.self_tx.clone();
         tokio::spawn(async move {
-            let (decision, by) = editor.ask_approval(request).await;
+            let (decision, by) = editor.ask_approval(request, withdraw).await;
             let _ = back
                 .send(Command::ApprovalDecided {
                     request_id,
@@ -72,17 +138,17 @@ impl Actor {
     }
 
     /// Passes the editor's decision to the waiting adapter; a decision for an approval that is
-    /// no longer pending (rejected by a stop) is ignored.
+    /// no longer pending (withdrawn) is ignored.
     pub(super) async fn approval_decided(
         &mut self,
         request_id: String,
         decision: ApprovalDecision,
         by: Option<String>,
     ) {
-        let Some(tx) = self.approvals.remove(&request_id) else {
+        let Some(pending) = self.approvals.remove(&request_id) else {
             return;
         };
-        let _ = tx.send(decision);
+        let _ = pending.reply.send(decision);
         self.emit(
             EventBody::ApprovalResolved(ApprovalResolved {
                 request_id,
@@ -102,6 +168,7 @@ impl Actor {
         questions: Vec<InputQuestion>,
         native_turn: Option<String>,
         reply: oneshot::Sender<InputResponse>,
+        raw: Option<Value>,
     ) {
         let Some(turn) = self.active_turn.as_mut() else {
             let _ = reply.send(InputResponse::cancel());
@@ -117,15 +184,22 @@ impl Actor {
             .filter(|q| q.secret)
             .map(|q| q.id.clone())
             .collect();
-        self.inputs
-            .insert(request_id.clone(), PendingInput { reply, secret });
+        let withdraw = CancellationToken::new();
+        self.inputs.insert(
+            request_id.clone(),
+            PendingInput {
+                reply,
+                secret,
+                withdraw: withdraw.clone(),
+            },
+        );
         self.emit(
             EventBody::InputRequested(InputRequested {
                 request_id: request_id.clone(),
                 questions: questions.clone(),
             }),
             None,
-            None,
+            raw,
         )
         .await;
         let params = InputRequestParams {
@@ -137,7 +211,7 @@ impl Actor {
         let editor = self.ctx.editor.clone();
         let back = self.self_tx.clone();
         tokio::spawn(async move {
-            let (response, by) = editor.ask_input(params).await;
+            let (response, by) = editor.ask_input(params, withdraw).await;
             let _ = back
                 .send(Command::InputAnswered {
                     request_id,

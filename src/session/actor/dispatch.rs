@@ -152,6 +152,7 @@ impl Actor {
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut events: Events) {
         loop {
             let idle_at = self.idle_deadline();
+            let silent_at = self.turn_deadline();
             tokio::select! {
                 // The actor holds a sender of its own inbox (for the answers to its asks), so
                 // the inbox never closes while the loop runs.
@@ -167,6 +168,7 @@ impl Actor {
                     tracing::info!(thread = %self.thread.id, "idle; stopping the provider session");
                     self.stop_session(&mut events, ExitReason::Idle, false).await;
                 }
+                _ = sleep_until_opt(silent_at) => self.turn_timed_out(&mut events).await,
             }
             self.report_liveness();
             if self.retirable() {
@@ -213,6 +215,17 @@ impl Actor {
             && self.inputs.is_empty()
             && !idle.is_zero();
         reapable.then(|| self.last_activity + idle)
+    }
+
+    /// When the running turn counts as hung: its provider has sent nothing for the turn
+    /// inactivity timeout. A turn waiting for the user (a pending ask) is not silent, it waits.
+    fn turn_deadline(&self) -> Option<Instant> {
+        let limit = self.ctx.turn_inactivity_timeout();
+        let waiting = self.active_turn.is_some()
+            && self.approvals.is_empty()
+            && self.inputs.is_empty()
+            && !limit.is_zero();
+        waiting.then(|| self.last_activity + limit)
     }
 
     /// Nothing live to own: no session, no turn, no pending ask. Everything else the actor

@@ -28,6 +28,7 @@ impl Actor {
                 ask,
                 native_turn,
                 reply,
+                raw,
             } => {
                 // The ids are the actor's to assign.
                 let request = ApprovalRequestParams {
@@ -41,13 +42,14 @@ impl Actor {
                     changes: ask.changes,
                     reason: ask.reason,
                 };
-                self.ask_approval(request, native_turn, reply).await;
+                self.ask_approval(request, native_turn, reply, raw).await;
             }
             ProviderEvent::Input {
                 questions,
                 native_turn,
                 reply,
-            } => self.ask_input(questions, native_turn, reply).await,
+                raw,
+            } => self.ask_input(questions, native_turn, reply, raw).await,
             ProviderEvent::Exited { reason, message } => self.session_lost(reason, message).await,
         }
     }
@@ -66,6 +68,7 @@ impl Actor {
                     self.active_turn = Some(ActiveTurn {
                         id: uuid::Uuid::now_v7().to_string(),
                         native: native_turn,
+                        ..Default::default()
                     });
                     self.set_status(ThreadStatus::Running).await;
                 } else if let (Some(t), Some(n)) = (self.active_turn.as_mut(), native_turn) {

@@ -8,6 +8,7 @@ use baton_protocol::{
 };
 use tokio::time::Instant;
 
+use super::asks::by;
 use super::{Actor, Events, provider_error};
 use crate::provider::{EventSink, ProviderError, Session, SessionConfig};
 use crate::rpc::RpcError;
@@ -47,7 +48,7 @@ impl Actor {
             rebind: false,
         };
         let session = match self.start_and_bind(events, target).await {
-            Ok(session) => session,
+            Ok((session, _)) => session,
             Err(StartError::Provider(e)) => {
                 let rpc = provider_error(e);
                 self.emit(
@@ -71,12 +72,13 @@ impl Actor {
     /// Starts a provider session and binds it to the thread: it becomes the live session (a
     /// session it replaces is stopped only now that the new one is up), the cursor is persisted,
     /// the native thread recorded, and a lost-cursor warning and `session.started` are emitted.
-    /// A failed start changes nothing.
+    /// A failed start changes nothing. Returns the session and whether it resumed the native
+    /// thread it was asked to (false for a fresh thread, asked for or not).
     pub(super) async fn start_and_bind(
         &mut self,
         events: &mut Events,
         target: Target,
-    ) -> Result<Session, StartError> {
+    ) -> Result<(Session, bool), StartError> {
         let sink = EventSink::new(self.events_tx.clone(), target.generation);
         let config = SessionConfig {
             thread_id: self.thread.id.clone(),
@@ -141,7 +143,7 @@ impl Actor {
             None,
         )
         .await;
-        Ok(session)
+        Ok((session, started.resumed))
     }
 
     /// Remembers that `provider`'s native thread has seen the log up to now.
@@ -180,7 +182,12 @@ impl Actor {
         };
         // Events of the stopped session that are still in flight are now stale.
         self.generation += 1;
-        self.reject_asks();
+        let by = if reason == ExitReason::Shutdown {
+            by::SHUTDOWN
+        } else {
+            by::STOP
+        };
+        self.withdraw_asks(by).await;
         if self.active_turn.is_some() {
             let native = self.active_turn.as_ref().and_then(|t| t.native.clone());
             let s = session.clone();
@@ -215,7 +222,7 @@ impl Actor {
     pub(super) async fn session_lost(&mut self, reason: ExitReason, message: Option<String>) {
         self.session = None;
         self.generation += 1;
-        self.reject_asks();
+        self.withdraw_asks(by::PROVIDER_EXIT).await;
         let recoverable = self.thread.provider_thread_id.is_some();
         if self.active_turn.is_some() {
             let error = message

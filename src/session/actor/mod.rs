@@ -33,26 +33,28 @@ mod turns;
 use std::collections::HashMap;
 use std::future::Future;
 
-use baton_protocol::{
-    ApprovalDecision, EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors,
-};
+use baton_protocol::{EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{ActorHandle, Context, Sessions, store_error};
 use crate::provider::{ProviderError, ProviderEvent, Session};
 use crate::rpc::RpcError;
 use crate::store::{AfterCommit, ThreadUpdate};
-use asks::PendingInput;
+use asks::{PendingApproval, PendingInput};
 pub use dispatch::Command;
 
 /// The provider events of one thread, stamped with the session generation that sent them.
 type Events = mpsc::Receiver<(u64, ProviderEvent)>;
 
+#[derive(Default)]
 struct ActiveTurn {
     id: String,
     native: Option<String>,
+    /// Set when the turn inactivity timeout fired: however the provider then ends the turn,
+    /// it ends as failed with this error.
+    timed_out: Option<String>,
 }
 
 struct Actor {
@@ -64,7 +66,7 @@ struct Actor {
     generation: u64,
     events_tx: mpsc::Sender<(u64, ProviderEvent)>,
     active_turn: Option<ActiveTurn>,
-    approvals: HashMap<String, oneshot::Sender<ApprovalDecision>>,
+    approvals: HashMap<String, PendingApproval>,
     inputs: HashMap<String, PendingInput>,
     last_activity: Instant,
     /// Handoff text waiting to be prepended, once, to the next user message.

@@ -29,7 +29,7 @@ const HANDOFF_INSTRUCTIONS: &str = "Summarise this conversation for another codi
 
 impl Actor {
     /// Handles provider events until `done` holds or `timeout` passes; returns whether it held.
-    async fn wait_until(
+    pub(super) async fn wait_until(
         &mut self,
         events: &mut Events,
         timeout: Duration,
@@ -183,7 +183,7 @@ impl Actor {
             None,
         )
         .await;
-        let text = match strategy {
+        let mut text = match strategy {
             HandoffStrategy::None => String::new(),
             HandoffStrategy::Delta => {
                 let since = target.as_ref().map(|t| t.last_seq).unwrap_or(0);
@@ -233,13 +233,29 @@ impl Actor {
             generation: self.generation + 1,
             rebind: true,
         };
-        match self.start_and_bind(events, target).await {
-            Ok(_) => {}
+        let resumed = match self.start_and_bind(events, target).await {
+            Ok((_, resumed)) => resumed,
             Err(StartError::Provider(e)) => {
                 let msg = provider_error(e).message;
                 return Err(self.handoff_failed(from.clone(), to.clone(), msg).await);
             }
             Err(StartError::Bind(e)) => return Err(e),
+        };
+        // A delta only makes sense on top of the target's own history. A target that could
+        // not resume it (history deleted, resume refused) starts from nothing: it gets the
+        // whole conversation instead. (The source is stopped by now, so it cannot compact.)
+        if strategy == HandoffStrategy::Delta && !resumed {
+            let message = format!(
+                "{to} could not resume its earlier thread; handing over a transcript of the whole thread instead of what happened since"
+            );
+            self.emit(
+                EventBody::RuntimeWarning(RuntimeWarning { message }),
+                None,
+                None,
+            )
+            .await;
+            strategy = HandoffStrategy::Transcript;
+            text = self.transcript().await?;
         }
         self.pending_handoff = (!text.is_empty()).then(|| handoff::block(&from, &to, &text));
         self.update(ThreadUpdate {

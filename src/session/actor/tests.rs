@@ -53,6 +53,7 @@ async fn context(dir: &std::path::Path) -> (Context, Thread, tokio::io::DuplexSt
             claude_extra: Default::default(),
         }),
         idle_timeout: Arc::new(0.into()),
+        turn_inactivity_timeout: Arc::new(0.into()),
     };
     (ctx, thread, editor_side)
 }
@@ -73,6 +74,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         active_turn: Some(ActiveTurn {
             id: "turn-1".into(),
             native: Some("native-1".into()),
+            ..Default::default()
         }),
         approvals: HashMap::new(),
         inputs: HashMap::new(),

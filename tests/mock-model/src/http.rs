@@ -145,6 +145,12 @@ async fn handle(stream: TcpStream, state: State) -> anyhow::Result<()> {
         path: req.path.clone(),
         body: body.clone(),
     });
+    if api != Api::Other
+        && let Some(fault) = crate::script::fault(&crate::script::conversation(api, &body))
+    {
+        let _active = ActiveGuard::new(&state);
+        return crate::faults::respond(&mut stream, api, fault).await;
+    }
     match api {
         Api::Responses => {
             let _active = ActiveGuard::new(&state);
@@ -205,6 +211,7 @@ pub async fn json_response_with(
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
+        400 => "Bad Request",
         500 => "Internal Server Error",
         529 => "Overloaded",
         _ => "Error",

@@ -18,6 +18,8 @@
 //! | `FLOOD` | 3000 one-character deltas, 1 ms apart; `FLOOD:<n>`: n deltas back to back |
 //! | `FAIL_529` | HTTP 529 overloaded (Messages) / HTTP 500 (Responses) |
 //! | `HANG` | sends nothing for 60 s |
+//! | `FAIL_400` / `FAIL_500` | that HTTP status with the API's error body (any API) |
+//! | `DROP` | starts the stream (one text delta), then closes the connection before its end (any API) |
 //! | a compaction request | `MOCK SUMMARY: <n> earlier user messages; last: <text>; they said: <all>` |
 //!
 //! Every request is recorded ([`MockServer::requests`], or `GET /_mock/requests`). What the
@@ -25,6 +27,7 @@
 //! `tests/` check the mock against the pinned real binaries.
 
 mod chat;
+mod faults;
 mod gemini;
 mod http;
 mod messages;

@@ -359,6 +359,31 @@ pub fn plan(conv: &[Msg]) -> Plan {
     Plan::Text(format!("mock reply to: {short}"))
 }
 
+/// A fault the test asks for instead of an answer (see [`crate::faults`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `FAIL_400` / `FAIL_500`: that HTTP status with the API's error body.
+    Status(u16),
+    /// `DROP`: the stream starts, then the connection closes before its end.
+    Drop,
+}
+
+/// The fault the last user message asks for, if it is the last message (tool follow-ups of
+/// that turn are answered normally).
+pub fn fault(conv: &[Msg]) -> Option<Fault> {
+    let last = conv.last().filter(|m| m.role == "user")?;
+    let text = &last.text;
+    if text.contains("FAIL_400") {
+        Some(Fault::Status(400))
+    } else if text.contains("FAIL_500") {
+        Some(Fault::Status(500))
+    } else if text.contains("DROP") {
+        Some(Fault::Drop)
+    } else {
+        None
+    }
+}
+
 /// Whether the responses to this conversation carry rate-limit headers: the last user message
 /// says `RATE_LIMIT` (tool follow-ups of that turn included).
 pub fn rate_limited(conv: &[Msg]) -> bool {
@@ -502,6 +527,17 @@ mod tests {
         assert!(rate_limited(&[user("RATE_LIMIT RUN_CMD: ls"), tool("x")]));
         assert!(!rate_limited(&[user("RATE_LIMIT"), user("hi")]));
         assert!(!rate_limited(&[]));
+    }
+
+    #[test]
+    fn fault_keywords_apply_to_the_last_user_message_only() {
+        assert_eq!(fault(&[user("FAIL_400 now")]), Some(Fault::Status(400)));
+        assert_eq!(fault(&[user("FAIL_500 now")]), Some(Fault::Status(500)));
+        assert_eq!(fault(&[user("DROP it")]), Some(Fault::Drop));
+        assert_eq!(fault(&[user("FAIL_529")]), None);
+        assert_eq!(fault(&[user("DROP"), user("hi")]), None);
+        assert_eq!(fault(&[user("DROP"), tool("x")]), None);
+        assert_eq!(fault(&[]), None);
     }
 
     #[test]

@@ -3,6 +3,54 @@
 --- goes back as the request's result.
 local M = {}
 
+--- Prompts open for baton's requests, by requestId: `withdraw(by)` closes the prompt and ends the
+--- wait. baton withdraws a request whose turn ended (interrupt, stop, provider exit, timeout):
+--- it records `approval.resolved` / `input.resolved` with `by`, which is what reaches us here (the
+--- RPC layer gives handlers no request id to match its `$/cancelRequest` against).
+--- @type table<string, fun(by: string)>
+M.pending = {}
+
+--- Calls `open()` (which shows a `vim.ui` prompt) and returns the windows it opened, so a
+--- withdrawal can close them (asynchronous pickers show floating windows; the built-in prompt
+--- blocks and opens none).
+--- @param open fun()
+--- @return integer[]
+function M.opened_windows(open)
+  local before = {}
+  for _, w in ipairs(vim.api.nvim_list_wins()) do
+    before[w] = true
+  end
+  open()
+  local opened = {}
+  for _, w in ipairs(vim.api.nvim_list_wins()) do
+    if not before[w] then
+      table.insert(opened, w)
+    end
+  end
+  return opened
+end
+
+--- Closes the windows a prompt opened (those still open).
+--- @param wins integer[]
+function M.close_windows(wins)
+  for _, w in ipairs(wins or {}) do
+    if vim.api.nvim_win_is_valid(w) then
+      pcall(vim.api.nvim_win_close, w, true)
+    end
+  end
+end
+
+--- baton withdrew request `id` (see `M.pending`); a prompt for it closes, its answer is void.
+--- @param id string
+--- @param by string
+function M.withdraw(id, by)
+  local withdraw = M.pending[id]
+  if withdraw then
+    M.pending[id] = nil
+    withdraw(by)
+  end
+end
+
 M.choices = {
   { decision = 'accept', label = 'Accept' },
   { decision = 'acceptForSession', label = 'Accept for session' },
@@ -50,13 +98,23 @@ function M.ask(params)
     end
   end
   require('baton.threads').show_approval(params)
-  local ok, err = pcall(vim.ui.select, M.choices, {
-    prompt = M.prompt(params),
-    kind = 'baton.approval',
-    format_item = function(c)
-      return c.label
-    end,
-  }, finish)
+  local ok, err
+  local wins = M.opened_windows(function()
+    ok, err = pcall(vim.ui.select, M.choices, {
+      prompt = M.prompt(params),
+      kind = 'baton.approval',
+      format_item = function(c)
+        return c.label
+      end,
+    }, finish)
+  end)
+  if answer == nil and params.requestId then
+    M.pending[params.requestId] = function(by)
+      vim.notify('baton: the approval was withdrawn (' .. by .. ')', vim.log.levels.INFO)
+      finish({ decision = 'cancel' })
+      M.close_windows(wins)
+    end
+  end
   if not ok then
     vim.notify('baton approval prompt failed: ' .. tostring(err), vim.log.levels.ERROR)
     finish(nil)
@@ -72,6 +130,9 @@ function M.ask(params)
         return answer ~= nil
       end, 50)
     end
+  end
+  if params.requestId then
+    M.pending[params.requestId] = nil
   end
   return { decision = answer or 'decline' }
 end

@@ -24,6 +24,15 @@ end
 
 local function on_notification(method, params)
   if method == 'thread/event' then
+    -- An ask resolved by someone else than the user (baton withdrew it): close its prompt.
+    local data = type(params) == 'table' and params.data or nil
+    if
+      type(data) == 'table'
+      and data.by
+      and (params.type == 'approval.resolved' or params.type == 'input.resolved')
+    then
+      require('baton.approval').withdraw(data.requestId, data.by)
+    end
     require('baton.threads').on_event(params)
   end
 end

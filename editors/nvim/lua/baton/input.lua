@@ -8,12 +8,19 @@ local M = {}
 M.other = 'Other…'
 M.done = 'Done'
 
+--- The request being asked: its prompt's callback and windows, so baton can withdraw it.
+--- @type { withdrawn: boolean, done: fun(v: any)?, wins: integer[]? }?
+local asking = nil
+
 --- Calls `start(callback)` and waits for the callback's value: by yielding when inside a coroutine
 --- (the RPC layer's), else in the event loop (bounded by baton's own timeout on its side).
 local function await(start)
+  if asking and asking.withdrawn then
+    return nil
+  end
   local co = coroutine.running()
   local finished, value, waiting = false, nil, false
-  local ok, err = pcall(start, function(v)
+  local function done(v)
     if finished then
       return
     end
@@ -27,7 +34,14 @@ local function await(start)
         end
       end)
     end
+  end
+  local ok, err
+  local wins = require('baton.approval').opened_windows(function()
+    ok, err = pcall(start, done)
   end)
+  if asking then
+    asking.done, asking.wins = done, wins
+  end
   if not ok then
     vim.notify('baton input prompt failed: ' .. tostring(err), vim.log.levels.ERROR)
     return nil
@@ -128,14 +142,37 @@ end
 --- @return table result `{answers = {[id] = {...}}}` or `{cancelled = true}`
 function M.ask(params)
   require('baton.threads').show_approval(params)
+  local approval = require('baton.approval')
+  local this = { withdrawn = false }
+  asking = this
+  if params.requestId then
+    approval.pending[params.requestId] = function(by)
+      vim.notify('baton: the question was withdrawn (' .. by .. ')', vim.log.levels.INFO)
+      this.withdrawn = true
+      if this.done then
+        this.done(nil)
+      end
+      approval.close_windows(this.wins)
+    end
+  end
   local answers = {}
+  local function finish(result)
+    if asking == this then
+      asking = nil
+    end
+    if params.requestId then
+      approval.pending[params.requestId] = nil
+    end
+    return result
+  end
   for _, q in ipairs(params.questions or {}) do
     local a = M.ask_question(q)
-    if a == nil then
-      return { cancelled = true }
+    if a == nil or this.withdrawn then
+      return finish({ cancelled = true })
     end
     answers[q.id] = a
   end
+  finish(nil)
   if next(answers) == nil then
     return { cancelled = true }
   end
