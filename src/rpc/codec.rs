@@ -662,8 +662,10 @@ pub(crate) mod tests {
             match trimmed.parse::<usize>() {
                 Ok(2) if digits => prop_assert_eq!(got, vec![msg(b"{}")]),
                 Ok(n) if digits && n > 100 => {
+                    // Reported as too large, or (the 2 bytes sent being shorter than the head the
+                    // decoder reads of an oversized body) an EOF error; never a message.
                     let declared = matches!(got.first(), Some(ReadOutcome::TooLarge { declared: Some(d), .. }) if *d == n);
-                    prop_assert!(declared, "{:?}", got);
+                    prop_assert!(declared || got.is_empty(), "{:?}", got);
                     prop_assert!(err.is_some(), "the body is shorter than declared");
                 }
                 _ if digits => {
