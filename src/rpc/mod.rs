@@ -2,8 +2,9 @@
 //! JSON-RPC providers (`codex app-server`).
 //!
 //! [`codec`] frames messages (LSP `Content-Length` or newline-delimited JSON), [`message`] holds
-//! ids and errors, and [`peer`] runs one reader task and one writer task per connection, with a
-//! map of pending outgoing requests so both sides can send requests to each other.
+//! ids and errors, and [`peer`] runs one reader task (`reader`) and one writer task (`writer`)
+//! per connection, with a map of pending outgoing requests so both sides can send requests to
+//! each other.
 //!
 //! Nothing here knows baton's methods: the owner gets [`Incoming`] messages from a channel and
 //! answers with [`Peer::respond`], which keeps the transport testable over in-memory pipes.
@@ -12,6 +13,8 @@ pub mod codec;
 mod head;
 pub mod message;
 pub mod peer;
+mod reader;
+mod writer;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

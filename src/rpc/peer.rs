@@ -6,6 +6,9 @@
 //! channel; it flushes when its queue runs dry, so bursts are written with few syscalls.
 //! Because writing never involves the reader, `notify` and `respond` work even while the owner
 //! is not draining incoming messages.
+//!
+//! This file holds the handle ([`Peer`]), the pending outgoing-request table and [`spawn`]; the
+//! tasks themselves live in [`super::reader`] and [`super::writer`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,13 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{self, Decoder, Framing, ReadOutcome};
-use super::head;
-use super::message::{Classified, RequestId, RpcError, classify};
+use super::codec::Framing;
+use super::message::{RequestId, RpcError};
+use super::reader::Reader;
+use super::writer::write_loop;
 
 /// How the reader finds message boundaries. Writes use the same framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,26 +95,26 @@ pub enum Incoming {
 }
 
 /// What the writer task is asked to do.
-enum Outgoing {
+pub(super) enum Outgoing {
     Message(Vec<u8>),
     /// Flush, close the write half, then acknowledge.
     Close(oneshot::Sender<()>),
 }
 
-type Waiter = oneshot::Sender<Result<Value, RpcError>>;
+pub(super) type Waiter = oneshot::Sender<Result<Value, RpcError>>;
 
-struct Shared {
-    name: &'static str,
+pub(super) struct Shared {
+    pub(super) name: &'static str,
     pending: Mutex<HashMap<RequestId, Waiter>>,
     next_id: AtomicI64,
     /// The write framing: true = NDJSON.
-    ndjson: AtomicBool,
+    pub(super) ndjson: AtomicBool,
     /// Cancelled when the other side went away: the read side ended, or a write failed.
     closed: CancellationToken,
 }
 
 impl Shared {
-    fn pending(&self) -> MutexGuard<'_, HashMap<RequestId, Waiter>> {
+    pub(super) fn pending(&self) -> MutexGuard<'_, HashMap<RequestId, Waiter>> {
         // A poisoned map of senders is still a valid map.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -128,7 +132,7 @@ impl Shared {
     }
 
     /// Marks the other side gone and fails every pending request.
-    fn mark_closed(&self) {
+    pub(super) fn mark_closed(&self) {
         let waiters: Vec<Waiter> = {
             let mut pending = self.pending();
             self.closed.cancel();
@@ -139,7 +143,7 @@ impl Shared {
         }
     }
 
-    fn framing(&self) -> Framing {
+    pub(super) fn framing(&self) -> Framing {
         if self.ndjson.load(Ordering::Relaxed) {
             Framing::Ndjson
         } else {
@@ -198,7 +202,7 @@ struct ResponseOut<'a> {
     error: Option<&'a RpcError>,
 }
 
-fn response_bytes(
+pub(super) fn response_bytes(
     id: Option<&RequestId>,
     result: &Result<Value, RpcError>,
 ) -> Result<Vec<u8>, RpcError> {
@@ -426,258 +430,6 @@ where
     )
 }
 
-/// Why the writer stopped taking messages.
-enum WriterEnd {
-    /// `close()` asked for it.
-    Close(oneshot::Sender<()>),
-    /// Every `Peer` was dropped.
-    Dropped,
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    writer: W,
-    mut rx: mpsc::Receiver<Outgoing>,
-    shared: Arc<Shared>,
-) {
-    let name = shared.name;
-    let mut w = BufWriter::with_capacity(64 * 1024, writer);
-    match pump(&mut w, &mut rx, &shared).await {
-        Ok(end) => {
-            if let Err(e) = w.flush().await {
-                tracing::debug!(peer = name, "flush before close failed: {e}");
-            }
-            if let Err(e) = w.shutdown().await {
-                tracing::debug!(peer = name, "closing the write half failed: {e}");
-            }
-            // Dropped before acknowledging, so that the other side can see EOF by then.
-            drop(w);
-            drop(rx);
-            if let WriterEnd::Close(done) = end {
-                let _ = done.send(());
-            }
-            tracing::debug!(peer = name, "write half closed");
-        }
-        Err(e) => {
-            // Usually a broken pipe: the other side exited. Not worth more than a debug line;
-            // the read side reports the disconnection.
-            tracing::debug!(peer = name, "write failed, stopping the writer: {e}");
-            drop(rx);
-            shared.mark_closed();
-        }
-    }
-}
-
-/// Writes messages until asked to close or abandoned, flushing whenever the queue runs dry.
-async fn pump<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    rx: &mut mpsc::Receiver<Outgoing>,
-    shared: &Shared,
-) -> std::io::Result<WriterEnd> {
-    loop {
-        let Some(mut msg) = rx.recv().await else {
-            return Ok(WriterEnd::Dropped);
-        };
-        loop {
-            match msg {
-                Outgoing::Message(body) => {
-                    tracing::trace!(peer = shared.name, "-> {}", String::from_utf8_lossy(&body));
-                    codec::write(w, shared.framing(), &body).await?;
-                }
-                Outgoing::Close(done) => return Ok(WriterEnd::Close(done)),
-            }
-            match rx.try_recv() {
-                Ok(next) => msg = next,
-                Err(_) => break,
-            }
-        }
-        w.flush().await?;
-    }
-}
-
-struct Reader {
-    tx: mpsc::Sender<Incoming>,
-    out: mpsc::WeakSender<Outgoing>,
-    shared: Arc<Shared>,
-    opts: PeerOptions,
-}
-
-impl Reader {
-    async fn run<R: AsyncRead + Unpin>(self, reader: R) {
-        let name = self.opts.name;
-        let mut r = BufReader::with_capacity(64 * 1024, reader);
-        let framing = match self.opts.read_framing {
-            ReadFraming::Ndjson => Some(Framing::Ndjson),
-            ReadFraming::Lsp => Some(Framing::Lsp),
-            ReadFraming::Auto => match codec::detect(&mut r).await {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!(peer = name, "cannot read: {e}");
-                    None
-                }
-            },
-        };
-        if let Some(framing) = framing {
-            tracing::debug!(peer = name, ?framing, "reading");
-            self.shared
-                .ndjson
-                .store(framing == Framing::Ndjson, Ordering::Relaxed);
-            self.read_messages(&mut r, framing).await;
-        }
-        self.shared.mark_closed();
-        tracing::debug!(peer = name, "read side closed");
-        // Dropping `self.tx` here tells the owner that nothing more will arrive.
-    }
-
-    async fn read_messages<R: AsyncRead + Unpin>(&self, r: &mut BufReader<R>, framing: Framing) {
-        let name = self.opts.name;
-        let mut decoder = Decoder::new(framing, self.opts.max_message_bytes);
-        loop {
-            let bytes = match decoder.read(r).await {
-                Ok(ReadOutcome::Message(b)) => b,
-                Ok(ReadOutcome::TooLarge { declared, head }) => {
-                    self.too_large(declared, &head).await;
-                    continue;
-                }
-                Ok(ReadOutcome::Eof) => return,
-                Err(e) => {
-                    // Broken framing cannot be resynchronised: say why, then treat it as the end.
-                    tracing::warn!(peer = name, "cannot read the stream any more: {e}");
-                    if self.opts.answer_malformed {
-                        let msg =
-                            format!("unreadable message framing ({e}); closing the connection");
-                        self.reply(None, RpcError::parse_error(msg)).await;
-                    }
-                    return;
-                }
-            };
-            tracing::trace!(peer = name, "<- {}", String::from_utf8_lossy(&bytes));
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(value) => self.dispatch(classify(value)).await,
-                Err(e) => {
-                    tracing::warn!(peer = name, "malformed JSON: {e}");
-                    if self.opts.answer_malformed {
-                        self.reply(None, RpcError::parse_error(format!("parse error: {e}")))
-                            .await;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn dispatch(&self, msg: Classified) {
-        let name = self.opts.name;
-        match msg {
-            Classified::Request { id, method, params } => {
-                let msg = Incoming::Request {
-                    id: id.clone(),
-                    method,
-                    params,
-                };
-                if self.tx.send(msg).await.is_err() {
-                    // Nobody handles requests any more; answering keeps the other side from
-                    // waiting forever.
-                    tracing::debug!(peer = name, %id, "request arrived after the owner left");
-                    self.reply(Some(id), RpcError::internal("no longer accepting requests"))
-                        .await;
-                }
-            }
-            Classified::Notification { method, params } => {
-                if self
-                    .tx
-                    .send(Incoming::Notification { method, params })
-                    .await
-                    .is_err()
-                {
-                    tracing::debug!(peer = name, "notification arrived after the owner left");
-                }
-            }
-            Classified::Response {
-                id: Some(id),
-                result,
-            } => {
-                let waiter = self.shared.pending().remove(&id);
-                match waiter {
-                    Some(w) => {
-                        // The requester may have given up in the meantime; that is fine.
-                        let _ = w.send(result);
-                    }
-                    None => tracing::debug!(peer = name, %id, "response to an unknown request"),
-                }
-            }
-            Classified::Response { id: None, result } => {
-                tracing::warn!(peer = name, ?result, "response without an id");
-            }
-            Classified::Invalid { id, reason } => {
-                tracing::warn!(peer = name, "invalid message: {reason}");
-                if self.opts.answer_malformed {
-                    self.reply(
-                        id,
-                        RpcError::invalid_request(format!("invalid request: {reason}")),
-                    )
-                    .await;
-                }
-            }
-        }
-    }
-
-    /// A message over the size limit was skipped. A request is answered with an error (whatever
-    /// the peer, so nobody waits forever), a response fails the request it answers, and anything
-    /// else is logged (and answered with an id-less error towards the editor).
-    async fn too_large(&self, declared: Option<usize>, head: &[u8]) {
-        let name = self.opts.name;
-        let limit = self.opts.max_message_bytes;
-        let found = head::peek(head);
-        let size = match declared {
-            Some(n) => format!("{n} bytes"),
-            None => format!("more than {limit} bytes"),
-        };
-        tracing::warn!(
-            peer = name,
-            id = ?found.id,
-            "skipped a message of {size}: over the limit of {limit} bytes (--max-message-bytes)"
-        );
-        let err = RpcError::invalid_request(format!(
-            "message too large: {size}, the limit is {limit} bytes (baton --max-message-bytes)"
-        ))
-        .with_data(serde_json::json!({ "limit": limit, "size": declared }));
-        match found {
-            head::Head {
-                id: Some(id),
-                response: true,
-                method: false,
-            } => {
-                let waiter = self.shared.pending().remove(&id);
-                if let Some(w) = waiter {
-                    let _ = w.send(Err(err));
-                }
-            }
-            head::Head {
-                id: Some(id),
-                method: true,
-                ..
-            } => self.reply(Some(id), err).await,
-            head::Head { id, .. } => {
-                if self.opts.answer_malformed {
-                    self.reply(id, err).await;
-                }
-            }
-        }
-    }
-
-    /// Sends an error response from the read side, if anyone still writes.
-    async fn reply(&self, id: Option<RequestId>, err: RpcError) {
-        let Some(out) = self.out.upgrade() else {
-            return;
-        };
-        match response_bytes(id.as_ref(), &Err(err)) {
-            Ok(bytes) => {
-                let _ = out.send(Outgoing::Message(bytes)).await;
-            }
-            Err(e) => tracing::warn!(peer = self.opts.name, "cannot answer: {e}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -686,7 +438,7 @@ mod tests {
     use pretty_assertions::assert_eq;
     use serde_json::json;
     use std::time::Duration;
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, DuplexStream, duplex};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
     const T: Duration = Duration::from_secs(5);
 

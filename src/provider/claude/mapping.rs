@@ -8,13 +8,14 @@ use std::collections::HashMap;
 
 use baton_protocol::{
     CompactionCompleted, CompactionFailed, CompactionStarted, CompactionTrigger, ContentDelta,
-    EventBody, FileChange, InputQuestion, Item, ItemProgress, ItemType, ModelRerouted, PlanStep,
-    PlanStepStatus, RateLimit, RateLimitUpdated, RuntimeError, RuntimeWarning, Stream,
-    TurnCompleted, TurnPlan, TurnState as Ending, UsageUpdated,
+    EventBody, Item, ItemProgress, ItemType, ModelRerouted, RateLimit, RateLimitUpdated,
+    RuntimeError, RuntimeWarning, Stream, TurnCompleted, TurnState as Ending, UsageUpdated,
 };
 use serde_json::Value;
 
 use super::coverage;
+pub use super::tools::{ask_user_questions, tool_item};
+use super::tools::{bash_exit_code, todo_plan, tool_result_text};
 use crate::provider::ProviderEvent;
 
 /// What the mapping remembers between lines of one session.
@@ -34,7 +35,7 @@ pub struct TurnState {
     pub context_tokens: Option<i64>,
 }
 
-fn s(v: &Value, key: &str) -> Option<String> {
+pub(super) fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
@@ -44,69 +45,6 @@ fn ev(body: EventBody, item_id: Option<String>) -> ProviderEvent {
         native_turn: None,
         item_id,
         raw: None,
-    }
-}
-
-/// The item a tool use starts, by tool name.
-pub fn tool_item(name: &str, input: &Value) -> Item {
-    match name {
-        "Bash" => Item {
-            command: s(input, "command"),
-            ..Item::new(ItemType::Command)
-        },
-        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
-            let path = s(input, "file_path")
-                .or_else(|| s(input, "notebook_path"))
-                .unwrap_or_default();
-            let diff = match name {
-                "Write" => {
-                    s(input, "content").map(|c| c.lines().map(|l| format!("+{l}\n")).collect())
-                }
-                "Edit" => match (s(input, "old_string"), s(input, "new_string")) {
-                    (Some(old), Some(new)) => Some(format!(
-                        "{}{}",
-                        old.lines().map(|l| format!("-{l}\n")).collect::<String>(),
-                        new.lines().map(|l| format!("+{l}\n")).collect::<String>()
-                    )),
-                    _ => None,
-                },
-                _ => None,
-            };
-            Item {
-                changes: Some(vec![FileChange {
-                    path,
-                    kind: if name == "Write" {
-                        "add".into()
-                    } else {
-                        "update".into()
-                    },
-                    diff,
-                }]),
-                tool: Some(name.to_string()),
-                ..Item::new(ItemType::FileChange)
-            }
-        }
-        "WebSearch" => Item {
-            text: s(input, "query"),
-            ..Item::new(ItemType::WebSearch)
-        },
-        other => Item {
-            tool: Some(other.to_string()),
-            text: Some(input.to_string()),
-            ..Item::new(ItemType::ToolCall)
-        },
-    }
-}
-
-fn tool_result_text(block: &Value) -> String {
-    match block.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
     }
 }
 
@@ -144,53 +82,6 @@ fn progress(message: String, item_id: Option<String>) -> Option<Vec<ProviderEven
         EventBody::ItemProgress(ItemProgress { message }),
         item_id,
     )])
-}
-
-/// The questions of an `AskUserQuestion` tool use (`{questions:[{question, header, options,
-/// multiSelect}]}`); Claude keys answers by question text, baton by an id made from the index.
-pub fn ask_user_questions(input: &Value) -> Vec<InputQuestion> {
-    input
-        .get("questions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, q)| InputQuestion {
-            id: format!("q{}", i + 1),
-            question: s(q, "question").unwrap_or_default(),
-            header: s(q, "header"),
-            options: crate::provider::input_options(q.get("options")),
-            multi_select: q
-                .get("multiSelect")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            // Claude's question UI always offers "Other" with free text.
-            allow_other: true,
-            secret: false,
-        })
-        .collect()
-}
-
-/// The todo list of a `TodoWrite` tool use as a plan.
-pub fn todo_plan(input: &Value) -> TurnPlan {
-    let steps = input
-        .get("todos")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|t| PlanStep {
-            text: s(t, "content").unwrap_or_default(),
-            status: match t.get("status").and_then(Value::as_str) {
-                Some("completed") => PlanStepStatus::Completed,
-                Some("in_progress") => PlanStepStatus::InProgress,
-                _ => PlanStepStatus::Pending,
-            },
-        })
-        .collect();
-    TurnPlan {
-        steps,
-        explanation: None,
-    }
 }
 
 /// The messages baton maps; `None` for the rest. The coverage test checks this against the
@@ -614,22 +505,6 @@ fn result_error(msg: &Value) -> String {
         Some(status) => format!("claude turn failed: {reason} (HTTP {status})"),
         None => format!("claude turn failed: {reason}"),
     }
-}
-
-fn bash_exit_code(result: Option<&Value>, is_error: bool) -> Option<i64> {
-    let r = result?;
-    if let Some(code) = r
-        .get("exitCode")
-        .or_else(|| r.get("exit_code"))
-        .and_then(Value::as_i64)
-    {
-        return Some(code);
-    }
-    // Claude reports a finished command by its output; a non-error result ran to completion.
-    (r.get("stdout").is_some()
-        && !is_error
-        && r.get("interrupted").and_then(Value::as_bool) != Some(true))
-    .then_some(0)
 }
 
 #[cfg(test)]

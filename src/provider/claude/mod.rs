@@ -15,6 +15,7 @@ pub mod coverage;
 pub(crate) mod mapping;
 mod permissions;
 mod process;
+mod tools;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
