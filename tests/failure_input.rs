@@ -166,6 +166,11 @@ async fn response_to(b: &mut Baton, id: &Value) -> (Value, Vec<Value>) {
         if &msg["id"] == id && msg.get("method").is_none() {
             return (msg, others);
         }
+        // A fresh database has no provider probes cached: the background probe after
+        // `initialize` reports its result whenever it finishes. It answers nothing sent here.
+        if msg["method"] == "provider/changed" {
+            continue;
+        }
         others.push(msg);
     }
 }
