@@ -36,6 +36,17 @@ H.run('chat', function()
   H.ok(H.has('> second line\n> third line'), 'the selected lines in the prompt')
   H.ok(H.has('mock reply to: explain this'), 'the answer')
 
+  -- baton answered `initialize` from its (empty) probe cache; the versions arrive with the
+  -- background probe's `provider/changed`.
+  H.ok(vim.wait(15000, function()
+    local server = require('baton.client').server or {}
+    for _, p in ipairs(server.providers or {}) do
+      if p.id == 'codex' and p.version then
+        return true
+      end
+    end
+    return false
+  end, 50), 'provider/changed brought the versions')
   vim.cmd('checkhealth baton')
   local health = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
   H.ok(health:find('version 0.', 1, true), 'checkhealth shows the version: ' .. health)

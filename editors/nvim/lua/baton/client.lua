@@ -34,6 +34,10 @@ local function on_notification(method, params)
       require('baton.approval').withdraw(data.requestId, data.by)
     end
     require('baton.threads').on_event(params)
+  elseif method == 'provider/changed' and M.server then
+    -- A background probe (baton answers `initialize` from its cache) found versions or problems
+    -- that differ from what `initialize` said: keep the list `:checkhealth` and completion use.
+    M.server.providers = params.providers
   end
 end
 

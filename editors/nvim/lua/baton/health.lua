@@ -26,7 +26,7 @@ function M.check()
   for _, p in ipairs(info.providers or {}) do
     local kind = p.kind and p.kind ~= p.id and (' [' .. p.kind .. ']') or ''
     if p.available then
-      health.ok(('%s%s %s (%s)'):format(p.id, kind, p.version or '', p.path or ''))
+      health.ok(('%s%s %s (%s)'):format(p.id, kind, p.version or '(version not probed yet)', p.path or ''))
     else
       health.warn(('%s%s unavailable: %s'):format(p.id, kind, p.error or '?'))
     end
