@@ -7,11 +7,54 @@
 //! closed sink is a `decline` (approvals) or a cancel (questions): the agent always gets exactly
 //! one answer.
 
-use baton_protocol::{ApprovalDecision, InputQuestion, InputResponse};
+use baton_protocol::{
+    ApprovalDecision, ApprovalKind, InputQuestion, InputResponse, Item, ItemType,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::{ApprovalAsk, EventSink, ProviderEvent};
+
+impl ApprovalAsk {
+    /// The approval the editor is shown for a tool call, from the item the call maps to.
+    /// `tool` is the agent's own name for the tool, when it has one worth showing (Claude's
+    /// `Write`, `WebFetch`, ...): it becomes the verb of the title.
+    pub fn for_item(item: Item, tool: Option<&str>) -> Self {
+        let kind = match item.item_type {
+            ItemType::Command => ApprovalKind::Command,
+            ItemType::FileChange => ApprovalKind::FileChange,
+            _ => ApprovalKind::Other,
+        };
+        let text = item.text.clone().filter(|t| !t.is_empty());
+        let title = match kind {
+            ApprovalKind::Command => {
+                format!("Run `{}`", item.command.as_deref().unwrap_or("a command"))
+            }
+            ApprovalKind::FileChange => {
+                let verb = tool.unwrap_or("Change");
+                match item.changes.as_deref() {
+                    Some([one]) => format!("{verb} {}", one.path),
+                    Some(many) if !many.is_empty() => format!("{verb} {} files", many.len()),
+                    _ => text.unwrap_or_else(|| "Apply a file change".into()),
+                }
+            }
+            ApprovalKind::Other => match tool {
+                Some(t) => format!("Use {t}"),
+                None => text
+                    .or_else(|| item.tool.clone())
+                    .unwrap_or_else(|| "Allow a tool call".into()),
+            },
+        };
+        ApprovalAsk {
+            kind,
+            title,
+            command: item.command,
+            cwd: item.cwd,
+            changes: item.changes,
+            reason: None,
+        }
+    }
+}
 
 /// Asks the editor to approve; `answer` gets the decision (`Decline` when nobody can answer).
 /// `raw` (the provider's request, when the editor asked for raw messages) becomes `data.raw`

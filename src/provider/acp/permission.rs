@@ -9,46 +9,14 @@ use agent_client_protocol_schema::v1::{
     PermissionOption, PermissionOptionKind, RequestPermissionOutcome, RequestPermissionResponse,
     SelectedPermissionOutcome,
 };
-use baton_protocol::{ApprovalDecision, ApprovalKind, Item, ItemType};
+use baton_protocol::{ApprovalDecision, Item};
 use serde_json::Value;
 
 use crate::provider::ApprovalAsk;
 
 /// The approval to put to the editor for a tool call the agent wants to run.
 pub fn ask(item: Item) -> ApprovalAsk {
-    let kind = match item.item_type {
-        ItemType::Command => ApprovalKind::Command,
-        ItemType::FileChange => ApprovalKind::FileChange,
-        _ => ApprovalKind::Other,
-    };
-    let title = match kind {
-        ApprovalKind::Command => {
-            format!("Run `{}`", item.command.as_deref().unwrap_or("a command"))
-        }
-        ApprovalKind::FileChange => match item.changes.as_deref() {
-            Some([one]) => format!("Change {}", one.path),
-            Some(many) if !many.is_empty() => format!("Change {} files", many.len()),
-            _ => item
-                .text
-                .clone()
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "Apply a file change".into()),
-        },
-        ApprovalKind::Other => item
-            .text
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or_else(|| item.tool.clone())
-            .unwrap_or_else(|| "Allow a tool call".into()),
-    };
-    ApprovalAsk {
-        kind,
-        title,
-        command: item.command,
-        cwd: item.cwd,
-        changes: item.changes,
-        reason: None,
-    }
+    ApprovalAsk::for_item(item, None)
 }
 
 /// The option kinds a decision may pick, best first.
@@ -94,6 +62,7 @@ pub fn outcome(options: &[PermissionOption], decision: ApprovalDecision) -> Valu
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use baton_protocol::{ApprovalKind, ItemType};
     use serde_json::json;
 
     use super::*;

@@ -1,7 +1,7 @@
 //! Claude's `can_use_tool` requests: approvals for tools, and `AskUserQuestion` as a question to
 //! the editor. Both go through the round trip of [`crate::provider::ask`].
 
-use baton_protocol::{ApprovalDecision, ApprovalKind, InputResponse, ItemType};
+use baton_protocol::{ApprovalDecision, InputResponse};
 use serde_json::{Value, json};
 
 use super::{ClaudeSession, coverage, lock, mapping};
@@ -84,35 +84,12 @@ impl ClaudeSession {
 
 /// What the editor is shown for a tool claude wants to use.
 fn tool_ask(tool: &str, input: &Value, request: &Value) -> ApprovalAsk {
-    let item = mapping::tool_item(tool, input);
-    let kind = match item.item_type {
-        ItemType::Command => ApprovalKind::Command,
-        ItemType::FileChange => ApprovalKind::FileChange,
-        _ => ApprovalKind::Other,
-    };
-    let title = match kind {
-        ApprovalKind::Command => {
-            format!("Run `{}`", item.command.as_deref().unwrap_or("a command"))
-        }
-        ApprovalKind::FileChange => format!(
-            "{tool} {}",
-            item.changes
-                .as_ref()
-                .and_then(|c| c.first())
-                .map(|c| c.path.as_str())
-                .unwrap_or("a file")
-        ),
-        ApprovalKind::Other => format!("Use {tool}"),
-    };
     ApprovalAsk {
-        kind,
-        title,
-        command: item.command.clone(),
         cwd: None,
-        changes: item.changes.clone(),
         reason: request
             .get("description")
             .and_then(Value::as_str)
             .map(str::to_string),
+        ..ApprovalAsk::for_item(mapping::tool_item(tool, input), Some(tool))
     }
 }
