@@ -219,9 +219,15 @@ async fn streamed_text_equals_the_final_text(p: Provider) {
         .request("thread/read", json!({"threadId": id}))
         .await
         .unwrap();
-    // An event committed after the read's query may be notified before its reply arrives: the
-    // replay is compared with what was live up to the read's lastSeq.
+    // Appends and the read race: an event committed after the read's query may be notified
+    // before its reply arrives, and one the read saw may still be on its way to the editor
+    // (notified in order right after its commit). The replay is compared with what was live up
+    // to the read's lastSeq, once that has arrived.
     let last_seq = read["thread"]["lastSeq"].as_i64().unwrap();
+    b.wait_event(Duration::from_secs(10), |e| {
+        e["threadId"] == id.as_str() && e["seq"].as_i64() == Some(last_seq)
+    })
+    .await;
     let live: Vec<Value> = b
         .events()
         .into_iter()
