@@ -57,19 +57,8 @@ impl Editor {
 
     /// Notifies an event without consulting the follows (the poller's path).
     pub async fn notify_event(&self, event: &Event, raw: Option<Value>) {
-        let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
-            Some(raw) => match serde_json::to_value(event) {
-                Ok(mut v) => {
-                    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
-                        data.insert("raw".into(), raw);
-                    }
-                    self.peer.notify("thread/event", v).await
-                }
-                Err(e) => {
-                    tracing::error!("cannot serialise event: {e}");
-                    return;
-                }
-            },
+        let result = match self.with_raw(event, raw) {
+            Some(v) => self.peer.notify("thread/event", v).await,
             None => self.peer.notify_typed("thread/event", event).await,
         };
         if let Err(e) = result {
@@ -84,24 +73,26 @@ impl Editor {
         if !self.follows.claim_live(event) {
             return;
         }
-        let result = match raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed)) {
-            Some(raw) => match serde_json::to_value(event) {
-                Ok(mut v) => {
-                    if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
-                        data.insert("raw".into(), raw);
-                    }
-                    self.peer.notify_blocking("thread/event", &v)
-                }
-                Err(e) => {
-                    tracing::error!("cannot serialise event: {e}");
-                    return;
-                }
-            },
+        let result = match self.with_raw(event, raw) {
+            Some(v) => self.peer.notify_blocking("thread/event", &v),
             None => self.peer.notify_blocking("thread/event", event),
         };
         if let Err(e) = result {
             tracing::debug!("editor gone, event not notified: {e}");
         }
+    }
+
+    /// The event as JSON with the provider's message in `data.raw`, when the editor asked for raw
+    /// messages and there is one; `None` means the event goes out as it is (typed, no copy).
+    fn with_raw(&self, event: &Event, raw: Option<Value>) -> Option<Value> {
+        let raw = raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed))?;
+        let mut v = serde_json::to_value(event)
+            .map_err(|e| tracing::error!("cannot serialise event: {e}; sent without raw"))
+            .ok()?;
+        if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
+            data.insert("raw".into(), raw);
+        }
+        Some(v)
     }
 
     /// Tells the editor the provider list changed (`provider/changed`).
