@@ -79,12 +79,17 @@ impl Follows {
     /// Called by the live path (an actor of this process) before it notifies `ev`: true when it
     /// should notify it, false when the poller will (or did).
     pub fn claim_live(&self, ev: &Event) -> bool {
+        self.claim_live_seq(&ev.thread_id, ev.seq)
+    }
+
+    /// [`Follows::claim_live`] by the event's thread and seq.
+    pub fn claim_live_seq(&self, thread_id: &str, seq: i64) -> bool {
         let claimed = {
             let mut map = self.lock();
-            match map.get_mut(&ev.thread_id) {
+            match map.get_mut(thread_id) {
                 None => return true,
-                Some(c) if !c.sending && ev.seq == c.seq + 1 => {
-                    c.seq = ev.seq;
+                Some(c) if !c.sending && seq == c.seq + 1 => {
+                    c.seq = seq;
                     true
                 }
                 Some(_) => false,

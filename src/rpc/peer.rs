@@ -277,10 +277,9 @@ impl Peer {
         self.send(bytes).await
     }
 
-    /// [`Peer::notify_typed`] from a thread outside the async runtime (the store's thread),
-    /// blocking while the writer's queue is full (backpressure).
-    pub fn notify_blocking<P: Serialize>(&self, method: &str, params: &P) -> Result<(), RpcError> {
-        let bytes = typed_notification(method, params)?;
+    /// Sends a message serialised by the caller (a complete JSON-RPC notification) from a thread
+    /// outside the async runtime, blocking while the writer's queue is full (backpressure).
+    pub fn send_blocking(&self, bytes: Vec<u8>) -> Result<(), RpcError> {
         self.out
             .blocking_send(Outgoing::Message(bytes))
             .map_err(|_| RpcError::disconnected())

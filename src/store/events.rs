@@ -28,6 +28,52 @@ pub fn append(
     Ok(ev)
 }
 
+/// An event ready for the `events` table: its body already serialised and its time taken, by
+/// the caller, so the store's thread only inserts it. The seq is the store's to assign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    pub provider: ProviderId,
+    pub turn_id: Option<String>,
+    pub item_id: Option<String>,
+    pub type_name: &'static str,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// The body's `data` as JSON text (see [`encode_data`]).
+    pub data: String,
+}
+
+impl EncodedEvent {
+    /// Serialises `body`, stamped now.
+    pub fn new(
+        provider: ProviderId,
+        turn_id: Option<String>,
+        item_id: Option<String>,
+        body: &EventBody,
+    ) -> Result<EncodedEvent> {
+        Ok(EncodedEvent {
+            provider,
+            turn_id,
+            item_id,
+            type_name: body.type_name(),
+            at: now_ms(),
+            data: encode_data(body)?,
+        })
+    }
+
+    /// The event as the log holds it, once the store gave it `seq`.
+    pub fn into_event(self, thread_id: &str, seq: i64, body: EventBody) -> Event {
+        Event {
+            thread_id: thread_id.to_string(),
+            seq,
+            provider: self.provider,
+            at: self.at,
+            turn_id: self.turn_id,
+            item_id: self.item_id,
+            body,
+        }
+    }
+}
+
 /// Appends events inside one batch of the worker. The seq of a thread is claimed from its row
 /// the first time the batch appends to it and counted here after that; [`Appender::flush`]
 /// writes the rows back (`last_seq`, `updated_at`, `last_seen_at`), once per thread.
@@ -50,8 +96,18 @@ impl Appender {
         body: EventBody,
     ) -> Result<Event> {
         // Serialise before writing anything, so a body that cannot be stored changes nothing.
-        let data = encode_data(&body)?;
-        let now = now_ms();
+        let ev = EncodedEvent::new(provider, turn_id, item_id, &body)?;
+        let seq = self.append_encoded(c, thread_id, &ev)?;
+        Ok(ev.into_event(thread_id, seq, body))
+    }
+
+    /// Appends one serialised event and returns its seq (the hot path: one `INSERT`).
+    pub fn append_encoded(
+        &mut self,
+        c: &Connection,
+        thread_id: &str,
+        ev: &EncodedEvent,
+    ) -> Result<i64> {
         let last = match self.threads.get(thread_id) {
             Some((seq, _)) => *seq,
             // Also proves the thread exists; within the worker's transaction no one else can
@@ -70,28 +126,20 @@ impl Appender {
         .execute(params![
             thread_id,
             seq,
-            body.type_name(),
-            now,
-            provider.as_str(),
-            turn_id,
-            item_id,
-            data
+            ev.type_name,
+            ev.at,
+            ev.provider.as_str(),
+            ev.turn_id,
+            ev.item_id,
+            ev.data
         ])?;
         match self.threads.get_mut(thread_id) {
-            Some(entry) => *entry = (seq, now),
+            Some(entry) => *entry = (seq, ev.at),
             None => {
-                self.threads.insert(thread_id.to_string(), (seq, now));
+                self.threads.insert(thread_id.to_string(), (seq, ev.at));
             }
         }
-        Ok(Event {
-            thread_id: thread_id.to_string(),
-            seq,
-            provider,
-            at: now,
-            turn_id,
-            item_id,
-            body,
-        })
+        Ok(seq)
     }
 
     /// Writes the thread rows of the appends so far and forgets them, so that the next append

@@ -28,6 +28,7 @@ use baton_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+pub use events::EncodedEvent;
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 pub use worker::AfterCommit;
@@ -221,37 +222,33 @@ impl Store {
         item_id: Option<String>,
         body: EventBody,
     ) -> Result<Event> {
+        let event = EncodedEvent::new(provider, turn_id, item_id, &body)?;
         let (tx, rx) = oneshot::channel();
         let done: AfterCommit = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        self.append_then(thread_id, provider, turn_id, item_id, body, done)
-            .await?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.append_then(thread_id, event.clone(), done).await?;
+        let seq = rx.await.map_err(|_| StoreError::Closed)??;
+        Ok(event.into_event(thread_id, seq, body))
     }
 
-    /// Queues an append without waiting for its commit: `then` gets the committed event (or
-    /// the error) on the store thread, after the commit, in the order appends were queued.
-    /// Waits only for room in the store's queue (backpressure). The streaming hot path: a
-    /// thread's deltas are persisted in batches and notified from `then`, while the caller
-    /// goes on to the next provider event. An `Err` here means the store is closed and `then`
-    /// was dropped unrun.
+    /// Queues an append of an event serialised by the caller ([`EncodedEvent::new`], so that
+    /// the store's thread only inserts it) without waiting for its commit: `then` gets the
+    /// event's seq (or the error) on the store thread, after the commit, in the order appends
+    /// were queued. Waits only for room in the store's queue (backpressure). The streaming hot
+    /// path: a thread's deltas are persisted in batches and notified from `then`, while the
+    /// caller goes on to the next provider event. An `Err` here means the store is closed and
+    /// `then` was dropped unrun.
     pub async fn append_then(
         &self,
         thread_id: &str,
-        provider: ProviderId,
-        turn_id: Option<String>,
-        item_id: Option<String>,
-        body: EventBody,
+        event: EncodedEvent,
         then: AfterCommit,
     ) -> Result<()> {
         self.tx
             .send(Op::Append {
                 thread_id: thread_id.to_string(),
-                provider,
-                turn_id,
-                item_id,
-                body,
+                event,
                 done: then,
             })
             .await

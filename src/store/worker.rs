@@ -17,18 +17,19 @@
 
 use std::sync::mpsc::{Receiver as SyncReceiver, SyncSender, TrySendError};
 
-use baton_protocol::{Event, EventBody, ProviderId, Thread};
+use baton_protocol::{Event, Thread};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::events::EncodedEvent;
 use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
 use super::{ThreadUpdate, events, leases, probes, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-/// Receives an append's committed event (or why there is none), on the store thread, after the
-/// commit of its batch. It must not block for long: the next batch waits for it.
-pub type AfterCommit = Box<dyn FnOnce(Result<Event>) + Send>;
+/// Receives the seq of an append's committed event (or why there is none), on the store thread,
+/// after the commit of its batch. It must not block for long: the next batch waits for it.
+pub type AfterCommit = Box<dyn FnOnce(Result<i64>) + Send>;
 
 /// One command for the worker; each carries the oneshot (or callback) its result goes to.
 pub enum Op {
@@ -43,10 +44,7 @@ pub enum Op {
     UpdateThread(String, ThreadUpdate, Reply<Thread>),
     Append {
         thread_id: String,
-        provider: ProviderId,
-        turn_id: Option<String>,
-        item_id: Option<String>,
-        body: EventBody,
+        event: EncodedEvent,
         done: AfterCommit,
     },
     ReadEvents {
@@ -165,13 +163,10 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
             Op::Flush(reply) => flushes.push(reply),
             Op::Append {
                 thread_id,
-                provider,
-                turn_id,
-                item_id,
-                body,
+                event,
                 done: then,
             } => {
-                let result = appender.append(&tx, &thread_id, provider, turn_id, item_id, body);
+                let result = appender.append_encoded(&tx, &thread_id, &event);
                 done.push(Box::new(move |tx_failed| then(settle(tx_failed, result))));
             }
             op => {

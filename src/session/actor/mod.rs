@@ -41,7 +41,7 @@ use tokio::time::Instant;
 use super::{ActorHandle, Context, Sessions, store_error};
 use crate::provider::{ProviderError, ProviderEvent, Session};
 use crate::rpc::RpcError;
-use crate::store::{AfterCommit, ThreadUpdate};
+use crate::store::{AfterCommit, EncodedEvent, ThreadUpdate};
 use asks::{PendingApproval, PendingInput};
 pub use dispatch::Command;
 
@@ -204,22 +204,42 @@ impl Actor {
     async fn stream(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
         let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
         let provider: ProviderId = self.thread.provider.clone();
+        let event = match EncodedEvent::new(provider, turn_id, item_id, &body) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::error!(thread = %self.thread.id, "event not persisted: {e}");
+                return;
+            }
+        };
+        // Serialised here, off the store's thread, which only writes the seq in.
+        let frame = self
+            .ctx
+            .editor
+            .frame(&self.thread.id, &event, raw.as_ref())
+            .map_err(|e| tracing::error!(thread = %self.thread.id, "event not notified: {e}"))
+            .ok();
+        let at = event.at;
         let editor = self.ctx.editor.clone();
+        let thread_id = self.thread.id.clone();
         let then: AfterCommit = Box::new(move |r| match r {
-            Ok(ev) => editor.event_blocking(&ev, raw),
-            Err(e) => tracing::error!("event not persisted: {e}"),
+            Ok(seq) => {
+                if let Some(frame) = frame {
+                    editor.send_frame_blocking(&thread_id, frame, seq);
+                }
+            }
+            Err(e) => tracing::error!(thread = %thread_id, "event not persisted: {e}"),
         });
         match self
             .ctx
             .store
-            .append_then(&self.thread.id, provider, turn_id, item_id, body, then)
+            .append_then(&self.thread.id, event, then)
             .await
         {
             Ok(()) => {
                 // The actor is its thread's only appender, so the seq the store assigns is the
                 // next one; the next awaited update brings the row itself anyway.
                 self.thread.last_seq += 1;
-                self.thread.updated_at = crate::store::now_ms();
+                self.thread.updated_at = self.thread.updated_at.max(at);
             }
             Err(e) => tracing::error!(thread = %self.thread.id, "event not persisted: {e}"),
         }

@@ -14,8 +14,13 @@ use baton_protocol::{
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+mod frame;
+
+pub use frame::EventFrame;
+
 use crate::follow::Follows;
 use crate::rpc::Peer;
+use crate::store::EncodedEvent;
 
 /// Settings the editor may change in `initialize`.
 #[derive(Debug, Default)]
@@ -66,18 +71,27 @@ impl Editor {
         }
     }
 
-    /// [`Editor::event`] from the store's thread, right after the event's commit (the
-    /// streaming path, see `Store::append_then`). Blocks while the editor's queue is full.
-    pub fn event_blocking(&self, event: &Event, raw: Option<Value>) {
+    /// The `thread/event` notification of an event about to be appended (the streaming path,
+    /// see `Store::append_then`), with the raw provider message when the editor asked for it;
+    /// [`Editor::send_frame_blocking`] sends it once the store gave the event its seq.
+    pub fn frame(
+        &self,
+        thread_id: &str,
+        event: &EncodedEvent,
+        raw: Option<&Value>,
+    ) -> std::io::Result<EventFrame> {
+        let raw = raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed));
+        EventFrame::new(thread_id, event, raw)
+    }
+
+    /// Notifies a framed event from the store's thread, right after its commit. Blocks while
+    /// the editor's queue is full.
+    pub fn send_frame_blocking(&self, thread_id: &str, frame: EventFrame, seq: i64) {
         // A followed thread's event may be the poller's to notify, as in `event`.
-        if !self.follows.claim_live(event) {
+        if !self.follows.claim_live_seq(thread_id, seq) {
             return;
         }
-        let result = match self.with_raw(event, raw) {
-            Some(v) => self.peer.notify_blocking("thread/event", &v),
-            None => self.peer.notify_blocking("thread/event", event),
-        };
-        if let Err(e) = result {
+        if let Err(e) = self.peer.send_blocking(frame.with_seq(seq)) {
             tracing::debug!("editor gone, event not notified: {e}");
         }
     }

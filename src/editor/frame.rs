@@ -1,0 +1,98 @@
+//! `thread/event` notifications serialised ahead of their commit.
+//!
+//! A streamed event's notification is built on the actor's task from the event's stored form
+//! ([`EncodedEvent`]: the body's `data` JSON is serialised once, for the log and the editor
+//! alike), leaving out only the seq, which the store assigns when it commits. On the store's
+//! thread, after the commit, the seq is written into its place and the bytes go to the writer:
+//! the store's thread serialises nothing. The bytes are exactly what serde makes of the
+//! [`Event`](baton_protocol::Event) (with `data.raw` when the editor asked for raw messages),
+//! which the tests check.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::store::EncodedEvent;
+
+/// The JSON-RPC head of every `thread/event` notification, up to its params' first member.
+const HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"thread/event","params":{"threadId":"#;
+
+/// A `thread/event` notification but for its seq.
+#[derive(Debug)]
+pub struct EventFrame {
+    bytes: Vec<u8>,
+    /// Where the seq's digits go.
+    seq_at: usize,
+}
+
+impl EventFrame {
+    /// The notification of `ev` on `thread_id`, with `raw` as `data.raw` when given (and the
+    /// data is an object, as every event's is).
+    pub fn new(
+        thread_id: &str,
+        ev: &EncodedEvent,
+        raw: Option<&Value>,
+    ) -> std::io::Result<EventFrame> {
+        let ids = thread_id.len()
+            + ev.turn_id.as_ref().map_or(0, String::len)
+            + ev.item_id.as_ref().map_or(0, String::len);
+        let mut b = Vec::with_capacity(HEAD.len() + 128 + ids + ev.data.len());
+        b.extend_from_slice(HEAD);
+        serde_json::to_writer(&mut b, thread_id)?;
+        b.extend_from_slice(b",\"seq\":");
+        let seq_at = b.len();
+        b.extend_from_slice(b",\"provider\":");
+        serde_json::to_writer(&mut b, &ev.provider)?;
+        write!(b, ",\"at\":{}", ev.at)?;
+        if let Some(turn) = &ev.turn_id {
+            b.extend_from_slice(b",\"turnId\":");
+            serde_json::to_writer(&mut b, turn)?;
+        }
+        if let Some(item) = &ev.item_id {
+            b.extend_from_slice(b",\"itemId\":");
+            serde_json::to_writer(&mut b, item)?;
+        }
+        b.extend_from_slice(b",\"type\":");
+        serde_json::to_writer(&mut b, ev.type_name)?;
+        b.extend_from_slice(b",\"data\":");
+        match raw.and_then(|r| with_raw(&ev.data, r)) {
+            Some(data) => b.extend_from_slice(&data),
+            None => b.extend_from_slice(ev.data.as_bytes()),
+        }
+        b.extend_from_slice(b"}}");
+        Ok(EventFrame { bytes: b, seq_at })
+    }
+
+    /// The whole notification, with `seq` in its place.
+    pub fn with_seq(mut self, seq: i64) -> Vec<u8> {
+        let mut digits = [0u8; 24];
+        let mut cursor = &mut digits[..];
+        // 24 bytes hold any i64.
+        let n = match write!(cursor, "{seq}") {
+            Ok(()) => 24 - cursor.len(),
+            Err(_) => 0,
+        };
+        self.bytes
+            .splice(self.seq_at..self.seq_at, digits[..n].iter().copied());
+        self.bytes
+    }
+}
+
+/// `data` with a last member `raw`; `None` when `data` is not an object.
+fn with_raw(data: &str, raw: &Value) -> Option<Vec<u8>> {
+    let inner = data.strip_prefix('{')?.strip_suffix('}')?;
+    let mut out = Vec::with_capacity(data.len() + 64);
+    out.push(b'{');
+    out.extend_from_slice(inner.as_bytes());
+    if !inner.trim().is_empty() {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"raw\":");
+    serde_json::to_writer(&mut out, raw).ok()?;
+    out.push(b'}');
+    Some(out)
+}
+
+#[cfg(test)]
+#[path = "frame_tests.rs"]
+mod tests;
