@@ -14,6 +14,7 @@ mod provider;
 mod rpc;
 mod server;
 mod session;
+mod stdio;
 mod store;
 
 use std::path::PathBuf;
@@ -144,7 +145,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -295,7 +296,7 @@ async fn serve(cli: &Cli) -> u8 {
         return 1;
     };
     tracing::info!(db = %path.display(), version = env!("CARGO_PKG_VERSION"), "baton serving on stdio");
-    let code = server::run(config, tokio::io::stdin(), tokio::io::stdout()).await;
+    let code = server::run(config, stdio::input(), stdio::output()).await;
     u8::try_from(code).unwrap_or(1)
 }
 

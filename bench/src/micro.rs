@@ -23,6 +23,8 @@ fn stamp(line: &Line) -> Option<u128> {
 pub struct Results {
     pub burst: usize,
     pub rates: Vec<f64>,
+    /// baton's CPU time per event over the bursts (user + system, every thread), µs.
+    pub cpu_us_per_event: f64,
     pub paced: usize,
     pub per_second: u64,
     pub latencies_us: Vec<f64>,
@@ -80,6 +82,7 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     let thread = start(&mut p)?;
     turn(&mut p, &thread, "BURST 1000")?;
     let mut rates = Vec::new();
+    let cpu_before = crate::proc::cpu_secs(p.pid());
     for _ in 0..runs {
         let seen = turn(&mut p, &thread, &format!("BURST {burst}"))?;
         if seen.len() != burst {
@@ -87,6 +90,8 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
         }
         rates.push(rate(&seen));
     }
+    let cpu_us_per_event =
+        (crate::proc::cpu_secs(p.pid()) - cpu_before) * 1e6 / (runs * burst).max(1) as f64;
     let seen = turn(&mut p, &thread, &format!("PACED {paced} {per_second}"))?;
     let latencies_us = seen
         .iter()
@@ -107,6 +112,7 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     Ok(Results {
         burst,
         rates,
+        cpu_us_per_event,
         paced,
         per_second,
         latencies_us,
@@ -126,6 +132,10 @@ pub fn print(r: &Results) {
         r.burst,
         r.rates.len(),
         median(&r.rates)
+    );
+    println!(
+        "| baton's CPU time per event in those bursts (all threads, user + system) | {:.2} µs |",
+        r.cpu_us_per_event
     );
     println!(
         "| {} threads bursting {} deltas each at once | {:.0} events/s |",

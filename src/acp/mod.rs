@@ -182,7 +182,8 @@ pub async fn run(config: ServerConfig, default_provider: String) -> i32 {
         read_framing: ReadFraming::Ndjson,
         ..PeerOptions::editor()
     };
-    let (client, mut incoming) = rpc::spawn(tokio::io::stdin(), tokio::io::stdout(), client_opts);
+    let (client, mut incoming) =
+        rpc::spawn(crate::stdio::input(), crate::stdio::output(), client_opts);
 
     let acp = Arc::new(Acp {
         client,
