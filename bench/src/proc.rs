@@ -27,7 +27,11 @@ pub fn wall_ns() -> u128 {
 pub struct Proc {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    rx: Receiver<Line>,
+    /// Lines in batches: the reader sends what it read each time its buffer ran dry, so the
+    /// harness costs one wake-up per batch rather than per line (it shares the cores it measures).
+    rx: Receiver<Vec<Line>>,
+    /// Lines received but not yet looked at.
+    held: std::collections::VecDeque<Line>,
     next_id: i64,
     /// When `spawn` was called.
     pub spawned: Instant,
@@ -54,17 +58,22 @@ impl Proc {
         std::thread::spawn(move || {
             let mut r = BufReader::with_capacity(1 << 16, stdout);
             let mut buf = String::new();
+            let mut batch = Vec::new();
             loop {
                 buf.clear();
                 match r.read_line(&mut buf) {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(batch);
+                        return;
+                    }
                     Ok(_) => {
-                        let line = Line {
+                        batch.push(Line {
                             at: Instant::now(),
                             wall_ns: wall_ns(),
                             text: buf.trim_end().to_string(),
-                        };
-                        if tx.send(line).is_err() {
+                        });
+                        // Nothing more is buffered: the next read may block, so hand over now.
+                        if r.buffer().is_empty() && tx.send(std::mem::take(&mut batch)).is_err() {
                             return;
                         }
                     }
@@ -75,6 +84,7 @@ impl Proc {
             child,
             stdin,
             rx,
+            held: Default::default(),
             next_id: 0,
             spawned,
             name: name.to_string(),
@@ -109,10 +119,17 @@ impl Proc {
     pub fn wait(&mut self, timeout: Duration, mut pred: impl FnMut(&Line) -> bool) -> Result<Line> {
         let deadline = Instant::now() + timeout;
         loop {
+            while let Some(line) = self.held.pop_front() {
+                if pred(&line) {
+                    return Ok(line);
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!("{}: timed out", self.name);
+            }
             match self.rx.recv_timeout(left) {
-                Ok(line) if pred(&line) => return Ok(line),
-                Ok(_) => {}
+                Ok(lines) => self.held.extend(lines),
                 Err(RecvTimeoutError::Timeout) => bail!("{}: timed out", self.name),
                 Err(RecvTimeoutError::Disconnected) => bail!("{}: output closed", self.name),
             }
@@ -156,6 +173,7 @@ impl Proc {
 
     /// Drops lines already read.
     pub fn drain(&mut self) {
+        self.held.clear();
         while self.rx.try_recv().is_ok() {}
     }
 

@@ -213,7 +213,7 @@ pub async fn run(config: ServerConfig, default_provider: String) -> i32 {
                         "session/new" | "session/load" | "session/resume"
                     );
                     let hint = params["sessionId"].as_str().map(str::to_string);
-                    let result = dispatch(&acp, &method, params).await;
+                    let result = dispatch(&acp, &method, params.into_value()).await;
                     let session = match &result {
                         Ok(v) if announce => v["sessionId"].as_str().map(str::to_string).or(hint),
                         _ => None,
@@ -227,7 +227,7 @@ pub async fn run(config: ServerConfig, default_provider: String) -> i32 {
             Incoming::Notification { method, params } => match method.as_str() {
                 "session/cancel" => {
                     let acp = acp.clone();
-                    tokio::spawn(async move { prompt::cancel(&acp, params).await });
+                    tokio::spawn(async move { prompt::cancel(&acp, params.into_value()).await });
                 }
                 other => tracing::debug!(method = other, "ignoring notification"),
             },

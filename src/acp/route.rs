@@ -20,7 +20,7 @@ pub async fn run(acp: Arc<Acp>, mut incoming: mpsc::Receiver<Incoming>) {
     while let Some(msg) = incoming.recv().await {
         match msg {
             Incoming::Notification { method, params } if method == "thread/event" => {
-                event(&acp, params).await;
+                event(&acp, params.into_value()).await;
             }
             Incoming::Notification { method, .. } => {
                 tracing::debug!(method, "ignoring a server notification");
@@ -29,8 +29,8 @@ pub async fn run(acp: Arc<Acp>, mut incoming: mpsc::Receiver<Incoming>) {
                 let acp = acp.clone();
                 tokio::spawn(async move {
                     let result = match method.as_str() {
-                        "approval/request" => permission::approval(&acp, params).await,
-                        "input/request" => permission::input(&acp, params).await,
+                        "approval/request" => permission::approval(&acp, params.into_value()).await,
+                        "input/request" => permission::input(&acp, params.into_value()).await,
                         other => Err(RpcError::method_not_found(other)),
                     };
                     if let Err(e) = acp.baton.respond(id, result).await {

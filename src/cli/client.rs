@@ -77,10 +77,13 @@ impl Server {
                 .ok()??;
             match msg {
                 Incoming::Notification { method, params } if method == "thread/event" => {
-                    return Some(Message::Event(params));
+                    return Some(Message::Event(params.into_value()));
                 }
                 Incoming::Request { id, method, params } if method == "approval/request" => {
-                    return Some(Message::Approval { id, params });
+                    return Some(Message::Approval {
+                        id,
+                        params: params.into_value(),
+                    });
                 }
                 Incoming::Request { id, .. } => {
                     let _ = self

@@ -2,9 +2,9 @@
 //!
 //! A streamed event's notification is built on the actor's task from the event's stored form
 //! ([`EncodedEvent`]: the body's `data` JSON is serialised once, for the log and the editor
-//! alike), leaving out only the seq, which the store assigns when it commits. On the store's
-//! thread, after the commit, the seq is written into its place and the bytes go to the writer:
-//! the store's thread serialises nothing. The bytes are exactly what serde makes of the
+//! alike), leaving out only the seq and the time, which the store assigns. On the store's
+//! thread, after the commit, the two numbers are written into their places and the bytes go to
+//! the writer: the store's thread serialises nothing. The bytes are exactly what serde makes of the
 //! [`Event`](baton_protocol::Event) (with `data.raw` when the editor asked for raw messages),
 //! which the tests check.
 
@@ -12,17 +12,19 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::store::EncodedEvent;
+use crate::store::{EncodedEvent, Stamp};
 
 /// The JSON-RPC head of every `thread/event` notification, up to its params' first member.
 const HEAD: &[u8] = br#"{"jsonrpc":"2.0","method":"thread/event","params":{"threadId":"#;
 
-/// A `thread/event` notification but for its seq.
+/// A `thread/event` notification but for its seq and time.
 #[derive(Debug)]
 pub struct EventFrame {
     bytes: Vec<u8>,
     /// Where the seq's digits go.
     seq_at: usize,
+    /// Where the time's digits go.
+    at_at: usize,
 }
 
 impl EventFrame {
@@ -43,7 +45,8 @@ impl EventFrame {
         let seq_at = b.len();
         b.extend_from_slice(b",\"provider\":");
         serde_json::to_writer(&mut b, &ev.provider)?;
-        write!(b, ",\"at\":{}", ev.at)?;
+        b.extend_from_slice(b",\"at\":");
+        let at_at = b.len();
         if let Some(turn) = &ev.turn_id {
             b.extend_from_slice(b",\"turnId\":");
             serde_json::to_writer(&mut b, turn)?;
@@ -60,22 +63,31 @@ impl EventFrame {
             None => b.extend_from_slice(ev.data.as_bytes()),
         }
         b.extend_from_slice(b"}}");
-        Ok(EventFrame { bytes: b, seq_at })
+        Ok(EventFrame {
+            bytes: b,
+            seq_at,
+            at_at,
+        })
     }
 
-    /// The whole notification, with `seq` in its place.
-    pub fn with_seq(mut self, seq: i64) -> Vec<u8> {
-        let mut digits = [0u8; 24];
-        let mut cursor = &mut digits[..];
-        // 24 bytes hold any i64.
-        let n = match write!(cursor, "{seq}") {
-            Ok(()) => 24 - cursor.len(),
-            Err(_) => 0,
-        };
-        self.bytes
-            .splice(self.seq_at..self.seq_at, digits[..n].iter().copied());
+    /// The whole notification, with the stamp's numbers in their places.
+    pub fn stamped(mut self, stamp: Stamp) -> Vec<u8> {
+        // The later place first, so that the earlier one stays where it is.
+        insert_number(&mut self.bytes, self.at_at, stamp.at);
+        insert_number(&mut self.bytes, self.seq_at, stamp.seq);
         self.bytes
     }
+}
+
+fn insert_number(bytes: &mut Vec<u8>, at: usize, n: i64) {
+    let mut digits = [0u8; 24];
+    let mut cursor = &mut digits[..];
+    // 24 bytes hold any i64.
+    let len = match write!(cursor, "{n}") {
+        Ok(()) => 24 - cursor.len(),
+        Err(_) => 0,
+    };
+    bytes.splice(at..at, digits[..len].iter().copied());
 }
 
 /// `data` with a last member `raw`; `None` when `data` is not an object.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::EventFrame;
 use crate::provider::ProviderEvent;
 use crate::provider::codex::mapping::map_notification;
-use crate::store::EncodedEvent;
+use crate::store::{EncodedEvent, Stamp};
 
 /// What serde makes of the event's notification, the way the awaited path sends it.
 fn expected(event: &Event, raw: Option<&Value>) -> Vec<u8> {
@@ -24,8 +24,12 @@ fn expected(event: &Event, raw: Option<&Value>) -> Vec<u8> {
 }
 
 fn check(thread_id: &str, seq: i64, ev: &EncodedEvent, body: &EventBody, raw: Option<&Value>) {
-    let framed = EventFrame::new(thread_id, ev, raw).unwrap().with_seq(seq);
-    let event = ev.clone().into_event(thread_id, seq, body.clone());
+    let stamp = Stamp {
+        seq,
+        at: 1_764_000_000_000 + seq % 1000,
+    };
+    let framed = EventFrame::new(thread_id, ev, raw).unwrap().stamped(stamp);
+    let event = ev.clone().into_event(thread_id, stamp, body.clone());
     assert_eq!(
         String::from_utf8(framed).unwrap(),
         String::from_utf8(expected(&event, raw)).unwrap()
@@ -107,8 +111,9 @@ fn raw_is_left_out_of_data_that_is_not_an_object() {
     ev.data = "[1,2]".into();
     let framed = EventFrame::new("t", &ev, Some(&json!({"m": 1})))
         .unwrap()
-        .with_seq(3);
+        .stamped(Stamp { seq: 3, at: -5 });
     let v: Value = serde_json::from_slice(&framed).unwrap();
     assert_eq!(v["params"]["data"], json!([1, 2]));
     assert_eq!(v["params"]["seq"], 3);
+    assert_eq!(v["params"]["at"], -5);
 }

@@ -20,7 +20,7 @@ pub use frame::EventFrame;
 
 use crate::follow::Follows;
 use crate::rpc::Peer;
-use crate::store::EncodedEvent;
+use crate::store::{EncodedEvent, Stamp};
 
 /// Settings the editor may change in `initialize`.
 #[derive(Debug, Default)]
@@ -86,12 +86,12 @@ impl Editor {
 
     /// Notifies a framed event from the store's thread, right after its commit. Blocks while
     /// the editor's queue is full.
-    pub fn send_frame_blocking(&self, thread_id: &str, frame: EventFrame, seq: i64) {
+    pub fn send_frame_blocking(&self, thread_id: &str, frame: EventFrame, stamp: Stamp) {
         // A followed thread's event may be the poller's to notify, as in `event`.
-        if !self.follows.claim_live_seq(thread_id, seq) {
+        if !self.follows.claim_live_seq(thread_id, stamp.seq) {
             return;
         }
-        if let Err(e) = self.peer.send_blocking(frame.with_seq(seq)) {
+        if let Err(e) = self.peer.send_blocking(frame.stamped(stamp)) {
             tracing::debug!("editor gone, event not notified: {e}");
         }
     }

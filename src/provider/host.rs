@@ -24,7 +24,7 @@
 //!         let _ = self.caps.set(capabilities_from(&init)); // capabilities from the agent
 //!         Ok(())
 //!     }
-//!     fn route_key(&self, _method: &str, params: &Value) -> Option<String> {
+//!     fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
 //!         params.get("sessionId").and_then(Value::as_str).map(str::to_string)
 //!     }
 //!     async fn unrouted(&self, conn: &Arc<Connection>, msg: Incoming) {
@@ -53,7 +53,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use super::ProviderError;
 use super::child::{self, ChildHandle, ChildSpec};
-use crate::rpc::{self, DISCONNECTED, Incoming, Peer, PeerOptions, RequestId, RpcError};
+use crate::rpc::{self, DISCONNECTED, Incoming, Params, Peer, PeerOptions, RequestId, RpcError};
 
 /// How many messages a route holds before the routing loop waits for its thread (backpressure).
 const ROUTE_CAPACITY: usize = 256;
@@ -71,7 +71,7 @@ pub trait Agent: Send + Sync + 'static {
 
     /// The route a message belongs to (its native thread or session id); `None` for
     /// process-wide messages.
-    fn route_key(&self, method: &str, params: &Value) -> Option<String>;
+    fn route_key(&self, method: &str, params: &Params) -> Option<String>;
 
     /// A message no route took: process-wide, or naming a thread nobody routes. Every request
     /// must be answered. It runs on the routing loop, so it must not wait on a thread.
@@ -301,7 +301,7 @@ impl Connection {
         for route in routes {
             let msg = Incoming::Notification {
                 method: method.to_string(),
-                params: params.clone(),
+                params: Params::from(params.clone()),
             };
             if route.send(Routed::Message(msg)).await.is_ok() {
                 reached += 1;

@@ -23,7 +23,7 @@ impl Agent for Fake {
             .map(|_| ())
     }
 
-    fn route_key(&self, _method: &str, params: &Value) -> Option<String> {
+    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
         params
             .get("sessionId")
             .and_then(Value::as_str)

@@ -7,6 +7,8 @@ use baton_protocol::errors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Params;
+
 /// A JSON-RPC request id: a number or a string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -84,11 +86,11 @@ pub enum Classified {
     Request {
         id: RequestId,
         method: String,
-        params: Value,
+        params: Params,
     },
     Notification {
         method: String,
-        params: Value,
+        params: Params,
     },
     /// A response. Its id is `None` when the other side answered something it could not read
     /// (`"id": null`); such a response matches nothing, and like every response it must never
@@ -102,6 +104,39 @@ pub enum Classified {
         id: Option<RequestId>,
         reason: String,
     },
+}
+
+/// The members of a message that say what it is, read straight from its bytes: no map of the
+/// whole message is built, and members nobody reads (`jsonrpc`, Codex's `emittedAtMs`) are
+/// skipped. A member given as `null` is `Some(Value::Null)`, apart from `params`.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(default)]
+    params: Option<Params>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Parses and classifies one message. Anything the envelope cannot take (not an object, a
+/// member given twice) is parsed as a plain value, so that the answer is the same as
+/// [`classify`]'s.
+pub fn parse(bytes: &[u8]) -> serde_json::Result<Classified> {
+    // A derived struct would also take an array (its members by position).
+    let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object && let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) {
+        return Ok(classify_envelope(envelope));
+    }
+    serde_json::from_slice::<Value>(bytes).map(classify)
 }
 
 /// Classifies one parsed message. A missing `jsonrpc` member and unknown extra members are
@@ -118,7 +153,17 @@ pub fn classify(value: Value) -> Classified {
             reason: reason.into(),
         };
     };
-    let id = match obj.remove("id") {
+    classify_envelope(Envelope {
+        id: obj.remove("id"),
+        method: obj.remove("method"),
+        params: obj.remove("params").map(Params::from),
+        result: obj.remove("result"),
+        error: obj.remove("error"),
+    })
+}
+
+fn classify_envelope(env: Envelope) -> Classified {
+    let id = match env.id {
         None | Some(Value::Null) => None,
         Some(v) => match serde_json::from_value::<RequestId>(v) {
             Ok(id) => Some(id),
@@ -130,8 +175,8 @@ pub fn classify(value: Value) -> Classified {
             }
         },
     };
-    let params = obj.remove("params").unwrap_or(Value::Null);
-    match (obj.remove("method"), id) {
+    let params = env.params.unwrap_or_else(|| Params::from(Value::Null));
+    match (env.method, id) {
         (Some(Value::String(method)), Some(id)) => Classified::Request { id, method, params },
         (Some(Value::String(method)), None) => Classified::Notification { method, params },
         (Some(_), id) => Classified::Invalid {
@@ -139,14 +184,14 @@ pub fn classify(value: Value) -> Classified {
             reason: "method must be a string".into(),
         },
         (None, id) => {
-            if let Some(err) = obj.remove("error") {
+            if let Some(err) = env.error {
                 let err = serde_json::from_value::<RpcError>(err)
                     .unwrap_or_else(|e| RpcError::internal(format!("malformed error object: {e}")));
                 Classified::Response {
                     id,
                     result: Err(err),
                 }
-            } else if let Some(result) = obj.remove("result") {
+            } else if let Some(result) = env.result {
                 Classified::Response {
                     id,
                     result: Ok(result),
@@ -176,14 +221,14 @@ mod tests {
                 Classified::Request {
                     id: RequestId::Number(1),
                     method: "a".into(),
-                    params: json!({"x":1}),
+                    params: json!({"x":1}).into(),
                 },
             ),
             (
                 json!({"method":"n","emittedAtMs":5}),
                 Classified::Notification {
                     method: "n".into(),
-                    params: Value::Null,
+                    params: Value::Null.into(),
                 },
             ),
             (
@@ -252,6 +297,38 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(classify(input.clone()), expected, "{input}");
+            let bytes = serde_json::to_vec(&input).unwrap();
+            assert_eq!(parse(&bytes).unwrap(), expected, "{input}");
+        }
+    }
+
+    /// Reading a message's members straight from its bytes says the same as classifying its
+    /// value, including for what the envelope cannot take; only broken JSON is an error.
+    #[test]
+    fn parse_agrees_with_classify() {
+        let texts = [
+            r#"{"id":1,"id":2,"method":"m"}"#,
+            r#"{"method":"a","method":"b","params":[1]}"#,
+            r#"{"id":1,"method":"m","params":null}"#,
+            r#"{"id":1.5,"method":"m"}"#,
+            r#"{"id":-7,"method":"m","params":{"a":{"b":[null,true]}}}"#,
+            r#"{"id":1,"result":{"x":"\u00e9\n"},"jsonrpc":"2.0"}"#,
+            r#"{"id":1,"error":{"code":"x"}}"#,
+            r#"{"id":1,"error":null}"#,
+            r#"{"id":1,"result":1,"error":{"code":1,"message":"e"}}"#,
+            r#"{"method":null}"#,
+            r#"{"method":"n","params":"text","emittedAtMs":1,"extra":{"deep":[1,2,3]}}"#,
+            r#"{}"#,
+            r#""text""#,
+            r#"null"#,
+            r#"[{"id":1,"method":"m"}]"#,
+        ];
+        for text in texts {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(parse(text.as_bytes()).unwrap(), classify(value), "{text}");
+        }
+        for broken in [r#"{"id":1,"method":"m""#, "", "{]", r#"{"a":01}"#] {
+            assert!(parse(broken.as_bytes()).is_err(), "{broken}");
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod codec;
 mod head;
 pub mod message;
+mod params;
 pub mod peer;
 mod reader;
 mod writer;
@@ -19,6 +20,7 @@ mod writer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use message::{RequestId, RpcError};
+pub use params::Params;
 pub use peer::{Incoming, Peer, PeerOptions, ReadFraming, spawn};
 
 /// Error code used when the other side went away before answering.

@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::Params;
 use super::codec::Framing;
 use super::message::{RequestId, RpcError};
 use super::reader::Reader;
@@ -86,11 +87,11 @@ pub enum Incoming {
     Request {
         id: RequestId,
         method: String,
-        params: Value,
+        params: Params,
     },
     Notification {
         method: String,
-        params: Value,
+        params: Params,
     },
 }
 
@@ -572,7 +573,10 @@ mod tests {
                 let Incoming::Notification { method, params } = next(&mut b_in).await else {
                     panic!("expected a notification")
                 };
-                assert_eq!((method.as_str(), params), ("done", json!(null)));
+                assert_eq!(
+                    (method.as_str(), params.into_value()),
+                    ("done", json!(null))
+                );
             });
             let a2 = a.clone();
             let client = tokio::spawn(async move {
@@ -581,20 +585,23 @@ mod tests {
                     got,
                     Incoming::Notification {
                         method: "progress".into(),
-                        params: json!({"n": 1})
+                        params: json!({"n": 1}).into()
                     }
                 );
                 let Incoming::Request { id, method, params } = next(&mut a_in).await else {
                     panic!("expected a request")
                 };
-                assert_eq!((method.as_str(), params), ("ask", json!({"q": "?"})));
+                assert_eq!(
+                    (method.as_str(), params.into_value()),
+                    ("ask", json!({"q": "?"}))
+                );
                 a2.respond(id, Ok(json!(40))).await.unwrap();
                 let got = next(&mut a_in).await;
                 assert_eq!(
                     got,
                     Incoming::Notification {
                         method: "progress".into(),
-                        params: json!({"n": 2})
+                        params: json!({"n": 2}).into()
                     }
                 );
             });
@@ -676,7 +683,7 @@ mod tests {
         let Incoming::Request { id, params, .. } = next(&mut c.rx).await else {
             panic!("expected a request")
         };
-        assert_eq!(params, Value::Null);
+        assert_eq!(params.into_value(), Value::Null);
         c.peer.respond(id, Ok(json!({"ok": true}))).await.unwrap();
         assert_eq!(
             c.read_line().await,
@@ -708,7 +715,7 @@ mod tests {
             next(&mut c.rx).await,
             Incoming::Notification {
                 method: "turn/started".into(),
-                params: json!({"x": 1})
+                params: json!({"x": 1}).into()
             }
         );
         let p = c.peer.clone();
@@ -772,7 +779,7 @@ mod tests {
             next(&mut c.rx).await,
             Incoming::Notification {
                 method: "ok".into(),
-                params: Value::Null
+                params: Value::Null.into()
             }
         );
         c.assert_silent().await;
@@ -1022,7 +1029,7 @@ mod tests {
             next(&mut b_in).await,
             Incoming::Notification {
                 method: "out".into(),
-                params: json!(1)
+                params: json!(1).into()
             }
         );
         flood.abort();

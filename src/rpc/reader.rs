@@ -6,13 +6,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
 use tokio::io::{AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 use super::codec::{self, Decoder, Framing, ReadOutcome};
 use super::head;
-use super::message::{Classified, RequestId, RpcError, classify};
+use super::message::{Classified, RequestId, RpcError, parse};
 use super::peer::{Incoming, Outgoing, PeerOptions, ReadFraming, Shared, response_bytes};
 
 pub(super) struct Reader {
@@ -72,8 +71,8 @@ impl Reader {
                 }
             };
             tracing::trace!(peer = name, "<- {}", String::from_utf8_lossy(&bytes));
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(value) => self.dispatch(classify(value)).await,
+            match parse(&bytes) {
+                Ok(msg) => self.dispatch(msg).await,
                 Err(e) => {
                     tracing::warn!(peer = name, "malformed JSON: {e}");
                     if self.opts.answer_malformed {

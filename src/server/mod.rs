@@ -84,12 +84,14 @@ where
             break 0;
         };
         match msg {
-            Incoming::Request { id, method, params } => state.request(id, method, params).await,
+            Incoming::Request { id, method, params } => {
+                state.request(id, method, params.into_value()).await
+            }
             Incoming::Notification { method, params } => {
                 if method == "exit" {
                     break if state.shutdown { 0 } else { 1 };
                 }
-                state.notification(&method, params);
+                state.notification(&method, params.into_value());
             }
         }
     };

@@ -28,22 +28,21 @@ pub fn append(
     Ok(ev)
 }
 
-/// An event ready for the `events` table: its body already serialised and its time taken, by
-/// the caller, so the store's thread only inserts it. The seq is the store's to assign.
+/// An event ready for the `events` table: its body already serialised by the caller, so the
+/// store's thread only inserts it. Its seq and time are the store's to assign ([`Stamp`]), so
+/// that both grow with the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedEvent {
     pub provider: ProviderId,
     pub turn_id: Option<String>,
     pub item_id: Option<String>,
     pub type_name: &'static str,
-    /// Milliseconds since the Unix epoch.
-    pub at: i64,
     /// The body's `data` as JSON text (see [`encode_data`]).
     pub data: String,
 }
 
 impl EncodedEvent {
-    /// Serialises `body`, stamped now.
+    /// Serialises `body`.
     pub fn new(
         provider: ProviderId,
         turn_id: Option<String>,
@@ -55,23 +54,29 @@ impl EncodedEvent {
             turn_id,
             item_id,
             type_name: body.type_name(),
-            at: now_ms(),
             data: encode_data(body)?,
         })
     }
 
-    /// The event as the log holds it, once the store gave it `seq`.
-    pub fn into_event(self, thread_id: &str, seq: i64, body: EventBody) -> Event {
+    /// The event as the log holds it, once the store stamped it.
+    pub fn into_event(self, thread_id: &str, stamp: Stamp, body: EventBody) -> Event {
         Event {
             thread_id: thread_id.to_string(),
-            seq,
+            seq: stamp.seq,
             provider: self.provider,
-            at: self.at,
+            at: stamp.at,
             turn_id: self.turn_id,
             item_id: self.item_id,
             body,
         }
     }
+}
+
+/// What the store gave an appended event: its seq and its time (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub seq: i64,
+    pub at: i64,
 }
 
 /// Appends events inside one batch of the worker. The seq of a thread is claimed from its row
@@ -97,17 +102,18 @@ impl Appender {
     ) -> Result<Event> {
         // Serialise before writing anything, so a body that cannot be stored changes nothing.
         let ev = EncodedEvent::new(provider, turn_id, item_id, &body)?;
-        let seq = self.append_encoded(c, thread_id, &ev)?;
-        Ok(ev.into_event(thread_id, seq, body))
+        let stamp = self.append_encoded(c, thread_id, &ev)?;
+        Ok(ev.into_event(thread_id, stamp, body))
     }
 
-    /// Appends one serialised event and returns its seq (the hot path: one `INSERT`).
+    /// Appends one serialised event and returns its stamp (the hot path: one `INSERT`).
     pub fn append_encoded(
         &mut self,
         c: &Connection,
         thread_id: &str,
         ev: &EncodedEvent,
-    ) -> Result<i64> {
+    ) -> Result<Stamp> {
+        let now = now_ms();
         let last = match self.threads.get(thread_id) {
             Some((seq, _)) => *seq,
             // Also proves the thread exists; within the worker's transaction no one else can
@@ -127,19 +133,19 @@ impl Appender {
             thread_id,
             seq,
             ev.type_name,
-            ev.at,
+            now,
             ev.provider.as_str(),
             ev.turn_id,
             ev.item_id,
             ev.data
         ])?;
         match self.threads.get_mut(thread_id) {
-            Some(entry) => *entry = (seq, ev.at),
+            Some(entry) => *entry = (seq, now),
             None => {
-                self.threads.insert(thread_id.to_string(), (seq, ev.at));
+                self.threads.insert(thread_id.to_string(), (seq, now));
             }
         }
-        Ok(seq)
+        Ok(Stamp { seq, at: now })
     }
 
     /// Writes the thread rows of the appends so far and forgets them, so that the next append
@@ -231,17 +237,25 @@ pub fn poll(c: &Connection, since: &[(String, i64)], limit: u32) -> Result<Vec<E
 /// The `data` JSON of a body: its serialisation minus the `{"type":"<name>","data":` head and the
 /// closing brace. Falls back to a `Value` should serde ever lay the object out differently.
 pub fn encode_data(body: &EventBody) -> Result<String> {
-    let json = serde_json::to_string(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    if let Some(data) = json
-        .strip_prefix("{\"type\":\"")
-        .and_then(|s| s.strip_prefix(body.type_name()))
-        .and_then(|s| s.strip_prefix("\",\"data\":"))
-        .and_then(|s| s.strip_suffix('}'))
+    // Serialised into one buffer sized for a typical event, and cut down in place.
+    let mut json = Vec::with_capacity(256);
+    serde_json::to_writer(&mut json, body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    const OPEN: &[u8] = b"{\"type\":\"";
+    const DATA: &[u8] = b"\",\"data\":";
+    let ty = body.type_name().as_bytes();
+    let head = OPEN.len() + ty.len() + DATA.len();
+    if json.len() > head
+        && json.starts_with(OPEN)
+        && json[OPEN.len()..].starts_with(ty)
+        && json[OPEN.len() + ty.len()..].starts_with(DATA)
+        && json.last() == Some(&b'}')
     {
-        return Ok(data.to_string());
+        json.pop();
+        json.drain(..head);
+        return String::from_utf8(json).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
     let value: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     value
         .get("data")
         .map(serde_json::Value::to_string)

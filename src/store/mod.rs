@@ -22,13 +22,14 @@ mod worker;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use baton_protocol::{
     ApprovalPolicy, Event, EventBody, ProviderId, SandboxMode, Thread, ThreadStatus,
 };
 use tokio::sync::{mpsc, oneshot};
 
-pub use events::EncodedEvent;
+pub use events::{EncodedEvent, Stamp};
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 pub use worker::AfterCommit;
@@ -227,27 +228,28 @@ impl Store {
         let done: AfterCommit = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        self.append_then(thread_id, event.clone(), done).await?;
-        let seq = rx.await.map_err(|_| StoreError::Closed)??;
-        Ok(event.into_event(thread_id, seq, body))
+        self.append_then(Arc::from(thread_id), event.clone(), done)
+            .await?;
+        let stamp = rx.await.map_err(|_| StoreError::Closed)??;
+        Ok(event.into_event(thread_id, stamp, body))
     }
 
     /// Queues an append of an event serialised by the caller ([`EncodedEvent::new`], so that
     /// the store's thread only inserts it) without waiting for its commit: `then` gets the
-    /// event's seq (or the error) on the store thread, after the commit, in the order appends
+    /// event's stamp (or the error) on the store thread, after the commit, in the order appends
     /// were queued. Waits only for room in the store's queue (backpressure). The streaming hot
     /// path: a thread's deltas are persisted in batches and notified from `then`, while the
     /// caller goes on to the next provider event. An `Err` here means the store is closed and
     /// `then` was dropped unrun.
     pub async fn append_then(
         &self,
-        thread_id: &str,
+        thread_id: Arc<str>,
         event: EncodedEvent,
         then: AfterCommit,
     ) -> Result<()> {
         self.tx
             .send(Op::Append {
-                thread_id: thread_id.to_string(),
+                thread_id,
                 event,
                 done: then,
             })

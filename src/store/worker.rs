@@ -21,15 +21,16 @@ use baton_protocol::{Event, Thread};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::events::EncodedEvent;
+use super::events::{EncodedEvent, Stamp};
 use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
 use super::{ThreadUpdate, events, leases, probes, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-/// Receives the seq of an append's committed event (or why there is none), on the store thread,
-/// after the commit of its batch. It must not block for long: the next batch waits for it.
-pub type AfterCommit = Box<dyn FnOnce(Result<i64>) + Send>;
+/// Receives the stamp (seq and time) of an append's committed event, or why there is none, on
+/// the store thread, after the commit of its batch. It must not block for long: the next batch
+/// waits for it.
+pub type AfterCommit = Box<dyn FnOnce(Result<Stamp>) + Send>;
 
 /// One command for the worker; each carries the oneshot (or callback) its result goes to.
 pub enum Op {
@@ -43,7 +44,7 @@ pub enum Op {
     },
     UpdateThread(String, ThreadUpdate, Reply<Thread>),
     Append {
-        thread_id: String,
+        thread_id: std::sync::Arc<str>,
         event: EncodedEvent,
         done: AfterCommit,
     },

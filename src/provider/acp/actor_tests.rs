@@ -60,7 +60,7 @@ async fn server(fakes: &[(&str, &Fake)], decision: &'static str, init: Value) ->
         while let Some(msg) = incoming.recv().await {
             match msg {
                 Incoming::Notification { method, params } if method == "thread/event" => {
-                    let _ = tx.send(params).await;
+                    let _ = tx.send(params.into_value()).await;
                 }
                 Incoming::Request { id, method, .. } if method == "approval/request" => {
                     let _ = answer.respond(id, Ok(json!({"decision": decision}))).await;

@@ -21,7 +21,7 @@ use crate::config::FsCapabilities;
 use crate::provider::ProviderError;
 use crate::provider::coverage;
 use crate::provider::host::{Agent, Connection};
-use crate::rpc::{Incoming, RpcError};
+use crate::rpc::{Incoming, Params, RpcError};
 
 /// How long `initialize` may take (gemini-cli needs ~2 s on a warm machine).
 const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -143,7 +143,7 @@ impl Agent for AcpAgent {
         Ok(())
     }
 
-    fn route_key(&self, _method: &str, params: &Value) -> Option<String> {
+    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
         params
             .get("sessionId")
             .and_then(Value::as_str)

@@ -111,7 +111,10 @@ impl Fake {
         while let Some(msg) = incoming.recv().await {
             match msg {
                 Incoming::Notification { method, params } => {
-                    self.log.lock().unwrap().push((method.clone(), params));
+                    self.log
+                        .lock()
+                        .unwrap()
+                        .push((method.clone(), params.into_value()));
                     if method == "session/cancel" {
                         self.cancel.notify_waiters();
                     }
@@ -120,11 +123,11 @@ impl Fake {
                     self.log
                         .lock()
                         .unwrap()
-                        .push((method.clone(), params.clone()));
+                        .push((method.clone(), params.value().clone()));
                     let me = self.clone();
                     let peer = peer.clone();
                     tokio::spawn(async move {
-                        let result = me.request(&peer, &method, params).await;
+                        let result = me.request(&peer, &method, params.into_value()).await;
                         let _ = peer.respond(id, result).await;
                     });
                 }

@@ -150,7 +150,7 @@ impl Task {
             }
             Incoming::Request { id, method, params } => {
                 self.send(ProviderEvent::Activity).await;
-                self.request(id, &method, params).await;
+                self.request(id, &method, params.into_value()).await;
             }
         }
     }

@@ -10,6 +10,9 @@ use baton_protocol::{
     RuntimeWarning, Stream, TurnCompleted, TurnDiff, TurnPlan, TurnStarted, TurnState,
     UsageUpdated,
 };
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::coverage;
@@ -103,9 +106,12 @@ pub fn map_known(method: &str, params: &Value) -> Option<Vec<ProviderEvent>> {
             };
             one(body, params, id)
         }
-        "item/agentMessage/delta" => delta(Stream::Assistant, params),
-        "item/reasoning/textDelta" => delta(Stream::Reasoning, params),
-        "item/reasoning/summaryTextDelta" => delta(Stream::ReasoningSummary, params),
+        "item/agentMessage/delta"
+        | "item/reasoning/textDelta"
+        | "item/reasoning/summaryTextDelta"
+        | "item/plan/delta"
+        | "item/commandExecution/outputDelta"
+        | "item/fileChange/outputDelta" => delta(delta_stream(method)?, params),
         "item/reasoning/summaryPartAdded" => {
             // A new summary part: separate it from the previous one like a paragraph.
             let index = params
@@ -124,9 +130,6 @@ pub fn map_known(method: &str, params: &Value) -> Option<Vec<ProviderEvent>> {
                 s(params, "itemId"),
             )
         }
-        "item/plan/delta" => delta(Stream::Plan, params),
-        "item/commandExecution/outputDelta" => delta(Stream::CommandOutput, params),
-        "item/fileChange/outputDelta" => delta(Stream::ToolOutput, params),
         "item/commandExecution/terminalInteraction" => progress(
             format!("input: {}", s(params, "stdin").unwrap_or_default()),
             params,
@@ -312,6 +315,52 @@ pub fn map_known(method: &str, params: &Value) -> Option<Vec<ProviderEvent>> {
             )
         }
         _ => None,
+    }
+}
+
+/// The thread a notification names, read from its params' text.
+#[derive(Deserialize)]
+pub struct ThreadKey<'a> {
+    #[serde(rename = "threadId", borrow, default)]
+    pub thread_id: Option<Cow<'a, str>>,
+}
+
+/// A streamed delta's params, read from their text (the relay's hot path; see [`delta_event`]).
+#[derive(Deserialize)]
+pub struct DeltaView<'a> {
+    #[serde(rename = "threadId", borrow, default)]
+    pub thread_id: Option<Cow<'a, str>>,
+    #[serde(rename = "turnId", borrow, default)]
+    pub turn_id: Option<Cow<'a, str>>,
+    #[serde(rename = "itemId", borrow, default)]
+    pub item_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub delta: Cow<'a, str>,
+}
+
+/// The stream of a delta notification's text; `None` for every other method.
+pub fn delta_stream(method: &str) -> Option<Stream> {
+    match method {
+        "item/agentMessage/delta" => Some(Stream::Assistant),
+        "item/reasoning/textDelta" => Some(Stream::Reasoning),
+        "item/reasoning/summaryTextDelta" => Some(Stream::ReasoningSummary),
+        "item/plan/delta" => Some(Stream::Plan),
+        "item/commandExecution/outputDelta" => Some(Stream::CommandOutput),
+        "item/fileChange/outputDelta" => Some(Stream::ToolOutput),
+        _ => None,
+    }
+}
+
+/// What [`map_notification`] makes of a delta whose params read as a [`DeltaView`].
+pub fn delta_event(stream: Stream, view: DeltaView<'_>) -> ProviderEvent {
+    ProviderEvent::Event {
+        body: EventBody::ContentDelta(ContentDelta {
+            stream,
+            delta: view.delta.into_owned(),
+        }),
+        native_turn: view.turn_id.map(Cow::into_owned),
+        item_id: view.item_id.map(Cow::into_owned),
+        raw: None,
     }
 }
 
@@ -524,6 +573,52 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The relay's typed reading of a delta (no `Value`) maps it as `map_notification` does:
+    /// every delta of the recorded transcripts, and text that needs unescaping.
+    #[test]
+    fn delta_views_map_like_values() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex-0.169.0");
+        let mut lines = vec![
+            json!({"method": "item/agentMessage/delta", "params": {"threadId": "t", "turnId": "u",
+                   "itemId": "i\"1", "delta": "quote \" nl \n é \u{1}"}}),
+            json!({"method": "item/plan/delta", "params": {"threadId": "t", "delta": ""}}),
+        ];
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            for rec in text
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            {
+                if let Some(msg) = rec["line"]
+                    .as_str()
+                    .and_then(|l| serde_json::from_str(l).ok())
+                {
+                    lines.push(msg);
+                }
+            }
+        }
+        let mut checked = 0;
+        for msg in lines {
+            let Some(stream) = msg["method"].as_str().and_then(delta_stream) else {
+                continue;
+            };
+            let text = serde_json::to_string(&msg["params"]).unwrap();
+            let params = crate::rpc::Params::from_raw(
+                serde_json::value::RawValue::from_string(text).unwrap(),
+            );
+            let view = params.view::<DeltaView>().unwrap();
+            let fast = format!("{:?}", vec![delta_event(stream, view)]);
+            let slow = format!(
+                "{:?}",
+                map_notification(msg["method"].as_str().unwrap(), &msg["params"])
+            );
+            assert_eq!(fast, slow, "{msg}");
+            checked += 1;
+        }
+        assert!(checked > 50, "only {checked} deltas in {}", dir.display());
     }
 
     // Diffs, usage, rate limits, deltas, commands and interrupted turns are covered by the

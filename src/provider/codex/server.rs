@@ -4,6 +4,7 @@
 //!
 //! The process itself (spawn, routing, exit, idle stop) is the [`Host`](crate::provider::host)'s.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -17,7 +18,7 @@ use super::compaction::{Compaction, compaction_body, compaction_event};
 use super::mapping;
 use crate::provider::host::{Agent, Connection, Routed};
 use crate::provider::{ApprovalAsk, EventSink, ProviderError, ProviderEvent, ask, coverage};
-use crate::rpc::{Incoming, RequestId, RpcError};
+use crate::rpc::{Incoming, Params, RequestId, RpcError};
 
 /// How long Codex may take to answer `initialize`.
 const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -90,11 +91,13 @@ impl Agent for CodexAgent {
         conn.notify("initialized", json!({})).await
     }
 
-    fn route_key(&self, _method: &str, params: &Value) -> Option<String> {
+    /// Read straight from the params' text: routing a streamed delta builds no `Value`.
+    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
         params
-            .get("threadId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
+            .view::<mapping::ThreadKey>()
+            .ok()
+            .and_then(|k| k.thread_id)
+            .map(Cow::into_owned)
     }
 
     /// Process-wide notifications (config warnings, rate limits, MCP server status) go to every
@@ -104,7 +107,7 @@ impl Agent for CodexAgent {
     async fn unrouted(&self, conn: &Arc<Connection>, msg: Incoming) {
         match msg {
             Incoming::Request { id, method, params } => {
-                answer_request(conn, None, id, &method, params).await;
+                answer_request(conn, None, id, &method, params.into_value()).await;
             }
             Incoming::Notification { method, params } => {
                 if let Some(thread) = self.route_key(&method, &params) {
@@ -134,7 +137,7 @@ impl Agent for CodexAgent {
                     });
                 let mut pending = lock(&self.pending_notices);
                 if warns && pending.len() < PENDING_NOTICES {
-                    pending.push((method, params));
+                    pending.push((method, params.into_value()));
                 }
             }
         }
@@ -156,10 +159,10 @@ impl Thread {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Routed::Message(Incoming::Notification { method, params }) => {
-                    self.notification(&method, &params).await;
+                    self.routed_notification(&method, &params).await;
                 }
                 Routed::Message(Incoming::Request { id, method, params }) => {
-                    answer_request(&self.conn, Some(&self), id, &method, params).await;
+                    answer_request(&self.conn, Some(&self), id, &method, params.into_value()).await;
                 }
                 Routed::Exited(message) => {
                     self.sink
@@ -172,6 +175,20 @@ impl Thread {
                 }
             }
         }
+    }
+
+    /// A streamed delta (most of what a turn sends) is mapped from a typed view of its params'
+    /// text; everything else from its value.
+    async fn routed_notification(&mut self, method: &str, params: &Params) {
+        if let Some(stream) = mapping::delta_stream(method)
+            && !self.include_raw.load(Ordering::Relaxed)
+            && let Ok(view) = params.view::<mapping::DeltaView>()
+            && view.thread_id.is_some()
+        {
+            self.sink.send(mapping::delta_event(stream, view)).await;
+            return;
+        }
+        self.notification(method, params).await;
     }
 
     /// Sends a notification's events, with the compaction events an item implies. Waiting for

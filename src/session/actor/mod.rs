@@ -32,6 +32,7 @@ mod turns;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use baton_protocol::{EventBody, ProviderId, Thread, ThreadStatus, ThreadStatusChanged, errors};
 use serde_json::Value;
@@ -62,6 +63,8 @@ struct Actor {
     sessions: Sessions,
     self_tx: mpsc::Sender<Command>,
     thread: Thread,
+    /// The thread's id, shared with each streamed append and its notification (no copy each).
+    key: Arc<str>,
     session: Option<Session>,
     generation: u64,
     events_tx: mpsc::Sender<(u64, ProviderEvent)>,
@@ -96,6 +99,7 @@ pub fn spawn(
         ctx,
         sessions,
         self_tx: tx.clone(),
+        key: Arc::from(thread.id.as_str()),
         thread,
         session: None,
         generation: 0,
@@ -218,13 +222,12 @@ impl Actor {
             .frame(&self.thread.id, &event, raw.as_ref())
             .map_err(|e| tracing::error!(thread = %self.thread.id, "event not notified: {e}"))
             .ok();
-        let at = event.at;
         let editor = self.ctx.editor.clone();
-        let thread_id = self.thread.id.clone();
+        let thread_id = self.key.clone();
         let then: AfterCommit = Box::new(move |r| match r {
-            Ok(seq) => {
+            Ok(stamp) => {
                 if let Some(frame) = frame {
-                    editor.send_frame_blocking(&thread_id, frame, seq);
+                    editor.send_frame_blocking(&thread_id, frame, stamp);
                 }
             }
             Err(e) => tracing::error!(thread = %thread_id, "event not persisted: {e}"),
@@ -232,14 +235,14 @@ impl Actor {
         match self
             .ctx
             .store
-            .append_then(&self.thread.id, event, then)
+            .append_then(self.key.clone(), event, then)
             .await
         {
             Ok(()) => {
                 // The actor is its thread's only appender, so the seq the store assigns is the
                 // next one; the next awaited update brings the row itself anyway.
                 self.thread.last_seq += 1;
-                self.thread.updated_at = self.thread.updated_at.max(at);
+                self.thread.updated_at = crate::store::now_ms();
             }
             Err(e) => tracing::error!(thread = %self.thread.id, "event not persisted: {e}"),
         }

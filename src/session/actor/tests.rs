@@ -67,6 +67,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         ctx,
         sessions,
         self_tx,
+        key: std::sync::Arc::from(thread.id.as_str()),
         thread,
         session: None,
         generation: 2,
