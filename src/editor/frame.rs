@@ -2,9 +2,9 @@
 //!
 //! A streamed event's notification is built on the actor's task from the event's stored form
 //! ([`EncodedEvent`]: the body's `data` JSON is serialised once, for the log and the editor
-//! alike), leaving out only the seq and the time, which the store assigns. On the store's
-//! thread, after the commit, the two numbers are written into their places and the bytes go to
-//! the writer: the store's thread serialises nothing. The bytes are exactly what serde makes of the
+//! alike), leaving out only the seq and the time, which the store assigns. The writer holds it
+//! in its queue until the store filled the event's `StampSlot` after the commit, then writes the
+//! two numbers into their places: the store's thread neither serialises nor touches it. The bytes are exactly what serde makes of the
 //! [`Event`](baton_protocol::Event) (with `data.raw` when the editor asked for raw messages),
 //! which the tests check.
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use baton_protocol::{
@@ -19,8 +20,30 @@ mod frame;
 pub use frame::EventFrame;
 
 use crate::follow::Follows;
-use crate::rpc::Peer;
-use crate::store::{EncodedEvent, Stamp};
+use crate::rpc::{Deferred, Peer};
+use crate::store::{EncodedEvent, StampSlot};
+
+/// A streamed event's notification waiting in the writer's queue for the event's commit.
+struct PendingEvent {
+    slot: Arc<StampSlot>,
+    frame: Option<EventFrame>,
+    thread_id: Arc<str>,
+    follows: Follows,
+}
+
+impl Deferred for PendingEvent {
+    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        let Poll::Ready(stamp) = self.slot.poll_stamp(cx) else {
+            return Poll::Pending;
+        };
+        // Not persisted (the error is logged), or a followed thread's event the poller sends.
+        let Some(stamp) = stamp.filter(|s| self.follows.claim_live_seq(&self.thread_id, s.seq))
+        else {
+            return Poll::Ready(None);
+        };
+        Poll::Ready(self.frame.take().map(|f| f.stamped(stamp)))
+    }
+}
 
 /// Settings the editor may change in `initialize`.
 #[derive(Debug, Default)]
@@ -72,8 +95,8 @@ impl Editor {
     }
 
     /// The `thread/event` notification of an event about to be appended (the streaming path,
-    /// see `Store::append_then`), with the raw provider message when the editor asked for it;
-    /// [`Editor::send_frame_blocking`] sends it once the store gave the event its seq.
+    /// see `Store::append_streamed`), with the raw provider message when the editor asked for
+    /// it; [`Editor::send_streamed`] queues it.
     pub fn frame(
         &self,
         thread_id: &str,
@@ -84,14 +107,22 @@ impl Editor {
         EventFrame::new(thread_id, event, raw)
     }
 
-    /// Notifies a framed event from the store's thread, right after its commit. Blocks while
-    /// the editor's queue is full.
-    pub fn send_frame_blocking(&self, thread_id: &str, frame: EventFrame, stamp: Stamp) {
-        // A followed thread's event may be the poller's to notify, as in `event`.
-        if !self.follows.claim_live_seq(thread_id, stamp.seq) {
-            return;
-        }
-        if let Err(e) = self.peer.send_blocking(frame.stamped(stamp)) {
+    /// Queues a streamed event's notification, which the writer sends once the store filled
+    /// `slot` (the event is committed); everything queued after it waits for it. Waits for room
+    /// in the writer's queue (backpressure).
+    pub async fn send_streamed(
+        &self,
+        thread_id: Arc<str>,
+        frame: EventFrame,
+        slot: Arc<StampSlot>,
+    ) {
+        let pending = Box::new(PendingEvent {
+            slot,
+            frame: Some(frame),
+            thread_id,
+            follows: self.follows.clone(),
+        });
+        if let Err(e) = self.peer.send_deferred(pending).await {
             tracing::debug!("editor gone, event not notified: {e}");
         }
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use message::{RequestId, RpcError};
 pub use params::Params;
-pub use peer::{Incoming, Peer, PeerOptions, ReadFraming, spawn};
+pub use peer::{Deferred, Incoming, Peer, PeerOptions, ReadFraming, spawn};
 
 /// Error code used when the other side went away before answering.
 pub const DISCONNECTED: i64 = -32098;

@@ -95,9 +95,20 @@ pub enum Incoming {
     },
 }
 
+/// A message the writer waits for, in its place in the queue: a streamed event's notification,
+/// whose bytes are complete once the store committed it (see `editor::frame`). Polled on the
+/// writer's task only.
+pub trait Deferred: Send {
+    /// The bytes once ready; `Ready(None)` means there is nothing to send after all.
+    fn poll_bytes(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Vec<u8>>>;
+}
+
 /// What the writer task is asked to do.
 pub(super) enum Outgoing {
     Message(Vec<u8>),
+    /// A message whose bytes are known once something happened elsewhere; the writer holds it,
+    /// and everything queued after it, until then.
+    Deferred(Box<dyn Deferred>),
     /// Flush, close the write half, then acknowledge.
     Close(oneshot::Sender<()>),
 }
@@ -278,11 +289,12 @@ impl Peer {
         self.send(bytes).await
     }
 
-    /// Sends a message serialised by the caller (a complete JSON-RPC notification) from a thread
-    /// outside the async runtime, blocking while the writer's queue is full (backpressure).
-    pub fn send_blocking(&self, bytes: Vec<u8>) -> Result<(), RpcError> {
+    /// Queues a message whose bytes come later ([`Deferred`]); waits for room in the writer's
+    /// queue (backpressure).
+    pub async fn send_deferred(&self, message: Box<dyn Deferred>) -> Result<(), RpcError> {
         self.out
-            .blocking_send(Outgoing::Message(bytes))
+            .send(Outgoing::Deferred(message))
+            .await
             .map_err(|_| RpcError::disconnected())
     }
 

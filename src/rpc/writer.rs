@@ -51,6 +51,15 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     }
 }
 
+/// Polls `fut` once: its output if it is ready at once, else `None` (it can be polled again).
+async fn futures_poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut *fut).poll(cx) {
+        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
+}
+
 /// Writes messages until asked to close or abandoned, flushing whenever the queue runs dry.
 async fn pump<W: AsyncWrite + Unpin>(
     w: &mut W,
@@ -66,6 +75,25 @@ async fn pump<W: AsyncWrite + Unpin>(
                 Outgoing::Message(body) => {
                     tracing::trace!(peer = shared.name, "-> {}", String::from_utf8_lossy(&body));
                     codec::write(w, shared.framing(), &body).await?;
+                }
+                Outgoing::Deferred(mut d) => {
+                    let mut ready = std::future::poll_fn(|cx| d.poll_bytes(cx));
+                    let body = match futures_poll_once(&mut ready).await {
+                        Some(body) => body,
+                        None => {
+                            // What is written so far goes out while this one waits.
+                            w.flush().await?;
+                            ready.await
+                        }
+                    };
+                    if let Some(body) = body {
+                        tracing::trace!(
+                            peer = shared.name,
+                            "-> {}",
+                            String::from_utf8_lossy(&body)
+                        );
+                        codec::write(w, shared.framing(), &body).await?;
+                    }
                 }
                 Outgoing::Close(done) => return Ok(WriterEnd::Close(done)),
             }

@@ -17,6 +17,7 @@ mod events;
 pub mod leases;
 mod probes;
 mod schema;
+mod slot;
 mod threads;
 mod worker;
 
@@ -32,7 +33,9 @@ use tokio::sync::{mpsc, oneshot};
 pub use events::{EncodedEvent, Stamp};
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
+pub use slot::{SlotFiller, StampSlot};
 pub use worker::AfterCommit;
+use worker::Done;
 use worker::Op;
 
 /// Everything that can go wrong in the store.
@@ -251,7 +254,27 @@ impl Store {
             .send(Op::Append {
                 thread_id,
                 event,
-                done: then,
+                done: Done::Call(then),
+            })
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Queues an append whose stamp goes to `filler`'s slot after the commit (the streaming
+    /// path: the editor's writer holds the event's notification until then). Waits only for
+    /// room in the store's queue. On `Err` the filler was dropped, which fills the slot with
+    /// nothing.
+    pub async fn append_streamed(
+        &self,
+        thread_id: Arc<str>,
+        event: EncodedEvent,
+        filler: SlotFiller,
+    ) -> Result<()> {
+        self.tx
+            .send(Op::Append {
+                thread_id,
+                event,
+                done: Done::Slot(filler),
             })
             .await
             .map_err(|_| StoreError::Closed)

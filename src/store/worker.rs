@@ -22,6 +22,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::{EncodedEvent, Stamp};
+use super::slot::SlotFiller;
 use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
 use super::{ThreadUpdate, events, leases, probes, threads};
 
@@ -31,6 +32,34 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 /// the store thread, after the commit of its batch. It must not block for long: the next batch
 /// waits for it.
 pub type AfterCommit = Box<dyn FnOnce(Result<Stamp>) + Send>;
+
+/// Where an append's stamp goes after the commit: a callback run on this thread (an awaited
+/// append), or a slot another thread reads (a streamed one, see [`super::slot`]).
+pub enum Done {
+    Call(AfterCommit),
+    Slot(SlotFiller),
+}
+
+impl Done {
+    fn settle(self, result: Result<Stamp>) {
+        match self {
+            Done::Call(then) => then(result),
+            Done::Slot(filler) => {
+                if let Err(e) = &result {
+                    tracing::error!("event not persisted: {e}");
+                }
+                filler.fill(result.ok());
+            }
+        }
+    }
+}
+
+/// What is left to do for one command of a batch once its transaction ended.
+enum Settle {
+    /// A streamed or awaited append: its stamp (or error) goes to its [`Done`].
+    Append(Done, Result<Stamp>),
+    Other(Pending),
+}
 
 /// One command for the worker; each carries the oneshot (or callback) its result goes to.
 pub enum Op {
@@ -46,7 +75,7 @@ pub enum Op {
     Append {
         thread_id: std::sync::Arc<str>,
         event: EncodedEvent,
-        done: AfterCommit,
+        done: Done,
     },
     ReadEvents {
         thread_id: String,
@@ -153,7 +182,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
             return;
         }
     };
-    let mut done: Vec<Pending> = Vec::with_capacity(batch.len());
+    let mut done: Vec<Settle> = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
     for op in batch.drain(..) {
         if let Some(why) = &broken {
@@ -168,7 +197,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
                 done: then,
             } => {
                 let result = appender.append_encoded(&tx, &thread_id, &event);
-                done.push(Box::new(move |tx_failed| then(settle(tx_failed, result))));
+                done.push(Settle::Append(then, result));
             }
             op => {
                 // Every other command sees the thread rows as the appends so far left them.
@@ -177,7 +206,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
                     fail(op, &e.to_string());
                     continue;
                 }
-                done.push(apply(&tx, op, &mut broken));
+                done.push(Settle::Other(apply(&tx, op, &mut broken)));
             }
         }
     }
@@ -201,7 +230,10 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
         }),
     };
     for d in done {
-        d(failed.as_deref());
+        match d {
+            Settle::Append(then, result) => then.settle(settle(failed.as_deref(), result)),
+            Settle::Other(pending) => pending(failed.as_deref()),
+        }
     }
     for reply in flushes {
         let _ = reply.send(checkpoint(conn));
@@ -226,7 +258,7 @@ fn fail(op: Op, why: &str) {
         Op::GetBinding(_, r) => refuse(r, why),
         Op::ListThreads { reply, .. } => refuse(reply, why),
         Op::UpsertNative(_, r) | Op::Flush(r) | Op::PutProbe(_, r) => refuse(r, why),
-        Op::Append { done, .. } => done(Err(StoreError::Transaction(why.to_string()))),
+        Op::Append { done, .. } => done.settle(Err(StoreError::Transaction(why.to_string()))),
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
@@ -276,7 +308,7 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         // Appends and flushes are taken out of the batch before it runs; answering here keeps
         // this total.
         Op::Append { done, .. } => {
-            done(Err(StoreError::Transaction("append out of order".into())));
+            done.settle(Err(StoreError::Transaction("append out of order".into())));
             Box::new(|_| {})
         }
         Op::Flush(r) => pending(r, Ok(())),

@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use super::{ActorHandle, Context, Sessions, store_error};
 use crate::provider::{ProviderError, ProviderEvent, Session};
 use crate::rpc::RpcError;
-use crate::store::{AfterCommit, EncodedEvent, ThreadUpdate};
+use crate::store::{EncodedEvent, StampSlot, ThreadUpdate};
 use asks::{PendingApproval, PendingInput};
 pub use dispatch::Command;
 
@@ -199,12 +199,13 @@ impl Actor {
         self.emit_in(body, turn_id, item_id, raw).await;
     }
 
-    /// Persists, then notifies, without waiting for the commit: the store notifies the editor
-    /// from its own thread right after the batch holding the event commits, in queue order.
-    /// This is the path of the provider's stream (deltas, items, usage), so a thread's appends
-    /// are pipelined and committed in batches. Whatever the actor awaits on the store next (an
-    /// update, an [`Actor::emit`]) queues behind these appends, so it sees them committed and
-    /// notified, and replies to commands still follow the events before them.
+    /// Persists, then notifies, without waiting for the commit: the event's notification is
+    /// queued with the editor's writer, which sends it once the store stamped the event (after
+    /// the commit of its batch), and holds everything queued after it until then. This is the
+    /// path of the provider's stream (deltas, items, usage), so a thread's appends are pipelined
+    /// and committed in batches, and the store's thread does nothing for the notification but
+    /// fill its [`StampSlot`]. Replies and other notifications queued later still follow the
+    /// events before them.
     async fn stream(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
         let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
         let provider: ProviderId = self.thread.provider.clone();
@@ -215,27 +216,18 @@ impl Actor {
                 return;
             }
         };
-        // Serialised here, off the store's thread, which only writes the seq in.
+        // Serialised here; the writer puts the seq and time in once they are known.
         let frame = self
             .ctx
             .editor
             .frame(&self.thread.id, &event, raw.as_ref())
             .map_err(|e| tracing::error!(thread = %self.thread.id, "event not notified: {e}"))
             .ok();
-        let editor = self.ctx.editor.clone();
-        let thread_id = self.key.clone();
-        let then: AfterCommit = Box::new(move |r| match r {
-            Ok(stamp) => {
-                if let Some(frame) = frame {
-                    editor.send_frame_blocking(&thread_id, frame, stamp);
-                }
-            }
-            Err(e) => tracing::error!(thread = %thread_id, "event not persisted: {e}"),
-        });
+        let (slot, filler) = StampSlot::new();
         match self
             .ctx
             .store
-            .append_then(self.key.clone(), event, then)
+            .append_streamed(self.key.clone(), event, filler)
             .await
         {
             Ok(()) => {
@@ -243,6 +235,12 @@ impl Actor {
                 // next one; the next awaited update brings the row itself anyway.
                 self.thread.last_seq += 1;
                 self.thread.updated_at = crate::store::now_ms();
+                if let Some(frame) = frame {
+                    self.ctx
+                        .editor
+                        .send_streamed(self.key.clone(), frame, slot)
+                        .await;
+                }
             }
             Err(e) => tracing::error!(thread = %self.thread.id, "event not persisted: {e}"),
         }
