@@ -13,6 +13,7 @@
 //! makes the actor's single-seq claims sufficient.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ struct Cursor {
 #[derive(Clone, Default)]
 pub struct Follows {
     cursors: Arc<Mutex<HashMap<String, Cursor>>>,
+    /// How many threads are followed, so that the live path (every streamed event) need not
+    /// take the lock when none is.
+    followed: Arc<AtomicUsize>,
     wake: Arc<Notify>,
 }
 
@@ -66,6 +70,7 @@ impl Follows {
                     sending: false,
                 },
             );
+            self.followed.store(map.len(), Ordering::SeqCst);
         }
         self.wake.notify_one();
         Ok(())
@@ -73,7 +78,10 @@ impl Follows {
 
     /// Stops following; false when the thread was not followed.
     pub fn unsubscribe(&self, thread_id: &str) -> bool {
-        self.lock().remove(thread_id).is_some()
+        let mut map = self.lock();
+        let removed = map.remove(thread_id).is_some();
+        self.followed.store(map.len(), Ordering::SeqCst);
+        removed
     }
 
     /// Called by the live path (an actor of this process) before it notifies `ev`: true when it
@@ -84,6 +92,9 @@ impl Follows {
 
     /// [`Follows::claim_live`] by the event's thread and seq.
     pub fn claim_live_seq(&self, thread_id: &str, seq: i64) -> bool {
+        if self.followed.load(Ordering::SeqCst) == 0 {
+            return true;
+        }
         let claimed = {
             let mut map = self.lock();
             match map.get_mut(thread_id) {

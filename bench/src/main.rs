@@ -108,7 +108,12 @@ fn main() -> Result<()> {
         relay::print(&r, args.runs.div_ceil(2).max(3), ttft);
     }
     if want("micro") {
-        let r = micro::run(&env, args.runs.max(3), 100_000, 5_000, 2_000)?;
+        // BENCH_MICRO_BURST: a smaller burst, for runs under valgrind (instruction counts).
+        let burst = std::env::var("BENCH_MICRO_BURST")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(100_000);
+        let r = micro::run(&env, args.runs.max(3), burst, 5_000, 2_000)?;
         micro::print(&r);
     }
     if want("scale") {

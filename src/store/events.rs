@@ -5,10 +5,10 @@
 //! delta), so the body is serialised once and the `data` part is cut out of that text rather than
 //! going through a `serde_json::Value`.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use baton_protocol::{Event, EventBody, ProviderId};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::{Result, StoreError, now_ms};
 
@@ -79,13 +79,85 @@ pub struct Stamp {
     pub at: i64,
 }
 
+/// The statement that inserts an event.
+const INSERT: &str =
+    "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The insert statement of one batch, prepared once. A statement keeps its bound values from
+/// one row to the next, so what a row shares with the one before (its thread, type, provider
+/// and turn: all of them, in a stream of deltas) is not bound again.
+pub struct Inserter<'c> {
+    stmt: CachedStatement<'c>,
+    thread: Option<Arc<str>>,
+    ty: Option<&'static str>,
+    provider: Option<ProviderId>,
+    turn: Option<Option<String>>,
+}
+
+impl<'c> Inserter<'c> {
+    pub fn new(c: &'c Connection) -> Result<Inserter<'c>> {
+        Ok(Inserter {
+            stmt: c.prepare_cached(INSERT)?,
+            thread: None,
+            ty: None,
+            provider: None,
+            turn: None,
+        })
+    }
+
+    fn insert(&mut self, thread_id: &Arc<str>, seq: i64, at: i64, ev: &EncodedEvent) -> Result<()> {
+        let result = self.bind_and_run(thread_id, seq, at, ev);
+        if result.is_err() {
+            // Which values are still bound is unknown now: bind them all next time.
+            self.thread = None;
+            self.ty = None;
+            self.provider = None;
+            self.turn = None;
+        }
+        result
+    }
+
+    fn bind_and_run(
+        &mut self,
+        thread_id: &Arc<str>,
+        seq: i64,
+        at: i64,
+        ev: &EncodedEvent,
+    ) -> Result<()> {
+        let s = &mut self.stmt;
+        if self.thread.as_deref() != Some(&**thread_id) {
+            s.raw_bind_parameter(1, &**thread_id)?;
+            self.thread = Some(thread_id.clone());
+        }
+        s.raw_bind_parameter(2, seq)?;
+        if self.ty != Some(ev.type_name) {
+            s.raw_bind_parameter(3, ev.type_name)?;
+            self.ty = Some(ev.type_name);
+        }
+        s.raw_bind_parameter(4, at)?;
+        if self.provider.as_ref() != Some(&ev.provider) {
+            s.raw_bind_parameter(5, ev.provider.as_str())?;
+            self.provider = Some(ev.provider.clone());
+        }
+        if self.turn.as_ref() != Some(&ev.turn_id) {
+            s.raw_bind_parameter(6, &ev.turn_id)?;
+            self.turn = Some(ev.turn_id.clone());
+        }
+        s.raw_bind_parameter(7, &ev.item_id)?;
+        s.raw_bind_parameter(8, &ev.data)?;
+        s.raw_execute()?;
+        Ok(())
+    }
+}
+
 /// Appends events inside one batch of the worker. The seq of a thread is claimed from its row
 /// the first time the batch appends to it and counted here after that; [`Appender::flush`]
 /// writes the rows back (`last_seq`, `updated_at`, `last_seen_at`), once per thread.
 #[derive(Default)]
 pub struct Appender {
-    /// Thread id -> (last seq appended, time of that append).
-    threads: HashMap<String, (i64, i64)>,
+    /// (thread id, last seq appended, time of that append); a batch touches a few threads.
+    threads: Vec<(Arc<str>, i64, i64)>,
 }
 
 impl Appender {
@@ -102,7 +174,8 @@ impl Appender {
     ) -> Result<Event> {
         // Serialise before writing anything, so a body that cannot be stored changes nothing.
         let ev = EncodedEvent::new(provider, turn_id, item_id, &body)?;
-        let stamp = self.append_encoded(c, thread_id, &ev)?;
+        let mut insert = Inserter::new(c)?;
+        let stamp = self.append_encoded(c, &mut insert, &Arc::from(thread_id), &ev)?;
         Ok(ev.into_event(thread_id, stamp, body))
     }
 
@@ -110,40 +183,33 @@ impl Appender {
     pub fn append_encoded(
         &mut self,
         c: &Connection,
-        thread_id: &str,
+        insert: &mut Inserter<'_>,
+        thread_id: &Arc<str>,
         ev: &EncodedEvent,
     ) -> Result<Stamp> {
         let now = now_ms();
-        let last = match self.threads.get(thread_id) {
-            Some((seq, _)) => *seq,
+        let known = self
+            .threads
+            .iter()
+            .position(|(id, _, _)| Arc::ptr_eq(id, thread_id) || **id == **thread_id);
+        let last = match known {
+            Some(i) => self.threads[i].1,
             // Also proves the thread exists; within the worker's transaction no one else can
             // claim the same seq.
             None => c
                 .prepare_cached("SELECT last_seq FROM threads WHERE id = ?1")?
-                .query_row(params![thread_id], |r| r.get(0))
+                .query_row(params![&**thread_id], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(thread_id.to_string()))?,
         };
         let seq = last + 1;
-        c.prepare_cached(
-            "INSERT INTO events (thread_id, seq, type, at, provider, turn_id, item_id, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            thread_id,
-            seq,
-            ev.type_name,
-            now,
-            ev.provider.as_str(),
-            ev.turn_id,
-            ev.item_id,
-            ev.data
-        ])?;
-        match self.threads.get_mut(thread_id) {
-            Some(entry) => *entry = (seq, now),
-            None => {
-                self.threads.insert(thread_id.to_string(), (seq, now));
+        insert.insert(thread_id, seq, now, ev)?;
+        match known {
+            Some(i) => {
+                self.threads[i].1 = seq;
+                self.threads[i].2 = now;
             }
+            None => self.threads.push((thread_id.clone(), seq, now)),
         }
         Ok(Stamp { seq, at: now })
     }
@@ -151,13 +217,13 @@ impl Appender {
     /// Writes the thread rows of the appends so far and forgets them, so that the next append
     /// reads its thread row again (a command in between may have changed or deleted it).
     pub fn flush(&mut self, c: &Connection) -> Result<()> {
-        for (id, (seq, at)) in self.threads.drain() {
+        for (id, seq, at) in self.threads.drain(..) {
             c.prepare_cached(
                 "UPDATE threads SET last_seq = ?2, updated_at = max(updated_at, ?3),
                    last_seen_at = ?3
                  WHERE id = ?1",
             )?
-            .execute(params![id, seq, at])?;
+            .execute(params![&*id, seq, at])?;
         }
         Ok(())
     }

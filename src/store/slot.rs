@@ -11,15 +11,16 @@
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::Stamp;
+use super::{EncodedEvent, Stamp};
 
 #[derive(Default)]
 enum State {
     #[default]
     Waiting,
     Waited(Waker),
-    /// The stamp, or `None` when the append failed or never ran.
-    Filled(Option<Stamp>),
+    /// The stamp, or `None` when the append failed or never ran; and the event, handed back so
+    /// that the thread that made it frees it (a free on another thread is slow).
+    Filled(Option<Stamp>, Option<EncodedEvent>),
 }
 
 /// A stamp that will be known once the store committed (or gave up on) an append.
@@ -38,8 +39,14 @@ impl StampSlot {
     /// The stamp once the slot is filled (`None`: there is no event).
     pub fn poll_stamp(&self, cx: &mut Context<'_>) -> Poll<Option<Stamp>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &*state {
-            State::Filled(stamp) => Poll::Ready(*stamp),
+        match &mut *state {
+            State::Filled(stamp, event) => {
+                let stamp = *stamp;
+                let event = event.take();
+                drop(state);
+                drop(event);
+                Poll::Ready(stamp)
+            }
             _ => {
                 *state = State::Waited(cx.waker().clone());
                 Poll::Pending
@@ -47,10 +54,10 @@ impl StampSlot {
         }
     }
 
-    fn fill(&self, stamp: Option<Stamp>) {
+    fn fill(&self, stamp: Option<Stamp>, event: Option<EncodedEvent>) {
         let old = std::mem::replace(
             &mut *self.state.lock().unwrap_or_else(|e| e.into_inner()),
-            State::Filled(stamp),
+            State::Filled(stamp, event),
         );
         if let State::Waited(waker) = old {
             waker.wake();
@@ -63,9 +70,10 @@ impl StampSlot {
 pub struct SlotFiller(Option<Arc<StampSlot>>);
 
 impl SlotFiller {
-    pub fn fill(mut self, stamp: Option<Stamp>) {
+    /// Fills the slot with the stamp, handing `event` back to the reader's thread.
+    pub fn fill(mut self, stamp: Option<Stamp>, event: Option<EncodedEvent>) {
         if let Some(slot) = self.0.take() {
-            slot.fill(stamp);
+            slot.fill(stamp, event);
         }
     }
 }
@@ -73,7 +81,7 @@ impl SlotFiller {
 impl Drop for SlotFiller {
     fn drop(&mut self) {
         if let Some(slot) = self.0.take() {
-            slot.fill(None);
+            slot.fill(None, None);
         }
     }
 }
@@ -89,7 +97,7 @@ mod tests {
         let reader =
             tokio::spawn(async move { std::future::poll_fn(|cx| slot.poll_stamp(cx)).await });
         tokio::task::yield_now().await;
-        filler.fill(Some(Stamp { seq: 7, at: 9 }));
+        filler.fill(Some(Stamp { seq: 7, at: 9 }), None);
         assert_eq!(reader.await.unwrap(), Some(Stamp { seq: 7, at: 9 }));
     }
 

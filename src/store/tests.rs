@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_protocol::{
@@ -785,4 +786,65 @@ fn default_path_follows_xdg() {
     );
     assert_eq!(p(None, None), None);
     assert_eq!(p(None, Some("")), None);
+}
+
+/// Streamed appends of one batch share a prepared statement that rebinds only what changed
+/// from the row before: rows that alternate thread, type, provider, turn and item (and a
+/// missing thread in between) are each stored as they were sent.
+#[tokio::test]
+async fn streamed_appends_store_every_column_of_mixed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    w(store.create_thread(new_thread("a", "/"))).await.unwrap();
+    w(store.create_thread(new_thread("b", "/"))).await.unwrap();
+    let (a, b, missing): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "x".into());
+    let claude = ProviderId::parse("claude").unwrap();
+    let rows = [
+        (&a, ProviderId::codex(), Some("t1"), Some("i1"), delta("1")),
+        (&a, ProviderId::codex(), Some("t1"), Some("i1"), delta("2")),
+        (&b, ProviderId::codex(), Some("t1"), None, delta("3")),
+        (
+            &a,
+            claude.clone(),
+            None,
+            Some("i2"),
+            EventBody::TurnStarted(TurnStarted::default()),
+        ),
+        (&missing, ProviderId::codex(), None, None, delta("lost")),
+        (&a, claude.clone(), Some("t2"), None, delta("4")),
+        (&b, claude, Some("t2"), Some("i3"), delta("5")),
+    ];
+    let mut slots = Vec::new();
+    let mut sent = Vec::new();
+    for (thread, provider, turn, item, body) in rows {
+        let ev = EncodedEvent::new(
+            provider,
+            turn.map(str::to_string),
+            item.map(str::to_string),
+            &body,
+        )
+        .unwrap();
+        let (slot, filler) = StampSlot::new();
+        // Queued without waiting, so they share batches.
+        store
+            .append_streamed(thread.clone(), ev.clone(), filler)
+            .await
+            .unwrap();
+        slots.push(slot);
+        sent.push((thread.clone(), ev, body));
+    }
+    let mut expected: Vec<Event> = Vec::new();
+    for (slot, (thread, ev, body)) in slots.into_iter().zip(sent) {
+        let stamp = w(std::future::poll_fn(|cx| slot.poll_stamp(cx))).await;
+        if &*thread == "x" {
+            assert_eq!(stamp, None, "an append to a missing thread fails alone");
+            continue;
+        }
+        expected.push(ev.into_event(&thread, stamp.unwrap(), body));
+    }
+    let mut stored = w(store.read_events("a", 0, None)).await.unwrap();
+    stored.extend(w(store.read_events("b", 0, None)).await.unwrap());
+    expected.sort_by(|x, y| (&x.thread_id, x.seq).cmp(&(&y.thread_id, y.seq)));
+    assert_eq!(stored, expected);
+    assert_eq!(seqs(&stored), vec![1, 2, 3, 4, 1, 2]);
 }

@@ -41,14 +41,15 @@ pub enum Done {
 }
 
 impl Done {
-    fn settle(self, result: Result<Stamp>) {
+    /// Hands the stamp on; a slot also gets the event back (see [`super::slot`]).
+    fn settle(self, result: Result<Stamp>, event: Option<EncodedEvent>) {
         match self {
             Done::Call(then) => then(result),
             Done::Slot(filler) => {
                 if let Err(e) = &result {
                     tracing::error!("event not persisted: {e}");
                 }
-                filler.fill(result.ok());
+                filler.fill(result.ok(), event);
             }
         }
     }
@@ -57,7 +58,7 @@ impl Done {
 /// What is left to do for one command of a batch once its transaction ended.
 enum Settle {
     /// A streamed or awaited append: its stamp (or error) goes to its [`Done`].
-    Append(Done, Result<Stamp>),
+    Append(Done, Result<Stamp>, EncodedEvent),
     Other(Pending),
 }
 
@@ -184,6 +185,8 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
     };
     let mut done: Vec<Settle> = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
+    // Prepared at the batch's first append, dropped before the commit.
+    let mut inserter: Option<events::Inserter<'_>> = None;
     for op in batch.drain(..) {
         if let Some(why) = &broken {
             fail(op, why);
@@ -196,8 +199,13 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
                 event,
                 done: then,
             } => {
-                let result = appender.append_encoded(&tx, &thread_id, &event);
-                done.push(Settle::Append(then, result));
+                let result = match &mut inserter {
+                    Some(i) => appender.append_encoded(&tx, i, &thread_id, &event),
+                    None => events::Inserter::new(&tx).and_then(|i| {
+                        appender.append_encoded(&tx, inserter.insert(i), &thread_id, &event)
+                    }),
+                };
+                done.push(Settle::Append(then, result, event));
             }
             op => {
                 // Every other command sees the thread rows as the appends so far left them.
@@ -210,6 +218,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
             }
         }
     }
+    drop(inserter);
     if broken.is_none()
         && let Err(e) = appender.flush(&tx)
     {
@@ -231,7 +240,9 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
     };
     for d in done {
         match d {
-            Settle::Append(then, result) => then.settle(settle(failed.as_deref(), result)),
+            Settle::Append(then, result, event) => {
+                then.settle(settle(failed.as_deref(), result), Some(event));
+            }
             Settle::Other(pending) => pending(failed.as_deref()),
         }
     }
@@ -258,7 +269,9 @@ fn fail(op: Op, why: &str) {
         Op::GetBinding(_, r) => refuse(r, why),
         Op::ListThreads { reply, .. } => refuse(reply, why),
         Op::UpsertNative(_, r) | Op::Flush(r) | Op::PutProbe(_, r) => refuse(r, why),
-        Op::Append { done, .. } => done.settle(Err(StoreError::Transaction(why.to_string()))),
+        Op::Append { done, event, .. } => {
+            done.settle(Err(StoreError::Transaction(why.to_string())), Some(event))
+        }
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
@@ -308,7 +321,10 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         // Appends and flushes are taken out of the batch before it runs; answering here keeps
         // this total.
         Op::Append { done, .. } => {
-            done.settle(Err(StoreError::Transaction("append out of order".into())));
+            done.settle(
+                Err(StoreError::Transaction("append out of order".into())),
+                None,
+            );
             Box::new(|_| {})
         }
         Op::Flush(r) => pending(r, Ok(())),
