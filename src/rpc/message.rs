@@ -6,6 +6,7 @@
 use baton_protocol::errors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::Params;
 
@@ -109,14 +110,24 @@ pub enum Classified {
 /// The members of a message that say what it is, read straight from its bytes: no map of the
 /// whole message is built, and members nobody reads (`jsonrpc`, Codex's `emittedAtMs`) are
 /// skipped. A member given as `null` is `Some(Value::Null)`, apart from `params`.
-#[derive(Deserialize)]
 struct Envelope {
+    id: Option<Value>,
+    method: Option<Value>,
+    params: Option<Params>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+/// An [`Envelope`] as read from a message's text: the params are the part of the text they
+/// span, kept as they are.
+#[derive(Deserialize)]
+struct WireEnvelope<'a> {
     #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     method: Option<Value>,
-    #[serde(default)]
-    params: Option<Params>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "present")]
     result: Option<Value>,
     #[serde(default, deserialize_with = "present")]
@@ -130,13 +141,41 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 /// Parses and classifies one message. Anything the envelope cannot take (not an object, a
 /// member given twice) is parsed as a plain value, so that the answer is the same as
 /// [`classify`]'s.
-pub fn parse(bytes: &[u8]) -> serde_json::Result<Classified> {
+pub fn parse(bytes: Vec<u8>) -> serde_json::Result<Classified> {
     // A derived struct would also take an array (its members by position).
     let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if object && let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) {
-        return Ok(classify_envelope(envelope));
-    }
-    serde_json::from_slice::<Value>(bytes).map(classify)
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) if object => match read_envelope(text) {
+            Ok(envelope) => return Ok(classify_envelope(envelope)),
+            Err(text) => text.into_bytes(),
+        },
+        Ok(text) => text.into_bytes(),
+        Err(e) => e.into_bytes(),
+    };
+    serde_json::from_slice::<Value>(&bytes).map(classify)
+}
+
+/// The envelope of a message, its params kept in (and as) its text; the text back when the
+/// envelope cannot take it.
+fn read_envelope(text: String) -> Result<Envelope, String> {
+    let (id, method, span, result, error) = match serde_json::from_str::<WireEnvelope<'_>>(&text) {
+        Ok(wire) => {
+            let span = wire.params.map(|p| {
+                // The params are a slice of `text`: where it starts, and how long it is.
+                let start = p.get().as_ptr() as usize - text.as_ptr() as usize;
+                start..start + p.get().len()
+            });
+            (wire.id, wire.method, span, wire.result, wire.error)
+        }
+        Err(_) => return Err(text),
+    };
+    Ok(Envelope {
+        id,
+        method,
+        params: span.map(|span| Params::from_text(text, span)),
+        result,
+        error,
+    })
 }
 
 /// Classifies one parsed message. A missing `jsonrpc` member and unknown extra members are
@@ -298,7 +337,7 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(classify(input.clone()), expected, "{input}");
             let bytes = serde_json::to_vec(&input).unwrap();
-            assert_eq!(parse(&bytes).unwrap(), expected, "{input}");
+            assert_eq!(parse(bytes).unwrap(), expected, "{input}");
         }
     }
 
@@ -325,10 +364,10 @@ mod tests {
         ];
         for text in texts {
             let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(parse(text.as_bytes()).unwrap(), classify(value), "{text}");
+            assert_eq!(parse(text.into()).unwrap(), classify(value), "{text}");
         }
         for broken in [r#"{"id":1,"method":"m""#, "", "{]", r#"{"a":01}"#] {
-            assert!(parse(broken.as_bytes()).is_err(), "{broken}");
+            assert!(parse(broken.into()).is_err(), "{broken}");
         }
     }
 

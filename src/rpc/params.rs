@@ -6,7 +6,7 @@
 //! a streamed delta is read that way, without a map per message.
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -14,15 +14,22 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 pub struct Params {
-    raw: Option<Box<RawValue>>,
+    /// The message's text and the span of it the params are.
+    text: Option<(String, Range<usize>)>,
     value: OnceLock<Value>,
 }
 
 impl Params {
-    /// Params read off the wire, as their text.
-    pub fn from_raw(raw: Box<RawValue>) -> Params {
+    /// Params read off the wire: `span` of the message's `text` (which is kept whole, so the
+    /// params need no copy of their own).
+    pub fn from_text(text: String, span: Range<usize>) -> Params {
+        let span = if text.get(span.clone()).is_some() {
+            span
+        } else {
+            0..text.len()
+        };
         Params {
-            raw: Some(raw),
+            text: Some((text, span)),
             value: OnceLock::new(),
         }
     }
@@ -30,17 +37,24 @@ impl Params {
     /// Reads a typed view straight from the text (borrowing from it where it can), or from the
     /// value when there is no text.
     pub fn view<'a, T: Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
-        match &self.raw {
-            Some(raw) => serde_json::from_str(raw.get()),
+        match self.text() {
+            Some(text) => serde_json::from_str(text),
             None => T::deserialize(self.value()),
         }
+    }
+
+    /// The params' JSON text, when they were read off the wire.
+    pub fn text(&self) -> Option<&str> {
+        self.text
+            .as_ref()
+            .and_then(|(text, span)| text.get(span.clone()))
     }
 
     /// The params as a value, parsed on first use (params that are not JSON read as `null`,
     /// which cannot happen to text the reader checked).
     pub fn value(&self) -> &Value {
-        self.value.get_or_init(|| match &self.raw {
-            Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        self.value.get_or_init(|| match self.text() {
+            Some(text) => serde_json::from_str(text).unwrap_or(Value::Null),
             None => Value::Null,
         })
     }
@@ -49,8 +63,8 @@ impl Params {
     pub fn into_value(mut self) -> Value {
         match self.value.take() {
             Some(v) => v,
-            None => match &self.raw {
-                Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            None => match self.text() {
+                Some(text) => serde_json::from_str(text).unwrap_or(Value::Null),
                 None => Value::Null,
             },
         }
@@ -59,23 +73,17 @@ impl Params {
 
 impl Serialize for Params {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.raw {
-            Some(raw) => raw.serialize(s),
-            None => self.value().serialize(s),
+        match self.text().map(serde_json::from_str::<&RawValue>) {
+            Some(Ok(raw)) => raw.serialize(s),
+            _ => self.value().serialize(s),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Params {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
-        Box::<RawValue>::deserialize(d).map(Params::from_raw)
     }
 }
 
 impl From<Value> for Params {
     fn from(value: Value) -> Params {
         Params {
-            raw: None,
+            text: None,
             value: OnceLock::from(value),
         }
     }
@@ -91,8 +99,8 @@ impl Deref for Params {
 
 impl Clone for Params {
     fn clone(&self) -> Params {
-        match &self.raw {
-            Some(raw) => Params::from_raw(raw.clone()),
+        match &self.text {
+            Some((text, span)) => Params::from_text(text.clone(), span.clone()),
             None => Params::from(self.value().clone()),
         }
     }
@@ -106,8 +114,8 @@ impl PartialEq for Params {
 
 impl fmt::Debug for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.raw {
-            Some(raw) => write!(f, "{}", raw.get()),
+        match self.text() {
+            Some(text) => write!(f, "{text}"),
             None => write!(f, "{}", self.value()),
         }
     }
@@ -127,8 +135,9 @@ mod tests {
 
     #[test]
     fn raw_params_read_as_a_value_and_as_a_view() {
-        let raw = RawValue::from_string(r#"{"threadId":"t1","n":[1,2]}"#.into()).unwrap();
-        let p = Params::from_raw(raw);
+        let text = r#"{"method":"m","params":{"threadId":"t1","n":[1,2]}}"#;
+        let p = Params::from_text(text.into(), 23..text.len() - 1);
+        assert_eq!(p.text(), Some(r#"{"threadId":"t1","n":[1,2]}"#));
         assert_eq!(p.view::<View>().unwrap(), View { thread_id: "t1" });
         assert_eq!(p["n"], json!([1, 2]));
         assert_eq!(p.clone(), p);

@@ -71,7 +71,7 @@ impl Reader {
                 }
             };
             tracing::trace!(peer = name, "<- {}", String::from_utf8_lossy(&bytes));
-            match parse(&bytes) {
+            match parse(bytes) {
                 Ok(msg) => self.dispatch(msg).await,
                 Err(e) => {
                     tracing::warn!(peer = name, "malformed JSON: {e}");

@@ -325,6 +325,25 @@ pub struct ThreadKey<'a> {
     pub thread_id: Option<Cow<'a, str>>,
 }
 
+/// The `threadId` of params whose text starts with it, as Codex writes every notification of a
+/// thread: found without parsing the rest. `None` when it is not the first member or its
+/// value holds an escape (then [`ThreadKey`] reads it).
+pub fn leading_thread_id(text: &str) -> Option<&str> {
+    let rest = text
+        .trim_start()
+        .strip_prefix('{')?
+        .trim_start()
+        .strip_prefix("\"threadId\"")?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    // The text is valid JSON (the reader checked it), so a string without escapes ends at
+    // its first quote.
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
 /// A streamed delta's params, read from their text (the relay's hot path; see [`delta_event`]).
 #[derive(Deserialize)]
 pub struct DeltaView<'a> {
@@ -606,9 +625,8 @@ mod tests {
                 continue;
             };
             let text = serde_json::to_string(&msg["params"]).unwrap();
-            let params = crate::rpc::Params::from_raw(
-                serde_json::value::RawValue::from_string(text).unwrap(),
-            );
+            let span = 0..text.len();
+            let params = crate::rpc::Params::from_text(text, span);
             let view = params.view::<DeltaView>().unwrap();
             let fast = format!("{:?}", vec![delta_event(stream, view)]);
             let slow = format!(
@@ -619,6 +637,46 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 50, "only {checked} deltas in {}", dir.display());
+    }
+
+    #[test]
+    fn a_leading_thread_id_is_read_without_parsing() {
+        let id = leading_thread_id;
+        assert_eq!(id(r#"{"threadId":"t-1","delta":"x"}"#), Some("t-1"));
+        assert_eq!(id(r#" { "threadId" : "t 2" , "x": 1}"#), Some("t 2"));
+        // Not first, escaped, not a string, nested: left to the parser.
+        assert_eq!(id(r#"{"x":1,"threadId":"t"}"#), None);
+        assert_eq!(id(r#"{"threadId":"t\"q"}"#), None);
+        assert_eq!(id(r#"{"threadId":null}"#), None);
+        assert_eq!(id(r#"{"item":{"threadId":"t"}}"#), None);
+        assert_eq!(id(r#"{"threadIdX":"t"}"#), None);
+        // Whatever it finds, the parser agrees with.
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codex-0.169.0");
+        let mut found = 0;
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            for rec in text
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            {
+                let Some(msg) = rec["line"]
+                    .as_str()
+                    .and_then(|l| serde_json::from_str::<Value>(l).ok())
+                else {
+                    continue;
+                };
+                let Some(params) = msg.get("params") else {
+                    continue;
+                };
+                let text = serde_json::to_string(params).unwrap();
+                if let Some(fast) = leading_thread_id(&text) {
+                    assert_eq!(Some(fast), params["threadId"].as_str());
+                    found += 1;
+                }
+            }
+        }
+        assert!(found > 100, "only {found}");
     }
 
     // Diffs, usage, rate limits, deltas, commands and interrupted turns are covered by the

@@ -93,6 +93,9 @@ impl Agent for CodexAgent {
 
     /// Read straight from the params' text: routing a streamed delta builds no `Value`.
     fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
+        if let Some(id) = params.text().and_then(mapping::leading_thread_id) {
+            return Some(id.to_string());
+        }
         params
             .view::<mapping::ThreadKey>()
             .ok()
