@@ -1,5 +1,7 @@
 //! `provider/list`: which agent providers baton can drive, and what each can do.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +11,8 @@ use serde::{Deserialize, Serialize};
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(transparent)]
-pub struct ProviderId(String);
+// Shared text: cloning an id (every event carries one) copies nothing.
+pub struct ProviderId(Arc<str>);
 
 impl ProviderId {
     /// The built-in Codex provider (`codex app-server`).
@@ -19,7 +22,7 @@ impl ProviderId {
 
     /// A provider id from its wire name.
     pub fn new(id: impl Into<String>) -> Self {
-        ProviderId(id.into())
+        ProviderId(Arc::from(id.into()))
     }
 
     /// The built-in Codex provider.
@@ -55,13 +58,13 @@ impl std::fmt::Display for ProviderId {
 
 impl PartialEq<str> for ProviderId {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        &*self.0 == other
     }
 }
 
 impl PartialEq<&str> for ProviderId {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        &*self.0 == *other
     }
 }
 

@@ -24,8 +24,8 @@
 //!         let _ = self.caps.set(capabilities_from(&init)); // capabilities from the agent
 //!         Ok(())
 //!     }
-//!     fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
-//!         params.get("sessionId").and_then(Value::as_str).map(str::to_string)
+//!     fn route_key<'a>(&self, _method: &str, params: &'a Params) -> Option<Cow<'a, str>> {
+//!         params.get("sessionId").and_then(Value::as_str).map(Cow::Borrowed)
 //!     }
 //!     async fn unrouted(&self, conn: &Arc<Connection>, msg: Incoming) {
 //!         if let Incoming::Request { id, method, .. } = msg {
@@ -42,6 +42,7 @@
 //! conn.request("session/prompt", prompt, None).await?; // as long as the turn takes
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
@@ -71,7 +72,7 @@ pub trait Agent: Send + Sync + 'static {
 
     /// The route a message belongs to (its native thread or session id); `None` for
     /// process-wide messages.
-    fn route_key(&self, method: &str, params: &Params) -> Option<String>;
+    fn route_key<'a>(&self, method: &str, params: &'a Params) -> Option<Cow<'a, str>>;
 
     /// A message no route took: process-wide, or naming a thread nobody routes. Every request
     /// must be answered. It runs on the routing loop, so it must not wait on a thread.
@@ -365,7 +366,7 @@ async fn route_loop<A: Agent>(
             Incoming::Notification { method, params }
             | Incoming::Request { method, params, .. } => agent.route_key(method, params),
         };
-        let route = key.and_then(|k| lock(&conn.routes).get(&k).cloned());
+        let route = key.and_then(|k| lock(&conn.routes).get(&*k).cloned());
         let msg = match route {
             Some(route) => match route.send(Routed::Message(msg)).await {
                 Ok(()) => continue,

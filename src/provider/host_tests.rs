@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::borrow::Cow;
 use std::sync::atomic::AtomicUsize;
 
 use serde_json::json;
@@ -23,11 +24,11 @@ impl Agent for Fake {
             .map(|_| ())
     }
 
-    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
+    fn route_key<'a>(&self, _method: &str, params: &'a Params) -> Option<Cow<'a, str>> {
         params
             .get("sessionId")
             .and_then(Value::as_str)
-            .map(str::to_string)
+            .map(Cow::Borrowed)
     }
 
     async fn unrouted(&self, conn: &Arc<Connection>, msg: Incoming) {

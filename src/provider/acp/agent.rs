@@ -7,6 +7,7 @@
 //! send `available_commands_update` right after answering `session/new`, before the session has
 //! registered its route) are held briefly so the session can take them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -143,17 +144,17 @@ impl Agent for AcpAgent {
         Ok(())
     }
 
-    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
+    fn route_key<'a>(&self, _method: &str, params: &'a Params) -> Option<Cow<'a, str>> {
         params
             .get("sessionId")
             .and_then(Value::as_str)
-            .map(str::to_string)
+            .map(Cow::Borrowed)
     }
 
     async fn unrouted(&self, conn: &Arc<Connection>, msg: Incoming) {
         match msg {
             Incoming::Notification { method, params } => {
-                let Some(session) = self.route_key(&method, &params) else {
+                let Some(session) = self.route_key(&method, &params).map(Cow::into_owned) else {
                     tracing::debug!(
                         provider = self.name,
                         method,

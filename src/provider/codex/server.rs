@@ -92,15 +92,14 @@ impl Agent for CodexAgent {
     }
 
     /// Read straight from the params' text: routing a streamed delta builds no `Value`.
-    fn route_key(&self, _method: &str, params: &Params) -> Option<String> {
+    fn route_key<'a>(&self, _method: &str, params: &'a Params) -> Option<Cow<'a, str>> {
         if let Some(id) = params.text().and_then(mapping::leading_thread_id) {
-            return Some(id.to_string());
+            return Some(Cow::Borrowed(id));
         }
         params
             .view::<mapping::ThreadKey>()
             .ok()
             .and_then(|k| k.thread_id)
-            .map(Cow::into_owned)
     }
 
     /// Process-wide notifications (config warnings, rate limits, MCP server status) go to every
@@ -114,7 +113,11 @@ impl Agent for CodexAgent {
             }
             Incoming::Notification { method, params } => {
                 if let Some(thread) = self.route_key(&method, &params) {
-                    tracing::debug!(method, thread, "codex notification for an unrouted thread");
+                    tracing::debug!(
+                        method,
+                        thread = &*thread,
+                        "codex notification for an unrouted thread"
+                    );
                     return;
                 }
                 if method == "account/rateLimits/updated" {
