@@ -250,14 +250,7 @@ impl Store {
         event: EncodedEvent,
         then: AfterCommit,
     ) -> Result<()> {
-        self.tx
-            .send(Op::Append {
-                thread_id,
-                event,
-                done: Done::Call(then),
-            })
-            .await
-            .map_err(|_| StoreError::Closed)
+        self.queue_append(thread_id, event, Done::Call(then)).await
     }
 
     /// Queues an append whose stamp goes to `filler`'s slot after the commit (the streaming
@@ -270,11 +263,21 @@ impl Store {
         event: EncodedEvent,
         filler: SlotFiller,
     ) -> Result<()> {
+        self.queue_append(thread_id, event, Done::Slot(filler))
+            .await
+    }
+
+    async fn queue_append(
+        &self,
+        thread_id: Arc<str>,
+        event: EncodedEvent,
+        done: Done,
+    ) -> Result<()> {
         self.tx
             .send(Op::Append {
                 thread_id,
                 event,
-                done: Done::Slot(filler),
+                done,
             })
             .await
             .map_err(|_| StoreError::Closed)
