@@ -34,7 +34,6 @@ pub use events::{EncodedEvent, Stamp};
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
 pub use slot::{SlotFiller, StampSlot};
-pub use worker::AfterCommit;
 use worker::Done;
 use worker::Op;
 
@@ -228,29 +227,10 @@ impl Store {
     ) -> Result<Event> {
         let event = EncodedEvent::new(provider, turn_id, item_id, &body)?;
         let (tx, rx) = oneshot::channel();
-        let done: AfterCommit = Box::new(move |r| {
-            let _ = tx.send(r);
-        });
-        self.append_then(Arc::from(thread_id), event.clone(), done)
+        self.queue_append(Arc::from(thread_id), event, Done::Reply(tx))
             .await?;
-        let stamp = rx.await.map_err(|_| StoreError::Closed)??;
+        let (stamp, event) = rx.await.map_err(|_| StoreError::Closed)??;
         Ok(event.into_event(thread_id, stamp, body))
-    }
-
-    /// Queues an append of an event serialised by the caller ([`EncodedEvent::new`], so that
-    /// the store's thread only inserts it) without waiting for its commit: `then` gets the
-    /// event's stamp (or the error) on the store thread, after the commit, in the order appends
-    /// were queued. Waits only for room in the store's queue (backpressure). The streaming hot
-    /// path: a thread's deltas are persisted in batches and notified from `then`, while the
-    /// caller goes on to the next provider event. An `Err` here means the store is closed and
-    /// `then` was dropped unrun.
-    pub async fn append_then(
-        &self,
-        thread_id: Arc<str>,
-        event: EncodedEvent,
-        then: AfterCommit,
-    ) -> Result<()> {
-        self.queue_append(thread_id, event, Done::Call(then)).await
     }
 
     /// Queues an append whose stamp goes to `filler`'s slot after the commit (the streaming

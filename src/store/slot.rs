@@ -1,6 +1,6 @@
 //! Where the store puts a streamed append's stamp for a reader on another thread.
 //!
-//! The streaming path does not run a callback on the store's thread: the actor queues the
+//! The streaming path does not wait for its commits: the actor queues the
 //! event's notification with the editor's writer (`editor::frame`) and the append with the
 //! store, both holding one [`StampSlot`]. After the commit the store fills the slot (two numbers,
 //! no allocation, nothing the notification is made of crosses threads); the writer, which keeps

@@ -9,8 +9,9 @@
 //! thread is claimed from the thread row once per batch and kept in an [`events::Appender`],
 //! each event is one `INSERT` (a failed statement changes nothing), and the thread rows are
 //! written once per batch, before any other command of the batch runs and before the commit.
-//! An append's result goes to a callback run on this thread after the commit, in batch order,
-//! so a caller can have its events notified in order without waiting for each commit.
+//! An append's stamp goes out after the commit, in batch order: to the caller's reply, or to the
+//! slot of a streamed append (see [`super::slot`]), so a caller can have its events notified in
+//! order without waiting for each commit.
 //!
 //! Checkpoints (which `fsync`) run on a second thread with its own connection, so that a
 //! streaming turn never waits for the disk; `flush` checkpoints here after its batch commits.
@@ -28,28 +29,25 @@ use super::{ThreadUpdate, events, leases, probes, threads};
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-/// Receives the stamp (seq and time) of an append's committed event, or why there is none, on
-/// the store thread, after the commit of its batch. It must not block for long: the next batch
-/// waits for it.
-pub type AfterCommit = Box<dyn FnOnce(Result<Stamp>) + Send>;
-
-/// Where an append's stamp goes after the commit: a callback run on this thread (an awaited
-/// append), or a slot another thread reads (a streamed one, see [`super::slot`]).
+/// Where an append's stamp goes after the commit, with the event handed back (so that it is
+/// freed on the thread that made it): the reply of an awaited append, or the slot of a streamed
+/// one, which another thread reads (see [`super::slot`]).
 pub enum Done {
-    Call(AfterCommit),
+    Reply(Reply<(Stamp, EncodedEvent)>),
     Slot(SlotFiller),
 }
 
 impl Done {
-    /// Hands the stamp on; a slot also gets the event back (see [`super::slot`]).
-    fn settle(self, result: Result<Stamp>, event: Option<EncodedEvent>) {
+    fn settle(self, result: Result<Stamp>, event: EncodedEvent) {
         match self {
-            Done::Call(then) => then(result),
+            Done::Reply(reply) => {
+                let _ = reply.send(result.map(|stamp| (stamp, event)));
+            }
             Done::Slot(filler) => {
                 if let Err(e) = &result {
                     tracing::error!("event not persisted: {e}");
                 }
-                filler.fill(result.ok(), event);
+                filler.fill(result.ok(), Some(event));
             }
         }
     }
@@ -62,7 +60,7 @@ enum Settle {
     Other(Pending),
 }
 
-/// One command for the worker; each carries the oneshot (or callback) its result goes to.
+/// One command for the worker; each carries the oneshot (or slot) its result goes to.
 pub enum Op {
     CreateThread(NewThread, Reply<Thread>),
     GetBinding(String, Reply<Option<Binding>>),
@@ -241,7 +239,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
     for d in done {
         match d {
             Settle::Append(then, result, event) => {
-                then.settle(settle(failed.as_deref(), result), Some(event));
+                then.settle(settle(failed.as_deref(), result), event);
             }
             Settle::Other(pending) => pending(failed.as_deref()),
         }
@@ -270,7 +268,7 @@ fn fail(op: Op, why: &str) {
         Op::ListThreads { reply, .. } => refuse(reply, why),
         Op::UpsertNative(_, r) | Op::Flush(r) | Op::PutProbe(_, r) => refuse(r, why),
         Op::Append { done, event, .. } => {
-            done.settle(Err(StoreError::Transaction(why.to_string())), Some(event))
+            done.settle(Err(StoreError::Transaction(why.to_string())), event)
         }
         Op::ReadEvents { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
@@ -320,10 +318,10 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
         } => pending(reply, events::poll(c, &since, limit)),
         // Appends and flushes are taken out of the batch before it runs; answering here keeps
         // this total.
-        Op::Append { done, .. } => {
+        Op::Append { done, event, .. } => {
             done.settle(
                 Err(StoreError::Transaction("append out of order".into())),
-                None,
+                event,
             );
             Box::new(|_| {})
         }
