@@ -1,12 +1,13 @@
-//! `thread/event` notifications serialised ahead of their commit.
+//! `thread/event` notifications, every one of them built here.
 //!
-//! A streamed event's notification is built on the actor's task from the event's stored form
-//! ([`EncodedEvent`]: the body's `data` JSON is serialised once, for the log and the editor
-//! alike), leaving out only the seq and the time, which the store assigns. The writer holds it
-//! in its queue until the store filled the event's `StampSlot` after the commit, then writes the
-//! two numbers into their places: the store's thread neither serialises nor touches it. The bytes are exactly what serde makes of the
-//! [`Event`](baton_protocol::Event) (with `data.raw` when the editor asked for raw messages),
-//! which the tests check.
+//! A notification is built from the event's stored form ([`EncodedEvent`]: the body's `data`
+//! JSON, serialised once for the log and the editor alike), leaving out the seq and the time,
+//! which the store assigns. A streamed event's frame is built on the actor's task before the
+//! commit; the writer holds it in its queue until the store filled the event's `StampSlot`,
+//! then writes the two numbers into their places, so the store's thread neither serialises nor
+//! touches it. An event already committed (awaited, or read back by the poller) is stamped at
+//! once. The bytes are exactly what serde makes of the [`Event`](baton_protocol::Event) (with
+//! `data.raw` when the editor asked for raw messages), which the tests check.
 
 use serde_json::Value;
 

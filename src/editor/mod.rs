@@ -21,7 +21,7 @@ pub use frame::EventFrame;
 
 use crate::follow::Follows;
 use crate::rpc::{Deferred, Peer};
-use crate::store::{EncodedEvent, StampSlot};
+use crate::store::{EncodedEvent, Stamp, StampSlot};
 
 /// A streamed event's notification waiting in the writer's queue for the event's commit.
 struct PendingEvent {
@@ -83,13 +83,30 @@ impl Editor {
         }
     }
 
-    /// Notifies an event without consulting the follows (the poller's path).
+    /// Notifies an event without consulting the follows (the poller's path). Framed like a
+    /// streamed event, so every `thread/event` is built one way.
     pub async fn notify_event(&self, event: &Event, raw: Option<Value>) {
-        let result = match self.with_raw(event, raw) {
-            Some(v) => self.peer.notify("thread/event", v).await,
-            None => self.peer.notify_typed("thread/event", event).await,
+        let encoded = EncodedEvent::new(
+            event.provider.clone(),
+            event.turn_id.clone(),
+            event.item_id.clone(),
+            &event.body,
+        );
+        let frame = match encoded {
+            Ok(encoded) => self.frame(&event.thread_id, &encoded, raw.as_ref()),
+            Err(e) => Err(std::io::Error::other(e)),
         };
-        if let Err(e) = result {
+        let bytes = match frame {
+            Ok(frame) => frame.stamped(Stamp {
+                seq: event.seq,
+                at: event.at,
+            }),
+            Err(e) => {
+                tracing::error!(thread = %event.thread_id, seq = event.seq, "event not notified: {e}");
+                return;
+            }
+        };
+        if let Err(e) = self.peer.send(bytes).await {
             tracing::debug!("editor gone, event not notified: {e}");
         }
     }
@@ -125,19 +142,6 @@ impl Editor {
         if let Err(e) = self.peer.send_deferred(pending).await {
             tracing::debug!("editor gone, event not notified: {e}");
         }
-    }
-
-    /// The event as JSON with the provider's message in `data.raw`, when the editor asked for raw
-    /// messages and there is one; `None` means the event goes out as it is (typed, no copy).
-    fn with_raw(&self, event: &Event, raw: Option<Value>) -> Option<Value> {
-        let raw = raw.filter(|_| self.settings.include_raw.load(Ordering::Relaxed))?;
-        let mut v = serde_json::to_value(event)
-            .map_err(|e| tracing::error!("cannot serialise event: {e}; sent without raw"))
-            .ok()?;
-        if let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) {
-            data.insert("raw".into(), raw);
-        }
-        Some(v)
     }
 
     /// Tells the editor the provider list changed (`provider/changed`).

@@ -262,7 +262,9 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl Peer {
-    async fn send(&self, bytes: Vec<u8>) -> Result<(), RpcError> {
+    /// Sends a message the caller serialised whole (a frame built ahead, see `editor::frame`);
+    /// waits for room in the writer's queue.
+    pub async fn send(&self, bytes: Vec<u8>) -> Result<(), RpcError> {
         self.out
             .send(Outgoing::Message(bytes))
             .await
