@@ -995,6 +995,41 @@ mod tests {
         drop(c.rx);
     }
 
+    /// A deferred message goes out in its place once its bytes are ready, and holds what was
+    /// queued after it until then; one that comes to nothing is skipped.
+    #[tokio::test]
+    async fn a_deferred_message_holds_what_follows_until_ready() {
+        struct Later(oneshot::Receiver<Vec<u8>>);
+        impl Deferred for Later {
+            fn poll_bytes(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Vec<u8>>> {
+                std::pin::Pin::new(&mut self.0).poll(cx).map(Result::ok)
+            }
+        }
+        let mut c = raw(PeerOptions::provider("p"));
+        let (ready, later) = oneshot::channel();
+        let (never, dropped) = oneshot::channel::<Vec<u8>>();
+        c.peer.notify("before", ()).await.unwrap();
+        c.peer.send_deferred(Box::new(Later(later))).await.unwrap();
+        c.peer.notify("after", ()).await.unwrap();
+        assert_eq!(c.read_line().await["method"], "before");
+        c.assert_silent().await;
+        ready
+            .send(br#"{"jsonrpc":"2.0","method":"deferred"}"#.to_vec())
+            .unwrap();
+        assert_eq!(c.read_line().await["method"], "deferred");
+        assert_eq!(c.read_line().await["method"], "after");
+        drop(never);
+        c.peer
+            .send_deferred(Box::new(Later(dropped)))
+            .await
+            .unwrap();
+        c.peer.notify("last", ()).await.unwrap();
+        assert_eq!(c.read_line().await["method"], "last");
+    }
+
     #[tokio::test]
     async fn a_failed_write_marks_the_peer_closed() {
         // The read side stays open; only the write side is broken.

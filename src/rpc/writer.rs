@@ -3,12 +3,13 @@
 //! marks the peer closed.
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec;
-use super::peer::{Outgoing, Shared};
+use super::peer::{Deferred, Outgoing, Shared};
 
 /// Why the writer stopped taking messages.
 enum WriterEnd {
@@ -51,13 +52,16 @@ pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
     }
 }
 
-/// Polls `fut` once: its output if it is ready at once, else `None` (it can be polled again).
-async fn futures_poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match std::pin::Pin::new(&mut *fut).poll(cx) {
-        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
-        std::task::Poll::Pending => std::task::Poll::Ready(None),
-    })
-    .await
+/// A deferred message's bytes; what is written so far is flushed first when they are not ready.
+async fn deferred_bytes<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    d: &mut dyn Deferred,
+) -> std::io::Result<Option<Vec<u8>>> {
+    if let Poll::Ready(bytes) = std::future::poll_fn(|cx| Poll::Ready(d.poll_bytes(cx))).await {
+        return Ok(bytes);
+    }
+    w.flush().await?;
+    Ok(std::future::poll_fn(|cx| d.poll_bytes(cx)).await)
 }
 
 /// Writes messages until asked to close or abandoned, flushing whenever the queue runs dry.
@@ -71,31 +75,14 @@ async fn pump<W: AsyncWrite + Unpin>(
             return Ok(WriterEnd::Dropped);
         };
         loop {
-            match msg {
-                Outgoing::Message(body) => {
-                    tracing::trace!(peer = shared.name, "-> {}", String::from_utf8_lossy(&body));
-                    codec::write(w, shared.framing(), &body).await?;
-                }
-                Outgoing::Deferred(mut d) => {
-                    let mut ready = std::future::poll_fn(|cx| d.poll_bytes(cx));
-                    let body = match futures_poll_once(&mut ready).await {
-                        Some(body) => body,
-                        None => {
-                            // What is written so far goes out while this one waits.
-                            w.flush().await?;
-                            ready.await
-                        }
-                    };
-                    if let Some(body) = body {
-                        tracing::trace!(
-                            peer = shared.name,
-                            "-> {}",
-                            String::from_utf8_lossy(&body)
-                        );
-                        codec::write(w, shared.framing(), &body).await?;
-                    }
-                }
+            let body = match msg {
+                Outgoing::Message(body) => Some(body),
+                Outgoing::Deferred(mut d) => deferred_bytes(w, d.as_mut()).await?,
                 Outgoing::Close(done) => return Ok(WriterEnd::Close(done)),
+            };
+            if let Some(body) = body {
+                tracing::trace!(peer = shared.name, "-> {}", String::from_utf8_lossy(&body));
+                codec::write(w, shared.framing(), &body).await?;
             }
             match rx.try_recv() {
                 Ok(next) => msg = next,
