@@ -45,11 +45,7 @@ impl Proc {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("BENCH_STDERR").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot spawn {name}"))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
