@@ -53,7 +53,7 @@ pub struct TooMany;
 impl Follows {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cursor>> {
         // A poisoned map of cursors is still a valid map.
-        self.cursors.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.cursors)
     }
 
     /// Follows `thread_id` from `since_seq`; following it again moves the cursor there.

@@ -16,6 +16,7 @@ mod server;
 mod session;
 mod stdio;
 mod store;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -90,7 +90,7 @@ pub struct Acp {
 impl Acp {
     pub fn sessions(&self) -> MutexGuard<'_, HashMap<String, Session>> {
         // A poisoned map of sessions is still a valid map.
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.sessions)
     }
 
     pub fn providers(&self) -> Vec<Value> {
@@ -101,7 +101,7 @@ impl Acp {
     }
 
     pub fn caps(&self) -> ClientCaps {
-        self.caps.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::sync::lock(&self.caps).clone()
     }
 
     /// Sends one `session/update`.

@@ -39,7 +39,7 @@ pub async fn initialize_server(acp: &Acp) -> Result<(), RpcError> {
         )
         .await?;
     if let Some(list) = r["providers"].as_array() {
-        *acp.providers.lock().unwrap_or_else(|e| e.into_inner()) = list.clone();
+        *crate::sync::lock(&acp.providers) = list.clone();
     }
     acp.baton.notify("initialized", json!({})).await
 }
@@ -47,7 +47,7 @@ pub async fn initialize_server(acp: &Acp) -> Result<(), RpcError> {
 pub async fn initialize(acp: &Arc<Acp>, params: Value) -> Result<Value, RpcError> {
     let p: InitializeRequest = parse(params)?;
     let session_caps = p.client_capabilities.session.as_ref();
-    *acp.caps.lock().unwrap_or_else(|e| e.into_inner()) = ClientCaps {
+    *crate::sync::lock(&acp.caps) = ClientCaps {
         compaction: session_caps.is_some_and(|s| s.compaction.is_some()),
         notices: session_caps.is_some_and(|s| s.notices.is_some()),
     };

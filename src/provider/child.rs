@@ -17,6 +17,7 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, watch};
 
 use crate::rpc::codec::{WholeLine, read_whole_line};
+use crate::sync::lock;
 
 /// How many of the last stderr lines are kept for error messages.
 const TAIL_LINES: usize = 64;
@@ -233,11 +234,6 @@ impl ChildHandle {
             format!("{} exited ({status}): {tail}", self.inner.name)
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned tail is still a valid list of lines.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The bounded tail of stderr.

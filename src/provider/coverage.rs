@@ -71,7 +71,7 @@ static REPORTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 /// Logs a message type no table names, once per type and process: a newer provider than the
 /// tables know. It is still counted as activity (the session is alive).
 pub fn unknown(provider: &str, name: &str) {
-    let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reported = crate::sync::lock(&REPORTED);
     if reported
         .get_or_insert_with(HashSet::new)
         .insert(format!("{provider}:{name}"))

@@ -55,6 +55,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use super::ProviderError;
 use super::child::{self, ChildHandle, ChildSpec};
 use crate::rpc::{self, DISCONNECTED, Incoming, Params, Peer, PeerOptions, RequestId, RpcError};
+use crate::sync::lock;
 
 /// How many messages a route holds before the routing loop waits for its thread (backpressure).
 const ROUTE_CAPACITY: usize = 256;
@@ -206,11 +207,6 @@ impl<A: Agent> Host<A> {
             c.shutdown().await;
         }
     }
-}
-
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned map is still a valid map; baton must not crash over it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One running agent process and the routes of the threads that use it.

@@ -326,7 +326,7 @@ impl Providers {
             .providers
             .get(id)
             .filter(|e| e.kind == ProviderKind::Acp)?;
-        let mut map = self.acp.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = crate::sync::lock(&self.acp);
         if let Some(p) = map.get(id).filter(|p| p.entry() == entry) {
             return Some(p.clone());
         }
@@ -344,10 +344,7 @@ impl Providers {
             .providers
             .insert(id.clone(), provider.entry().clone());
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
-        self.acp
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, Arc::new(provider));
+        crate::sync::lock(&self.acp).insert(id, Arc::new(provider));
     }
 
     /// Starts or resumes the native session of a thread.
@@ -496,13 +493,8 @@ impl Providers {
 
     /// Ends every provider process (orderly shutdown).
     pub async fn shutdown(&self) {
-        let acp: Vec<Arc<acp::AcpProvider>> = self
-            .acp
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let acp: Vec<Arc<acp::AcpProvider>> =
+            crate::sync::lock(&self.acp).values().cloned().collect();
         // Concurrently: each agent gets its own grace period, not one after the other.
         let mut stops = tokio::task::JoinSet::new();
         for p in acp {

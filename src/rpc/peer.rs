@@ -128,7 +128,7 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn pending(&self) -> MutexGuard<'_, HashMap<RequestId, Waiter>> {
         // A poisoned map of senders is still a valid map.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.pending)
     }
 
     /// Registers a waiter unless the peer is closed. The check happens under the lock that

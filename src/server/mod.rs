@@ -144,8 +144,7 @@ struct State {
 }
 
 fn inflight(map: &Inflight) -> std::sync::MutexGuard<'_, HashMap<RequestId, CancellationToken>> {
-    // A poisoned map of tokens is still a valid map.
-    map.lock().unwrap_or_else(|e| e.into_inner())
+    crate::sync::lock(map)
 }
 
 impl State {

@@ -56,7 +56,7 @@ impl Budget {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A poisoned map is still a valid map.
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.live)
     }
 
     /// Records a thread's new state and, when that leaves more live sessions than the budget,

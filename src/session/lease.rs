@@ -16,6 +16,7 @@ use baton_protocol::{ThreadLeasedData, errors};
 use super::{Command, Sessions};
 use crate::rpc::RpcError;
 use crate::store::{Holder, Lease, now_ms};
+use crate::sync::lock;
 
 /// How often our leases are stamped and takeover requests looked for: a takeover is answered
 /// within a heartbeat plus the time the session takes to stop.
@@ -38,11 +39,6 @@ impl Default for Leases {
             held: Arc::new(Mutex::new(HashSet::new())),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned set of ids is still a valid set.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Leases {

@@ -132,7 +132,7 @@ impl Sessions {
 
     fn actors(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActorHandle>> {
         // See provider::codex::server::lock: a poisoned map is still a valid map.
-        self.actors.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.actors)
     }
 
     /// Sends a command built around a reply channel to the thread's actor (spawned from the

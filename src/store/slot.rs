@@ -38,7 +38,7 @@ impl StampSlot {
 
     /// The stamp once the slot is filled (`None`: there is no event).
     pub fn poll_stamp(&self, cx: &mut Context<'_>) -> Poll<Option<Stamp>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = crate::sync::lock(&self.state);
         match &mut *state {
             State::Filled(stamp, event) => {
                 let stamp = *stamp;
@@ -56,7 +56,7 @@ impl StampSlot {
 
     fn fill(&self, stamp: Option<Stamp>, event: Option<EncodedEvent>) {
         let old = std::mem::replace(
-            &mut *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            &mut *crate::sync::lock(&self.state),
             State::Filled(stamp, event),
         );
         if let State::Waited(waker) = old {

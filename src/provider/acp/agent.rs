@@ -23,6 +23,7 @@ use crate::provider::ProviderError;
 use crate::provider::coverage;
 use crate::provider::host::{Agent, Connection};
 use crate::rpc::{Incoming, Params, RpcError};
+use crate::sync::lock;
 
 /// How long `initialize` may take (gemini-cli needs ~2 s on a warm machine).
 const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -71,11 +72,6 @@ pub struct AcpAgent {
     fs: FsCapabilities,
     facts: Mutex<Option<Facts>>,
     early: Mutex<HashMap<String, (Instant, Vec<Incoming>)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned map is still a valid map.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl AcpAgent {

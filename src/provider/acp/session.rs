@@ -64,10 +64,7 @@ impl Shared {
     }
 }
 
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned lock only means another task panicked mid-update; the state is still usable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(super) use crate::sync::lock;
 
 /// The live ACP session of one baton thread. Cheap to clone.
 #[derive(Clone)]

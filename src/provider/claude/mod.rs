@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use super::child::ChildHandle;
 use super::discovery::resolve_bin;
 use super::{EventSink, ProviderError, ProviderEvent, ProviderSettings, SessionConfig, Started};
+use crate::sync::lock;
 use process::Mode;
 
 /// What Claude Code supports, as `provider/list` reports it.
@@ -45,11 +46,6 @@ pub const BIN_NAME: &str = "claude";
 
 /// How long a soft stop waits for claude to exit after its stdin closed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
-
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned map is still a valid map; baton must not crash over it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 struct Inner {
     /// Lines to claude's stdin; `None` closes it.

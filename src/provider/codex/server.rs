@@ -19,17 +19,12 @@ use super::mapping;
 use crate::provider::host::{Agent, Connection, Routed};
 use crate::provider::{ApprovalAsk, EventSink, ProviderError, ProviderEvent, ask, coverage};
 use crate::rpc::{Incoming, Params, RequestId, RpcError};
+use crate::sync::lock;
 
 /// How long Codex may take to answer `initialize`.
 const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many process-wide warnings are held for a thread that has not registered yet.
 const PENDING_NOTICES: usize = 8;
-
-fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned lock only means another task panicked mid-update of a plain value; it is
-    // still usable, and baton must not crash over it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The Codex side of the host.
 pub struct CodexAgent {
