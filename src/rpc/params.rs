@@ -23,11 +23,11 @@ impl Params {
     /// Params read off the wire: `span` of the message's `text` (which is kept whole, so the
     /// params need no copy of their own).
     pub fn from_text(text: String, span: Range<usize>) -> Params {
-        let span = if text.get(span.clone()).is_some() {
-            span
-        } else {
-            0..text.len()
-        };
+        if text.get(span.clone()).is_none() {
+            // Cannot happen to a span the reader took from the text; no params beat wrong ones.
+            tracing::error!(?span, len = text.len(), "params outside their message");
+            return Params::from(Value::Null);
+        }
         Params {
             text: Some((text, span)),
             value: OnceLock::new(),
