@@ -24,6 +24,20 @@ pub enum Stream {
     Plan,
 }
 
+impl Stream {
+    /// The wire name of the stream.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Assistant => "assistant",
+            Stream::Reasoning => "reasoning",
+            Stream::ReasoningSummary => "reasoning_summary",
+            Stream::CommandOutput => "command_output",
+            Stream::ToolOutput => "tool_output",
+            Stream::Plan => "plan",
+        }
+    }
+}
+
 /// `content.delta`: concatenating the deltas of an item gives its text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -112,4 +126,27 @@ pub struct FileChange {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_are_their_wire_names() {
+        use Stream::*;
+        for s in [
+            Assistant,
+            Reasoning,
+            ReasoningSummary,
+            CommandOutput,
+            ToolOutput,
+            Plan,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&s).ok(),
+                Some(format!("\"{}\"", s.as_str()))
+            );
+        }
+    }
 }

@@ -11,6 +11,7 @@
 
 use serde_json::Value;
 
+use crate::json;
 use crate::store::{EncodedEvent, Stamp};
 
 /// The JSON-RPC head of every `thread/event` notification, up to its params' first member.
@@ -37,25 +38,26 @@ impl EventFrame {
         let ids = thread_id.len()
             + ev.turn_id.as_ref().map_or(0, String::len)
             + ev.item_id.as_ref().map_or(0, String::len);
-        let mut b = Vec::with_capacity(HEAD.len() + 128 + ids + ev.data.len());
+        // Room for the stamp's digits too, so that stamping never reallocates.
+        let mut b = Vec::with_capacity(HEAD.len() + 128 + STAMP_ROOM + ids + ev.data.len());
         b.extend_from_slice(HEAD);
-        serde_json::to_writer(&mut b, thread_id)?;
+        json::push_str(&mut b, thread_id)?;
         b.extend_from_slice(b",\"seq\":");
         let seq_at = b.len();
         b.extend_from_slice(b",\"provider\":");
-        serde_json::to_writer(&mut b, &ev.provider)?;
+        json::push_str(&mut b, ev.provider.as_str())?;
         b.extend_from_slice(b",\"at\":");
         let at_at = b.len();
         if let Some(turn) = &ev.turn_id {
             b.extend_from_slice(b",\"turnId\":");
-            serde_json::to_writer(&mut b, turn)?;
+            json::push_str(&mut b, turn)?;
         }
         if let Some(item) = &ev.item_id {
             b.extend_from_slice(b",\"itemId\":");
-            serde_json::to_writer(&mut b, item)?;
+            json::push_str(&mut b, item)?;
         }
         b.extend_from_slice(b",\"type\":");
-        serde_json::to_writer(&mut b, ev.type_name)?;
+        json::push_str(&mut b, ev.type_name)?;
         b.extend_from_slice(b",\"data\":");
         match raw.and_then(|r| with_raw(&ev.data, r)) {
             Some(data) => b.extend_from_slice(&data),
@@ -69,34 +71,25 @@ impl EventFrame {
         })
     }
 
-    /// The whole notification, with the stamp's numbers in their places.
+    /// The whole notification, with the stamp's numbers in their places: the text after each
+    /// place moves once, by the digits that go before it.
     pub fn stamped(mut self, stamp: Stamp) -> Vec<u8> {
-        // The later place first, so that the earlier one stays where it is.
-        insert_number(&mut self.bytes, self.at_at, stamp.at);
-        insert_number(&mut self.bytes, self.seq_at, stamp.seq);
+        let (mut seq_buf, mut at_buf) = ([0; 20], [0; 20]);
+        let seq = json::int(&mut seq_buf, stamp.seq);
+        let at = json::int(&mut at_buf, stamp.at);
+        let b = &mut self.bytes;
+        let end = b.len();
+        b.resize(end + seq.len() + at.len(), 0);
+        b.copy_within(self.at_at..end, self.at_at + seq.len() + at.len());
+        b[self.at_at + seq.len()..][..at.len()].copy_from_slice(at);
+        b.copy_within(self.seq_at..self.at_at, self.seq_at + seq.len());
+        b[self.seq_at..][..seq.len()].copy_from_slice(seq);
         self.bytes
     }
 }
 
-fn insert_number(bytes: &mut Vec<u8>, at: usize, n: i64) {
-    // Written by hand: `fmt` costs more than the rest of stamping a notification.
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        digits[i] = b'-';
-    }
-    bytes.splice(at..at, digits[i..].iter().copied());
-}
+/// The most digits a stamp adds: a seq and a time of up to 20 characters each.
+const STAMP_ROOM: usize = 40;
 
 /// `data` with a last member `raw`; `None` when `data` is not an object.
 fn with_raw(data: &str, raw: &Value) -> Option<Vec<u8>> {

@@ -11,6 +11,8 @@ use std::io;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::scan;
+
 /// How messages are delimited on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -250,7 +252,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result
             break;
         }
         seen = true;
-        let (len, ended) = match buf.iter().position(|b| *b == b'\n') {
+        let (len, ended) = match scan::find_byte(buf, b'\n') {
             Some(i) => (i, true),
             None => (buf.len(), false),
         };
@@ -303,7 +305,7 @@ pub async fn read_whole_line<R: AsyncBufRead + Unpin>(
             }
             break;
         }
-        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+        let (chunk, done) = match scan::find_byte(buf, b'\n') {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
         };
@@ -337,7 +339,7 @@ async fn skip_line<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<bool> {
         if buf.is_empty() {
             return Ok(false);
         }
-        match buf.iter().position(|b| *b == b'\n') {
+        match scan::find_byte(buf, b'\n') {
             Some(i) => {
                 r.consume(i + 1);
                 return Ok(true);

@@ -418,6 +418,37 @@ fn stored_data_is_the_wire_data() {
     }
 }
 
+/// Deltas, most of a stream, are written by hand; byte for byte as serde writes them.
+#[test]
+fn deltas_are_stored_as_serde_writes_them() {
+    let streams = [
+        Stream::Assistant,
+        Stream::Reasoning,
+        Stream::ReasoningSummary,
+        Stream::CommandOutput,
+        Stream::ToolOutput,
+        Stream::Plan,
+    ];
+    let check = |stream: Stream, text: &str| {
+        let body = EventBody::ContentDelta(ContentDelta {
+            stream,
+            delta: text.to_string(),
+        });
+        assert_eq!(
+            events::encode_data(&body).unwrap(),
+            events::encode_with_serde(&body).unwrap()
+        );
+    };
+    for stream in streams {
+        for text in ["", "t1;", "a\"b\\c\n\u{1}", "héllo ✓"] {
+            check(stream, text);
+        }
+    }
+    proptest::proptest!(|(text in proptest::prelude::any::<String>(), i in 0..streams.len())| {
+        check(streams[i], &text);
+    });
+}
+
 #[tokio::test]
 async fn unreadable_events_are_skipped() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::coverage;
 use crate::provider::ProviderEvent;
+use crate::scan;
 
 fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
@@ -338,7 +339,7 @@ pub fn leading_thread_id(text: &str) -> Option<&str> {
         .strip_prefix(':')?
         .trim_start()
         .strip_prefix('"')?;
-    let end = rest.find(['"', '\\'])?;
+    let end = scan::find_quote_or_backslash(rest.as_bytes())?;
     // The text is valid JSON (the reader checked it), so a string without escapes ends at
     // its first quote.
     (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
