@@ -103,6 +103,8 @@ pub struct Results {
     pub thread_direct: Vec<f64>,
     pub thread_baton: Vec<f64>,
     pub thread_baton_cold: f64,
+    /// baton's CPU time (user + system, every thread) per delta of its flood turns, µs.
+    pub baton_cpu_us_per_delta: f64,
 }
 
 pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Results> {
@@ -120,7 +122,9 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
         thread_direct: vec![],
         thread_baton: vec![],
         thread_baton_cold: 0.0,
+        baton_cpu_us_per_delta: 0.0,
     };
+    let (mut baton_cpu, mut baton_deltas) = (0.0, 0);
     // The first baton thread spawns codex app-server; every later one reuses it.
     let (_, cold) = baton.thread(&cwd)?;
     r.thread_baton_cold = ms(cold);
@@ -139,8 +143,11 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
         };
         for side in order {
             let (t, start) = side.thread(&cwd)?;
+            let cpu_before = crate::proc::cpu_secs(side.p.pid());
             let turn = side.turn(&t, &text)?;
             if side.baton {
+                baton_cpu += crate::proc::cpu_secs(side.p.pid()) - cpu_before;
+                baton_deltas += turn.deltas;
                 r.thread_baton.push(ms(start));
                 r.flood_baton.push(ms(turn.done));
                 r.counted_baton = turn.deltas;
@@ -151,6 +158,7 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
             }
         }
     }
+    r.baton_cpu_us_per_delta = baton_cpu * 1e6 / baton_deltas.max(1) as f64;
     let (td, _) = direct.thread(&cwd)?;
     let (tb, _) = baton.thread(&cwd)?;
     for i in 0..ttft_runs {
@@ -201,6 +209,10 @@ pub fn print(r: &Results, runs: usize, ttft_runs: usize) {
     println!(
         "\nbaton overhead on the 20k-delta turn: {} (target: within +10%)",
         overhead(fd, fb)
+    );
+    println!(
+        "baton's CPU time per delta of those turns (all threads, user + system): {:.2} µs",
+        r.baton_cpu_us_per_delta
     );
     let (td, tb) = (median(&r.ttft_direct), median(&r.ttft_baton));
     println!(
