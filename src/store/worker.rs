@@ -152,16 +152,20 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, checkpointer: SyncS
     let mut batch = Vec::with_capacity(GROUP);
     let mut appender = events::Appender::default();
     let mut since_checkpoint = 0usize;
-    // When the last batch ended: a stream of appends arriving faster than COMMIT_INTERVAL
-    // waits out the rest of the interval, so that its commits carry several events.
+    // When the last batch ended, and whether it came within COMMIT_INTERVAL of the one before:
+    // a stream of appends arriving faster than that waits out the rest of the interval, so that
+    // its commits carry several events.
     let mut last_batch: Option<Instant> = None;
+    let mut streaming = false;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         take_queued(&mut rx, &mut batch);
-        if let Some(wait) = linger(last_batch.map(|t| t.elapsed()), &batch) {
+        let since = last_batch.map(|t| t.elapsed());
+        if let Some(wait) = linger(since, streaming, &batch) {
             std::thread::sleep(wait);
             take_queued(&mut rx, &mut batch);
         }
+        streaming = since.is_some_and(|s| s < COMMIT_INTERVAL);
         since_checkpoint += batch.len();
         run_batch(&mut conn, &mut batch, &mut appender);
         last_batch = Some(Instant::now());
@@ -180,10 +184,13 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, checkpointer: SyncS
 }
 
 /// How long a batch waits for more appends before it commits, `since` the last batch ended:
-/// the rest of [`COMMIT_INTERVAL`] when it holds only streamed appends and has room left.
-fn linger(since: Option<Duration>, batch: &[Op]) -> Option<Duration> {
+/// the rest of [`COMMIT_INTERVAL`] when it holds only streamed appends, has room left, and the
+/// appends are `streaming` (the last batch, too, came within the interval of the one before).
+/// The first events after a pause (a turn's first token) never wait.
+fn linger(since: Option<Duration>, streaming: bool, batch: &[Op]) -> Option<Duration> {
     let rest = COMMIT_INTERVAL.checked_sub(since?)?;
-    (!rest.is_zero() && batch.len() < GROUP && batch.iter().all(Op::streamed)).then_some(rest)
+    let wait = streaming && !rest.is_zero() && batch.len() < GROUP;
+    (wait && batch.iter().all(Op::streamed)).then_some(rest)
 }
 
 /// Adds what is queued to the batch, up to [`GROUP`].
@@ -419,19 +426,21 @@ mod tests {
     fn only_a_fast_stream_of_appends_waits_for_company() {
         let soon = Some(Duration::from_micros(50));
         let later = Some(COMMIT_INTERVAL);
-        // Streamed appends right after a commit wait out the rest of the interval.
+        // Streamed appends in a stream of quick batches wait out the rest of the interval.
         assert_eq!(
-            linger(soon, &[streamed(), streamed()]),
+            linger(soon, true, &[streamed(), streamed()]),
             Some(COMMIT_INTERVAL - Duration::from_micros(50))
         );
-        // The first batch, or one after a pause, commits at once.
-        assert_eq!(linger(None, &[streamed()]), None);
-        assert_eq!(linger(later, &[streamed()]), None);
+        // The first batch, one after a pause, or the first quick one after a pause (a turn's
+        // first token, right after its item started) commits at once.
+        assert_eq!(linger(None, false, &[streamed()]), None);
+        assert_eq!(linger(later, true, &[streamed()]), None);
+        assert_eq!(linger(soon, false, &[streamed()]), None);
         // Anyone waiting for the batch (an awaited command) keeps it from waiting.
         let (reply, _rx) = oneshot::channel();
-        assert_eq!(linger(soon, &[streamed(), Op::Flush(reply)]), None);
+        assert_eq!(linger(soon, true, &[streamed(), Op::Flush(reply)]), None);
         // A full batch commits at once.
         let full: Vec<Op> = (0..GROUP).map(|_| streamed()).collect();
-        assert_eq!(linger(soon, &full), None);
+        assert_eq!(linger(soon, true, &full), None);
     }
 }
