@@ -341,7 +341,10 @@ async fn route_loop<A: Agent>(
     let child = conn.child.clone();
     let mut child_exited = false;
     loop {
+        // What is queued already needs no wait (nor a fresh exit watch per message).
+        let queued = incoming.try_recv().ok();
         let next = match &child {
+            _ if queued.is_some() => queued,
             Some(c) if !child_exited => tokio::select! {
                 m = incoming.recv() => m,
                 _ = c.exited() => {

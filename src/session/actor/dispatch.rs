@@ -141,6 +141,10 @@ impl Command {
     }
 }
 
+/// Provider events handled in a row before the loop looks at its commands and deadlines again;
+/// a command waits for at most this many (each takes microseconds).
+const EVENT_BURST: usize = 64;
+
 /// What the loop does after a command.
 enum Flow {
     Continue,
@@ -163,6 +167,15 @@ impl Actor {
                 }
                 (generation, ev) = next_event(&mut events) => {
                     self.provider_event(generation, ev).await;
+                    // The events already queued too, a bounded few, before the deadlines are
+                    // worked out and armed again: a streaming turn sets them up once per burst
+                    // instead of once per delta.
+                    for _ in 1..EVENT_BURST {
+                        let Ok((generation, ev)) = events.try_recv() else {
+                            break;
+                        };
+                        self.provider_event(generation, ev).await;
+                    }
                 }
                 _ = sleep_until_opt(idle_at) => {
                     tracing::info!(thread = %self.thread.id, "idle; stopping the provider session");
