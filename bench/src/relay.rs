@@ -46,8 +46,10 @@ impl Side {
 
     /// Starts a thread; returns its id and the round trip.
     fn thread(&mut self, cwd: &str) -> Result<(String, Duration)> {
+        // The same settings on both sides: codex does more per turn under `untrusted` (baton's
+        // default) than under `never`, which would be charged to baton.
         let params = if self.baton {
-            json!({"provider": "codex", "cwd": cwd})
+            json!({"provider": "codex", "cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"})
         } else {
             json!({"cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"})
         };
