@@ -12,6 +12,11 @@ use crate::proc::{Line, Proc};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The pace of a Codex turn streaming flat out through baton (15-20k deltas/s on the benchmark
+/// machine): what baton costs per event when deltas arrive a few at a time, as in the relay,
+/// but without codex's own run-to-run swings.
+const STEADY_RATE: u64 = 20_000;
+
 /// The provider's stamp in a delta event line (`"delta":"t<ns>;"`).
 fn stamp(line: &Line) -> Option<u128> {
     let i = line.text.find("\"delta\":\"t")? + "\"delta\":\"t".len();
@@ -28,6 +33,8 @@ pub struct Results {
     pub paced: usize,
     pub per_second: u64,
     pub latencies_us: Vec<f64>,
+    /// baton's CPU time per event at a steady [`STEADY_RATE`] events/s, µs.
+    pub steady_cpu_us_per_event: f64,
     pub threads: usize,
     pub parallel_rate: f64,
 }
@@ -97,6 +104,14 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
         .iter()
         .map(|(s, r)| r.saturating_sub(*s) as f64 / 1000.0)
         .collect();
+    let cpu_before = crate::proc::cpu_secs(p.pid());
+    let steady = turn(
+        &mut p,
+        &thread,
+        &format!("PACED {STEADY_RATE} {STEADY_RATE}"),
+    )?;
+    let steady_cpu_us_per_event =
+        (crate::proc::cpu_secs(p.pid()) - cpu_before) * 1e6 / steady.len().max(1) as f64;
     // Several threads streaming at once.
     let threads = 4;
     let ids: Vec<String> = (0..threads).map(|_| start(&mut p)).collect::<Result<_>>()?;
@@ -116,6 +131,7 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
         paced,
         per_second,
         latencies_us,
+        steady_cpu_us_per_event,
         threads,
         parallel_rate,
     })
@@ -151,5 +167,9 @@ pub fn print(r: &Results) {
     );
     println!("| p99 | {:.0} µs |", percentile(&r.latencies_us, 99.0));
     println!("| max | {:.0} µs |", percentile(&r.latencies_us, 100.0));
+    println!(
+        "| baton's CPU time per event at a steady {STEADY_RATE}/s ({STEADY_RATE} deltas, the relay's pace) | {:.2} µs |",
+        r.steady_cpu_us_per_event
+    );
     println!("\ntargets: >= 200k events/s, p99 added latency <= 1 ms");
 }

@@ -13,6 +13,9 @@
 //! slot of a streamed append (see [`super::slot`]), so a caller can have its events notified in
 //! order without waiting for each commit.
 //!
+//! A stream of appends faster than [`COMMIT_INTERVAL`] commits at most once per interval: a
+//! batch of streamed appends only waits out the rest of it (see [`linger`]).
+//!
 //! Checkpoints (which `fsync`) run on a second thread with its own connection, so that a
 //! streaming turn never waits for the disk; `flush` checkpoints here after its batch commits.
 
@@ -121,7 +124,7 @@ const GROUP: usize = 256;
 /// The shortest time between two commits of streamed appends only. A provider streaming a few
 /// thousand deltas a second would otherwise cost one transaction (and a WAL append of several
 /// pages) per delta; a batch that someone waits on (anything but a streamed append) never
-/// waits. Below the latency target of a streamed event (1 ms at p99) and above the gap between
+/// waits, though a command that arrives while a batch waits joins it. Below the latency target of a streamed event (1 ms at p99) and above the gap between
 /// deltas of a fast stream (50 µs at 20,000 a second).
 const COMMIT_INTERVAL: Duration = Duration::from_micros(250);
 
