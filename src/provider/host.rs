@@ -339,26 +339,34 @@ async fn route_loop<A: Agent>(
     exited: watch::Sender<bool>,
 ) {
     let child = conn.child.clone();
+    // One watch of the process's exit for the whole loop (not one per message); it never ends
+    // when there is no process.
+    let exit = async {
+        match &child {
+            Some(c) => drop(c.exited().await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(exit);
     let mut child_exited = false;
     loop {
-        // What is queued already needs no wait (nor a fresh exit watch per message).
-        let queued = incoming.try_recv().ok();
-        let next = match &child {
-            _ if queued.is_some() => queued,
-            Some(c) if !child_exited => tokio::select! {
+        let next = if child_exited {
+            // The process is gone: what it wrote before is still read, but a grandchild that
+            // holds its stdout open must not keep the routes waiting.
+            tokio::time::timeout(Duration::from_secs(1), incoming.recv())
+                .await
+                .ok()
+                .flatten()
+        } else {
+            tokio::select! {
+                // What the process wrote comes first, exit or not.
+                biased;
                 m = incoming.recv() => m,
-                _ = c.exited() => {
+                () = &mut exit => {
                     child_exited = true;
                     continue;
                 }
-            },
-            // The process is gone: what it wrote before is still read, but a grandchild that
-            // holds its stdout open must not keep the routes waiting.
-            Some(_) => tokio::time::timeout(Duration::from_secs(1), incoming.recv())
-                .await
-                .ok()
-                .flatten(),
-            None => incoming.recv().await,
+            }
         };
         let Some(msg) = next else { break };
         let key = match &msg {
