@@ -48,11 +48,10 @@ impl Side {
     fn thread(&mut self, cwd: &str) -> Result<(String, Duration)> {
         // The same settings on both sides: codex does more per turn under `untrusted` (baton's
         // default) than under `never`, which would be charged to baton.
-        let params = if self.baton {
-            json!({"provider": "codex", "cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"})
-        } else {
-            json!({"cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"})
-        };
+        let mut params = json!({"cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"});
+        if self.baton {
+            params["provider"] = json!("codex");
+        }
         let (r, t) = self.p.call("thread/start", params, TIMEOUT)?;
         let id = r
             .pointer("/thread/id")

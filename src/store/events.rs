@@ -311,7 +311,7 @@ pub fn encode_data(body: &EventBody) -> Result<String> {
 }
 
 /// [`encode_data`] for any body, through serde.
-pub fn encode_with_serde(body: &EventBody) -> Result<String> {
+pub(super) fn encode_with_serde(body: &EventBody) -> Result<String> {
     // Serialised into one buffer sized for a typical event, and cut down in place.
     let mut json = Vec::with_capacity(256);
     serde_json::to_writer(&mut json, body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
