@@ -147,8 +147,11 @@ async fn agent_scenarios(agent: &str, marker: &str) {
     let env = TestEnv::new().await;
     let (cfg, _agents) = config(&env);
     let mut b = baton(&env, &cfg).await;
-    let started_at = SystemTime::now();
     let id = thread_on(&mut b, &env, agent).await;
+    // Taken once the session exists: its start is in this minute or an earlier one. Taken
+    // before `thread/start`, a start that crossed into the next minute made the restart's load
+    // a same-minute one, which gemini-cli answers by wiping the session.
+    let started_at = SystemTime::now();
 
     // A streamed turn.
     let (done, _) = run_turn(&mut b, &id, "hello from baton", "decline").await;

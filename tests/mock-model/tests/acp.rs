@@ -128,11 +128,12 @@ async fn full_session(name: &str, expect: Expect) {
     assert_eq!(caps["loadSession"], true, "{caps}");
     let resume = caps["sessionCapabilities"].get("resume").is_some();
 
-    let started = SystemTime::now();
     let new = c
         .request("session/new", json!({"cwd": w.work, "mcpServers": []}))
         .await
         .unwrap();
+    // Taken once the session exists, so that its start is in this minute or an earlier one.
+    let started = SystemTime::now();
     let session = new["sessionId"].as_str().unwrap().to_string();
 
     // A streamed reply with a thought before it.
