@@ -16,6 +16,7 @@ use tokio::io::BufReader;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, watch};
 
+use super::paced::Paced;
 use crate::rpc::codec::{WholeLine, read_whole_line};
 use crate::sync::lock;
 
@@ -53,7 +54,8 @@ impl ChildSpec {
 /// A spawned agent: its pipes, and the handle that watches and stops it.
 pub struct Spawned {
     pub stdin: ChildStdin,
-    pub stdout: ChildStdout,
+    /// Read at a paced rate while the agent streams (see [`super::paced`]).
+    pub stdout: Paced<ChildStdout>,
     pub handle: ChildHandle,
 }
 
@@ -97,6 +99,7 @@ pub fn spawn(spec: &ChildSpec) -> std::io::Result<Spawned> {
     else {
         return Err(std::io::Error::other("the child's stdio was not piped"));
     };
+    let stdout = Paced::new(stdout);
     let tail = Arc::new(Mutex::new(Tail::default()));
     let (done_tx, done_rx) = watch::channel(false);
     tokio::spawn(collect_stderr(spec.name, stderr, tail.clone(), done_tx));

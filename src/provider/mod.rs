@@ -13,6 +13,7 @@ pub mod codex;
 pub mod coverage;
 pub mod discovery;
 pub mod host;
+pub mod paced;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

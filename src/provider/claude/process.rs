@@ -11,6 +11,8 @@ use baton_protocol::{ApprovalPolicy, EventBody, ExitReason, RuntimeWarning};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
+
+use crate::provider::paced::Paced;
 use tokio::sync::mpsc;
 
 use super::{ClaudeSession, Inner, control, event, lock, mapping};
@@ -156,7 +158,7 @@ fn warning(message: String) -> ProviderEvent {
     event(EventBody::RuntimeWarning(RuntimeWarning { message }), None)
 }
 
-async fn read_loop(session: ClaudeSession, stdout: ChildStdout) {
+async fn read_loop(session: ClaudeSession, stdout: Paced<ChildStdout>) {
     let inner = &session.inner;
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut state = mapping::TurnState::default();

@@ -1,0 +1,125 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+
+use super::*;
+
+/// A pipe whose read end is paced; the write end is returned for a thread to write.
+fn pipe() -> (Paced<pipe::Receiver>, std::io::PipeWriter) {
+    let (r, w) = std::io::pipe().unwrap();
+    let r = pipe::Receiver::from_file(std::fs::File::from(std::os::fd::OwnedFd::from(r))).unwrap();
+    (Paced::new(r), w)
+}
+
+/// One read (whatever one `read` returns), bounded in time.
+async fn read_some(p: &mut Paced<pipe::Receiver>) -> Vec<u8> {
+    let mut buf = vec![0u8; 1 << 16];
+    let n = tokio::time::timeout(Duration::from_secs(10), p.read(&mut buf))
+        .await
+        .expect("a read within 10 s")
+        .unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Writes `lines` lines of `line`, one `write` each, one every `gap`.
+fn stream(mut w: std::io::PipeWriter, lines: usize, gap: Duration, line: &'static [u8]) {
+    let start = Instant::now();
+    for i in 0..lines {
+        while start.elapsed() < gap * i as u32 {
+            std::hint::spin_loop();
+        }
+        w.write_all(line).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_byte_arrives_in_order_then_eof() {
+    let (mut p, mut w) = pipe();
+    let writer = std::thread::spawn(move || {
+        for i in 0..20_000 {
+            writeln!(w, "{{\"n\":{i}}}").unwrap();
+        }
+    });
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), p.read_to_end(&mut all))
+        .await
+        .expect("EOF within 20 s")
+        .unwrap();
+    writer.join().unwrap();
+    let expected: String = (0..20_000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    assert_eq!(String::from_utf8(all).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn a_stream_is_read_in_chunks_of_many_lines() {
+    let (mut p, w) = pipe();
+    const LINES: usize = 4_000;
+    // A line every 25 µs for 100 ms, each its own write, like an agent streaming deltas.
+    let writer =
+        std::thread::spawn(move || stream(w, LINES, Duration::from_micros(25), b"delta\n"));
+    let (mut reads, mut bytes) = (0, 0);
+    while bytes < LINES * 6 {
+        bytes += read_some(&mut p).await.len();
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(bytes, LINES * 6);
+    // Read as it comes, nearly every line would be a read of its own; paced at 1-2 ms, the
+    // 100 ms stream takes 50-100 reads. The bound leaves room for a slow machine.
+    assert!(
+        reads < LINES / 10,
+        "{reads} reads for {LINES} lines streamed over ~100 ms"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_writing_every_few_hundred_microseconds_is_not_held_back() {
+    let (mut p, w) = pipe();
+    const LINES: usize = 200;
+    let writer = std::thread::spawn(move || stream(w, LINES, Duration::from_micros(500), b"x\n"));
+    let (mut reads, mut bytes) = (0, 0);
+    while bytes < LINES * 2 {
+        bytes += read_some(&mut p).await.len();
+        reads += 1;
+    }
+    writer.join().unwrap();
+    // Paced, 200 lines over 100 ms would take at most ~100 reads; each went out on its own.
+    assert!(
+        reads > LINES * 3 / 4,
+        "{reads} reads for {LINES} lines 500 µs apart"
+    );
+}
+
+#[tokio::test]
+async fn the_first_line_after_a_stream_pauses_is_not_held_back() {
+    let (mut p, w) = pipe();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let mut w = w;
+        for _ in 0..200 {
+            w.write_all(b"x\n").unwrap();
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        // A pause, then one line once the reader has caught up.
+        rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let sent = Instant::now();
+        w.write_all(b"first\n").unwrap();
+        sent
+    });
+    let mut seen = 0;
+    while seen < 400 {
+        seen += read_some(&mut p).await.len();
+    }
+    tx.send(()).unwrap();
+    assert_eq!(read_some(&mut p).await, b"first\n");
+    let latency = writer.join().unwrap().elapsed();
+    // A paced read would come 1-2 ms after the last; this one is not paced, and the bound
+    // only keeps a loaded machine from failing the test.
+    assert!(latency < Duration::from_millis(50), "{latency:?}");
+}
