@@ -278,11 +278,18 @@ async fn an_editor_that_stops_reading_loses_nothing_and_memory_stays_bounded() {
         .iter()
         .filter(|e| e["type"] == "content.delta" && e["data"]["stream"] == "assistant")
         .collect();
-    assert_eq!(deltas.len(), DELTAS, "every delta arrived");
     let text: String = deltas
         .iter()
         .map(|e| e["data"]["delta"].as_str().unwrap())
         .collect();
+    // The flood's deltas are one character each; baton joins those it reads together (after
+    // the item's first 32), so the text, not the number of events, counts them.
+    assert_eq!(text, "f".repeat(DELTAS), "every delta arrived");
+    assert!(
+        deltas[..32].iter().all(|e| e["data"]["delta"] == "f"),
+        "the item's first deltas go out one by one"
+    );
+    assert!(deltas.len() <= DELTAS);
     let seqs: Vec<i64> = live.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(
         seqs.windows(2).all(|w| w[1] == w[0] + 1),
@@ -332,11 +339,12 @@ async fn an_editor_that_stops_reading_loses_nothing_and_memory_stays_bounded() {
         RSS_LIMIT_KB / 1024
     );
     println!(
-        "load: editor stalled {} s during a {DELTAS}-delta turn (the model had sent it all by then: {}; the backlog waited in codex and the pipes, not in baton), then drained {} events in {:.1} s; {DELTAS} of {DELTAS} deltas in order, equal to thread/read, 0 lost; baton RSS {} MiB before, at most {} MiB while stalled, peak (VmHWM) {} MiB (limit {} MiB)",
+        "load: editor stalled {} s during a {DELTAS}-delta turn (the model had sent it all by then: {}; the backlog waited in codex and the pipes, not in baton), then drained {} events in {:.1} s; {DELTAS} of {DELTAS} deltas in order ({} `content.delta` events), equal to thread/read, 0 lost; baton RSS {} MiB before, at most {} MiB while stalled, peak (VmHWM) {} MiB (limit {} MiB)",
         stall.as_secs(),
         active == 0,
         live.len(),
         drain.as_secs_f64(),
+        deltas.len(),
         rss_before / 1024,
         rss_stalled_max / 1024,
         hwm / 1024,

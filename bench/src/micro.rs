@@ -17,17 +17,26 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 /// but without codex's own run-to-run swings.
 const STEADY_RATE: u64 = 20_000;
 
-/// The provider's stamp in a delta event line (`"delta":"t<ns>;"`).
-fn stamp(line: &Line) -> Option<u128> {
-    let i = line.text.find("\"delta\":\"t")? + "\"delta\":\"t".len();
-    let rest = &line.text[i..];
-    let end = rest.find(';')?;
-    rest[..end].parse().ok()
+/// The provider's stamps in a delta event line (`"delta":"t<ns>;"`, or `"t<ns>;t<ns>;..."`
+/// when baton joined deltas it read together).
+fn stamps(line: &Line) -> Vec<u128> {
+    const KEY: &str = "\"delta\":\"t";
+    let Some(i) = line.text.find(KEY) else {
+        return Vec::new();
+    };
+    let rest = &line.text[i + KEY.len() - 1..];
+    let end = rest.find('"').unwrap_or(rest.len());
+    rest[..end]
+        .split(';')
+        .filter_map(|s| s.strip_prefix('t')?.parse().ok())
+        .collect()
 }
 
 pub struct Results {
     pub burst: usize,
     pub rates: Vec<f64>,
+    /// The `content.delta` events that carried the last burst's deltas.
+    pub burst_events: usize,
     /// baton's CPU time per event over the bursts (user + system, every thread), µs.
     pub cpu_us_per_event: f64,
     pub paced: usize,
@@ -39,7 +48,7 @@ pub struct Results {
     pub parallel_rate: f64,
 }
 
-fn turn(p: &mut Proc, thread: &str, text: &str) -> Result<Vec<(u128, u128)>> {
+fn turn(p: &mut Proc, thread: &str, text: &str) -> Result<(Vec<(u128, u128)>, usize)> {
     p.request(
         "turn/start",
         json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
@@ -47,19 +56,23 @@ fn turn(p: &mut Proc, thread: &str, text: &str) -> Result<Vec<(u128, u128)>> {
     collect(p, 1)
 }
 
-/// (provider stamp, editor receipt) of every delta until `turns` turns completed.
-fn collect(p: &mut Proc, turns: usize) -> Result<Vec<(u128, u128)>> {
+/// (provider stamp, editor receipt) of every delta until `turns` turns completed, and how many
+/// `content.delta` events carried them.
+fn collect(p: &mut Proc, turns: usize) -> Result<(Vec<(u128, u128)>, usize)> {
     let mut seen = Vec::new();
+    let mut events = 0;
     let mut done = 0;
     p.wait(TIMEOUT, |l| {
-        if let Some(s) = stamp(l) {
-            seen.push((s, l.wall_ns));
+        let found = stamps(l);
+        if !found.is_empty() {
+            events += 1;
+            seen.extend(found.into_iter().map(|s| (s, l.wall_ns)));
         } else if l.text.contains("\"type\":\"turn.completed\"") {
             done += 1;
         }
         done == turns
     })?;
-    Ok(seen)
+    Ok((seen, events))
 }
 
 fn rate(seen: &[(u128, u128)]) -> f64 {
@@ -89,9 +102,11 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     let thread = start(&mut p)?;
     turn(&mut p, &thread, "BURST 1000")?;
     let mut rates = Vec::new();
+    let mut burst_events = 0;
     let cpu_before = crate::proc::cpu_secs(p.pid());
     for _ in 0..runs {
-        let seen = turn(&mut p, &thread, &format!("BURST {burst}"))?;
+        let (seen, events) = turn(&mut p, &thread, &format!("BURST {burst}"))?;
+        burst_events = events;
         if seen.len() != burst {
             return Err(anyhow!("saw {} of {burst} deltas", seen.len()));
         }
@@ -99,13 +114,13 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     }
     let cpu_us_per_event =
         (crate::proc::cpu_secs(p.pid()) - cpu_before) * 1e6 / (runs * burst).max(1) as f64;
-    let seen = turn(&mut p, &thread, &format!("PACED {paced} {per_second}"))?;
+    let (seen, _) = turn(&mut p, &thread, &format!("PACED {paced} {per_second}"))?;
     let latencies_us = seen
         .iter()
         .map(|(s, r)| r.saturating_sub(*s) as f64 / 1000.0)
         .collect();
     let cpu_before = crate::proc::cpu_secs(p.pid());
-    let steady = turn(
+    let (steady, _) = turn(
         &mut p,
         &thread,
         &format!("PACED {STEADY_RATE} {STEADY_RATE}"),
@@ -121,12 +136,13 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
             json!({"threadId": id, "input": [{"type": "text", "text": format!("BURST {}", burst / threads)}]}),
         )?;
     }
-    let seen = collect(&mut p, threads)?;
+    let (seen, _) = collect(&mut p, threads)?;
     let parallel_rate = rate(&seen);
     p.close(Duration::from_secs(5));
     Ok(Results {
         burst,
         rates,
+        burst_events,
         cpu_us_per_event,
         paced,
         per_second,
@@ -144,17 +160,21 @@ pub fn print(r: &Results) {
     println!("| measure | value |");
     println!("|---|---:|");
     println!(
-        "| burst of {} deltas on one thread, median of {} | {:.0} events/s |",
+        "| burst of {} deltas on one thread, median of {} | {:.0} deltas/s |",
         r.burst,
         r.rates.len(),
         median(&r.rates)
     );
     println!(
-        "| baton's CPU time per event in those bursts (all threads, user + system) | {:.2} µs |",
+        "| `content.delta` events that carried the last burst | {} |",
+        r.burst_events
+    );
+    println!(
+        "| baton's CPU time per delta in those bursts (all threads, user + system) | {:.2} µs |",
         r.cpu_us_per_event
     );
     println!(
-        "| {} threads bursting {} deltas each at once | {:.0} events/s |",
+        "| {} threads bursting {} deltas each at once | {:.0} deltas/s |",
         r.threads,
         r.burst / r.threads,
         r.parallel_rate
@@ -168,8 +188,10 @@ pub fn print(r: &Results) {
     println!("| p99 | {:.0} µs |", percentile(&r.latencies_us, 99.0));
     println!("| max | {:.0} µs |", percentile(&r.latencies_us, 100.0));
     println!(
-        "| baton's CPU time per event at a steady {STEADY_RATE}/s ({STEADY_RATE} deltas, the relay's pace) | {:.2} µs |",
+        "| baton's CPU time per delta at a steady {STEADY_RATE}/s ({STEADY_RATE} deltas, the relay's pace) | {:.2} µs |",
         r.steady_cpu_us_per_event
     );
-    println!("\ntargets: >= 200k events/s, p99 added latency <= 1 ms");
+    println!(
+        "\ntargets: >= 200k events/s (here: the provider's deltas, each a line in), p99 added latency <= 1 ms"
+    );
 }

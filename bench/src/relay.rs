@@ -21,7 +21,22 @@ struct Side {
 pub struct Turn {
     pub first_delta: Duration,
     pub done: Duration,
+    /// The agent's deltas that arrived, counted by their text: the flood's deltas are one
+    /// character each, and baton joins deltas it reads together into one event.
     pub deltas: usize,
+    /// The delta messages that carried them.
+    pub messages: usize,
+}
+
+/// The text of a line's `"delta":"..."` (up to its closing quote; the flood's deltas need no
+/// escapes), the same cheap scan on both sides.
+fn delta_chars(line: &str) -> usize {
+    const KEY: &str = "\"delta\":\"";
+    let Some(i) = line.find(KEY) else {
+        return 0;
+    };
+    let rest = &line[i + KEY.len()..];
+    rest.find('"').map_or(0, |end| rest[..end].chars().count())
 }
 
 impl Side {
@@ -76,10 +91,11 @@ impl Side {
             json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),
         )?;
         let mut first: Option<Instant> = None;
-        let mut deltas = 0usize;
+        let (mut deltas, mut messages) = (0usize, 0usize);
         let end = self.p.wait(TIMEOUT, |l| {
             if l.text.contains(delta) {
-                deltas += 1;
+                deltas += delta_chars(&l.text);
+                messages += 1;
                 first.get_or_insert(l.at);
                 return false;
             }
@@ -89,6 +105,7 @@ impl Side {
             first_delta: first.map(|f| f - t0).unwrap_or_default(),
             done: end.at - t0,
             deltas,
+            messages,
         })
     }
 }
@@ -99,6 +116,8 @@ pub struct Results {
     pub flood_baton: Vec<f64>,
     pub counted_direct: usize,
     pub counted_baton: usize,
+    /// The `content.delta` events of baton's last flood turn.
+    pub events_baton: usize,
     pub ttft_direct: Vec<f64>,
     pub ttft_baton: Vec<f64>,
     pub thread_direct: Vec<f64>,
@@ -118,6 +137,7 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
         flood_baton: vec![],
         counted_direct: 0,
         counted_baton: 0,
+        events_baton: 0,
         ttft_direct: vec![],
         ttft_baton: vec![],
         thread_direct: vec![],
@@ -152,6 +172,7 @@ pub fn run(env: &Env, runs: usize, ttft_runs: usize, deltas: usize) -> Result<Re
                 r.thread_baton.push(ms(start));
                 r.flood_baton.push(ms(turn.done));
                 r.counted_baton = turn.deltas;
+                r.events_baton = turn.messages;
             } else {
                 r.thread_direct.push(ms(start));
                 r.flood_direct.push(ms(turn.done));
@@ -208,7 +229,11 @@ pub fn print(r: &Results, runs: usize, ttft_runs: usize) {
         );
     }
     println!(
-        "\nbaton overhead on the 20k-delta turn: {} (target: within +10%)",
+        "\nbaton relayed the last flood's {} deltas in {} `content.delta` events (deltas it reads together are joined, after an item's first 32)",
+        r.counted_baton, r.events_baton
+    );
+    println!(
+        "baton overhead on the 20k-delta turn: {} (target: within +10%)",
         overhead(fd, fb)
     );
     println!(

@@ -9,7 +9,7 @@ use baton_protocol::{
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Actor, Events, next_event};
+use super::{Actor, Events, coalesce, next_event};
 use crate::rpc::RpcError;
 use crate::session::budget::Liveness;
 use crate::store::{Holder, ThreadUpdate};
@@ -165,17 +165,22 @@ impl Actor {
                         break;
                     }
                 }
-                (generation, ev) = next_event(&mut events) => {
-                    self.provider_event(generation, ev).await;
+                first = next_event(&mut events) => {
                     // The events already queued too, a bounded few, before the deadlines are
                     // worked out and armed again: a streaming turn sets them up once per burst
-                    // instead of once per delta.
+                    // instead of once per delta. Deltas queued together go out as one.
+                    let mut held = first;
                     for _ in 1..EVENT_BURST {
-                        let Ok((generation, ev)) = events.try_recv() else {
+                        let Ok(next) = events.try_recv() else {
                             break;
                         };
-                        self.provider_event(generation, ev).await;
+                        if let Some(next) = coalesce::join(&self.delta_run, &mut held, next) {
+                            let (generation, ev) = std::mem::replace(&mut held, next);
+                            self.provider_event(generation, ev).await;
+                        }
                     }
+                    let (generation, ev) = held;
+                    self.provider_event(generation, ev).await;
                 }
                 _ = sleep_until_opt(idle_at) => {
                     tracing::info!(thread = %self.thread.id, "idle; stopping the provider session");

@@ -23,6 +23,7 @@
 //!   ends); everything it knows is persisted, so the registry respawns it from the binding.
 
 mod asks;
+mod coalesce;
 mod dispatch;
 mod events;
 mod lease;
@@ -82,6 +83,8 @@ struct Actor {
     leased: bool,
     /// The `message` of the next `session.exited` (why the session moved away).
     exit_message: Option<String>,
+    /// The item whose deltas went out last ([`coalesce`]).
+    delta_run: coalesce::DeltaRun,
 }
 
 const COMMAND_CAPACITY: usize = 64;
@@ -108,6 +111,7 @@ pub fn spawn(
         approvals: HashMap::new(),
         inputs: HashMap::new(),
         last_activity: Instant::now(),
+        delta_run: coalesce::DeltaRun::default(),
         pending_handoff,
         last_compaction: None,
         liveness: crate::session::budget::Liveness::None,
@@ -207,6 +211,9 @@ impl Actor {
     /// fill its [`StampSlot`]. Replies and other notifications queued later still follow the
     /// events before them.
     async fn stream(&mut self, body: EventBody, item_id: Option<String>, raw: Option<Value>) {
+        if let EventBody::ContentDelta(_) = body {
+            self.delta_run.relayed(item_id.as_deref());
+        }
         let turn_id = self.active_turn.as_ref().map(|t| t.id.clone());
         let provider: ProviderId = self.thread.provider.clone();
         let event = match EncodedEvent::new(provider, turn_id, item_id, &body) {

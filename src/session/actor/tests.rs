@@ -80,6 +80,7 @@ async fn actor(dir: &std::path::Path) -> (Actor, tokio::io::DuplexStream) {
         approvals: HashMap::new(),
         inputs: HashMap::new(),
         last_activity: Instant::now(),
+        delta_run: Default::default(),
         pending_handoff: None,
         last_compaction: None,
         liveness: crate::session::budget::Liveness::None,
@@ -286,4 +287,74 @@ async fn a_command_sent_to_a_retired_actor_reaches_a_fresh_one() {
         .unwrap();
     assert_eq!(t.id, "t");
     assert!(retired(&sessions, "t").await);
+}
+
+/// A long stream of deltas already queued when the actor takes them: the item's first events
+/// go out one per delta, the rest are joined, and the log holds the whole text, in order, with
+/// gapless seqs.
+#[tokio::test]
+async fn queued_deltas_of_a_long_stream_are_joined_into_fewer_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, _editor) = actor(dir.path()).await;
+    let store = a.ctx.store.clone();
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    a.events_tx = events_tx.clone();
+    const DELTAS: usize = 500;
+    let mut expected = String::new();
+    for i in 0..DELTAS {
+        let piece = format!("{};", i);
+        expected.push_str(&piece);
+        let mut ev = event(EventBody::ContentDelta(baton_protocol::ContentDelta {
+            stream: baton_protocol::Stream::Assistant,
+            delta: piece,
+        }));
+        if let ProviderEvent::Event { item_id, .. } = &mut ev {
+            *item_id = Some("item-1".into());
+        }
+        events_tx.send((2, ev)).await.unwrap();
+    }
+    events_tx
+        .send((
+            2,
+            event(EventBody::TurnCompleted(TurnCompleted {
+                state: TurnState::Completed,
+                error: None,
+            })),
+        ))
+        .await
+        .unwrap();
+    let (_cmd_tx, cmd_rx) = mpsc::channel(8);
+    let task = tokio::spawn(a.run(cmd_rx, events_rx));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = store.read_events("t", 0, None).await.unwrap();
+        if log.last().map(|e| e.body.type_name()) == Some("turn.completed") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "the turn was not logged in 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    task.abort();
+    let deltas: Vec<&str> = log
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::ContentDelta(d) => Some(d.delta.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas.concat(), expected, "the whole text, in order");
+    assert_eq!(
+        deltas[..super::coalesce::JOIN_AFTER],
+        (0..super::coalesce::JOIN_AFTER)
+            .map(|i| format!("{i};"))
+            .collect::<Vec<_>>()[..],
+        "the first events go out one delta each"
+    );
+    assert!(
+        deltas.len() < DELTAS / 4,
+        "{} events for {DELTAS} queued deltas",
+        deltas.len()
+    );
+    let seqs: Vec<i64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>());
 }
