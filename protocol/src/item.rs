@@ -38,7 +38,8 @@ impl Stream {
     }
 }
 
-/// `content.delta`: concatenating the deltas of an item gives its text.
+/// `content.delta`: concatenating the deltas of an item gives its text. One event may carry
+/// several of the agent's deltas, joined when baton read them together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentDelta {

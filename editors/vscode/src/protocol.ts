@@ -401,7 +401,8 @@ export interface CompactionStarted {
   trigger: CompactionTrigger;
 }
 /**
- * `content.delta`: concatenating the deltas of an item gives its text.
+ * `content.delta`: concatenating the deltas of an item gives its text. One event may carry
+ * several of the agent's deltas, joined when baton read them together.
  */
 export interface ContentDelta {
   delta: string;
