@@ -6,15 +6,15 @@
 //! for that one line; the wake-ups cost more than the work.
 //!
 //! [`Paced`] wraps the pipe. A read that finds data within [`QUICK`] of being asked for is a
-//! quick one; after [`STREAK`] quick reads in a row the provider is streaming, and the next
-//! read waits until [`READ_PACE`] after the last one, then takes everything that came meanwhile
-//! in one go. The stream goes on while each paced read brings at least [`STREAM_LINES`] lines
-//! (thousands a second); a read that fills half the caller's buffer means the provider is
-//! ahead, and the next read does not wait. The first reads after a pause are never held back,
-//! so a turn's first token waits for nothing, and neither is a provider that writes a line
-//! every few hundred microseconds or catches up on a few lines once. Nothing is buffered here:
-//! while a read waits, the pipe holds the data, and a provider that outruns baton blocks in
-//! `write` as before.
+//! quick one; once quick reads have followed each other for [`STREAK`], the provider is
+//! streaming, and the next read waits until [`READ_PACE`] after the last one, then takes in
+//! everything that came meanwhile. The stream goes on while each paced read brings at least
+//! [`STREAM_LINES`] lines (thousands a second); a read that fills half the caller's buffer
+//! means the provider is ahead, and the next read does not wait. Nothing before a stream is
+//! held back: not the first lines after a pause, so a turn's first token waits for nothing; not
+//! a short burst (the lines that start a turn or an item); not a provider that writes a line
+//! every few hundred microseconds. Nothing is buffered here: while a read waits, the pipe
+//! holds the data, and a provider that outruns baton blocks in `write` as before.
 
 use std::io;
 use std::pin::Pin;
@@ -27,8 +27,10 @@ use tokio::time::{Instant, Sleep};
 /// Data that comes within this long of a read being asked for was already on its way.
 pub const QUICK: Duration = Duration::from_micros(250);
 
-/// Quick reads in a row that make a stream.
-pub const STREAK: u32 = 3;
+/// How long quick reads follow each other before they make a stream. A provider's short
+/// bursts (the few lines that start a turn or an item, just before its first delta) end sooner,
+/// so the line after them is never paced.
+pub const STREAK: Duration = Duration::from_millis(2);
 
 /// The fewest lines a paced read brings for the stream to go on (at 1-2 ms a read, thousands
 /// of lines a second); fewer, and reads are no longer paced.
@@ -45,8 +47,8 @@ pub struct Paced<R> {
     asked: Option<Instant>,
     /// When the last read returned data.
     last: Option<Instant>,
-    /// Quick reads in a row, before the stream.
-    streak: u32,
+    /// When the current run of quick reads began (before the stream).
+    streak: Option<Instant>,
     /// Whether the provider streams: reads are paced.
     streaming: bool,
     /// The last read filled half the buffer: the next one does not wait.
@@ -62,7 +64,7 @@ impl<R> Paced<R> {
             inner,
             asked: None,
             last: None,
-            streak: 0,
+            streak: None,
             streaming: false,
             behind: false,
             pace: None,
@@ -91,24 +93,21 @@ impl<R> Paced<R> {
     }
 
     /// Works out from a read of `data` (with `room` bytes of buffer before it), asked for at
-    /// `asked`, whether the next read is paced.
-    fn after_read(&mut self, asked: Instant, data: &[u8], room: usize) {
-        let now = Instant::now();
+    /// `asked` and returned at `now`, whether the next read is paced.
+    fn after_read(&mut self, asked: Instant, now: Instant, data: &[u8], room: usize) {
         self.last = Some(now);
         self.behind = data.len() * 2 >= room;
         if self.streaming {
             let lines = data.iter().filter(|b| **b == b'\n').count();
             self.streaming = self.behind || lines >= STREAM_LINES;
             if !self.streaming {
-                self.streak = 0;
+                self.streak = None;
             }
+        } else if now - asked < QUICK {
+            let since = *self.streak.get_or_insert(asked);
+            self.streaming = now - since >= STREAK;
         } else {
-            self.streak = if now - asked < QUICK {
-                self.streak + 1
-            } else {
-                0
-            };
-            self.streaming = self.streak >= STREAK;
+            self.streak = None;
         }
     }
 }
@@ -128,7 +127,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Paced<R> {
         let result = ready!(Pin::new(&mut this.inner).poll_read(cx, buf));
         this.asked = None;
         if result.is_ok() && buf.filled().len() > before {
-            this.after_read(asked, &buf.filled()[before..], room);
+            this.after_read(asked, Instant::now(), &buf.filled()[before..], room);
         }
         Poll::Ready(result)
     }
