@@ -5,16 +5,16 @@
 //! woke baton's event loop, which then ran the whole path (parse, route, append, commit, frame)
 //! for that one line; the wake-ups cost more than the work.
 //!
-//! [`Paced`] wraps the pipe. A read that finds data within [`QUICK`] of being asked for is a
-//! quick one; once quick reads have followed each other for [`STREAK`], the provider is
-//! streaming, and the next read waits until [`READ_PACE`] after the last one, then takes in
-//! everything that came meanwhile. The stream goes on while each paced read brings at least
-//! [`STREAM_LINES`] lines (thousands a second); a read that fills half the caller's buffer
-//! means the provider is ahead, and the next read does not wait. Nothing before a stream is
-//! held back: not the first lines after a pause, so a turn's first token waits for nothing; not
-//! a short burst (the lines that start a turn or an item); not a provider that writes a line
-//! every few hundred microseconds. Nothing is buffered here: while a read waits, the pipe
-//! holds the data, and a provider that outruns baton blocks in `write` as before.
+//! [`Paced`] wraps the pipe. Once reads bring [`STREAK_LINES`] lines within [`WINDOW`] (8,000
+//! lines a second or more), the provider is streaming, and the next read waits until
+//! [`READ_PACE`] after the last one, then takes in everything that came meanwhile. The stream
+//! goes on while each paced read brings at least [`STREAM_LINES`] lines; a read that fills half
+//! the caller's buffer means the provider is ahead, and the next read does not wait. Nothing
+//! before a stream is held back: not the first lines after a pause, so a turn's first token
+//! waits for nothing; not a short burst (the few lines that start a turn or an item); not a
+//! provider that writes a line every few hundred microseconds. Nothing is buffered here: while
+//! a read waits, the pipe holds the data, and a provider that outruns baton blocks in `write`
+//! as before.
 
 use std::io;
 use std::pin::Pin;
@@ -24,13 +24,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Data that comes within this long of a read being asked for was already on its way.
-pub const QUICK: Duration = Duration::from_micros(250);
+/// The span in which [`STREAK_LINES`] lines make a stream.
+pub const WINDOW: Duration = Duration::from_millis(2);
 
-/// How long quick reads follow each other before they make a stream. A provider's short
-/// bursts (the few lines that start a turn or an item, just before its first delta) end sooner,
-/// so the line after them is never paced.
-pub const STREAK: Duration = Duration::from_millis(2);
+/// The lines that make a stream when they come within [`WINDOW`]. A provider's short bursts
+/// (the few lines that start a turn or an item, just before its first delta) bring fewer, so
+/// the line after them is never paced.
+pub const STREAK_LINES: usize = 16;
 
 /// The fewest lines a paced read brings for the stream to go on (at 1-2 ms a read, thousands
 /// of lines a second); fewer, and reads are no longer paced.
@@ -43,12 +43,11 @@ pub const READ_PACE: Duration = Duration::from_millis(1);
 
 pub struct Paced<R> {
     inner: R,
-    /// When the read in progress was first asked for.
-    asked: Option<Instant>,
     /// When the last read returned data.
     last: Option<Instant>,
-    /// When the current run of quick reads began (before the stream).
-    streak: Option<Instant>,
+    /// When the current window began, and the lines read in it (before the stream).
+    window: Option<Instant>,
+    window_lines: usize,
     /// Whether the provider streams: reads are paced.
     streaming: bool,
     /// The last read filled half the buffer: the next one does not wait.
@@ -62,9 +61,9 @@ impl<R> Paced<R> {
     pub fn new(inner: R) -> Self {
         Paced {
             inner,
-            asked: None,
             last: None,
-            streak: None,
+            window: None,
+            window_lines: 0,
             streaming: false,
             behind: false,
             pace: None,
@@ -92,23 +91,25 @@ impl<R> Paced<R> {
         Poll::Ready(())
     }
 
-    /// Works out from a read of `data` (with `room` bytes of buffer before it), asked for at
-    /// `asked` and returned at `now`, whether the next read is paced.
-    fn after_read(&mut self, asked: Instant, now: Instant, data: &[u8], room: usize) {
+    /// Works out from a read of `data` (with `room` bytes of buffer before it) that returned at
+    /// `now` whether the next read is paced.
+    fn after_read(&mut self, now: Instant, data: &[u8], room: usize) {
         self.last = Some(now);
         self.behind = data.len() * 2 >= room;
+        let lines = data.iter().filter(|b| **b == b'\n').count();
         if self.streaming {
-            let lines = data.iter().filter(|b| **b == b'\n').count();
             self.streaming = self.behind || lines >= STREAM_LINES;
             if !self.streaming {
-                self.streak = None;
+                self.window = None;
             }
-        } else if now - asked < QUICK {
-            let since = *self.streak.get_or_insert(asked);
-            self.streaming = now - since >= STREAK;
-        } else {
-            self.streak = None;
+            return;
         }
+        if self.window.is_none_or(|w| now - w > WINDOW) {
+            self.window = Some(now);
+            self.window_lines = 0;
+        }
+        self.window_lines += lines;
+        self.streaming = self.window_lines >= STREAK_LINES;
     }
 }
 
@@ -122,12 +123,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for Paced<R> {
         if this.streaming && !this.behind {
             ready!(this.poll_pace(cx));
         }
-        let asked = *this.asked.get_or_insert_with(Instant::now);
         let (before, room) = (buf.filled().len(), buf.remaining());
         let result = ready!(Pin::new(&mut this.inner).poll_read(cx, buf));
-        this.asked = None;
         if result.is_ok() && buf.filled().len() > before {
-            this.after_read(asked, Instant::now(), &buf.filled()[before..], room);
+            this.after_read(Instant::now(), &buf.filled()[before..], room);
         }
         Poll::Ready(result)
     }

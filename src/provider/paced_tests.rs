@@ -135,11 +135,11 @@ mod rules {
         Paced::new(())
     }
 
-    /// Up to `n` quick reads of one line, `gap` apart, from `t`, until they make a stream (the
-    /// read after that would be a paced one); returns the time after them.
-    fn quick_reads(p: &mut Paced<()>, mut t: Instant, n: usize, gap: Duration) -> Instant {
+    /// Up to `n` reads of one line, `gap` apart, from `t`, until they make a stream (the read
+    /// after that would be a paced one); returns the time after them.
+    fn reads(p: &mut Paced<()>, mut t: Instant, n: usize, gap: Duration) -> Instant {
         for _ in 0..n {
-            p.after_read(t, t + Duration::from_micros(20), b"line\n", ROOM);
+            p.after_read(t, b"line\n", ROOM);
             t += gap;
             if p.streaming {
                 break;
@@ -151,53 +151,66 @@ mod rules {
     #[test]
     fn a_short_burst_is_not_a_stream() {
         let mut p = paced();
-        let t = Instant::now();
         // Ten lines within 1 ms, like the lines that start a turn, just before its first delta.
-        quick_reads(&mut p, t, 10, Duration::from_micros(100));
+        reads(&mut p, Instant::now(), 10, Duration::from_micros(100));
         assert!(!p.streaming);
     }
 
     #[test]
-    fn quick_reads_for_the_streak_make_a_stream_and_slow_ones_break_it() {
+    fn a_provider_writing_a_line_every_500_us_is_not_a_stream() {
         let mut p = paced();
-        let t = quick_reads(&mut p, Instant::now(), 30, Duration::from_micros(50));
-        assert!(!p.streaming, "1.5 ms of quick reads is not yet a stream");
-        let t = quick_reads(&mut p, t, 20, Duration::from_micros(50));
-        assert!(p.streaming, "2.5 ms of quick reads is");
-        // A read that waited longer than QUICK in between starts the streak over.
+        reads(&mut p, Instant::now(), 1000, Duration::from_micros(500));
+        assert!(!p.streaming);
+    }
+
+    #[test]
+    fn enough_lines_within_the_window_make_a_stream() {
         let mut p = paced();
-        let t = quick_reads(&mut p, t, 30, Duration::from_micros(50));
-        p.after_read(t, t + QUICK * 2, b"late\n", ROOM);
-        quick_reads(&mut p, t + QUICK * 2, 30, Duration::from_micros(50));
-        assert!(!p.streaming, "two runs of 1.5 ms are not a stream");
+        let t = reads(
+            &mut p,
+            Instant::now(),
+            STREAK_LINES - 1,
+            Duration::from_micros(50),
+        );
+        assert!(!p.streaming, "one line short");
+        reads(&mut p, t, 1, Duration::from_micros(50));
+        assert!(p.streaming);
+        // One read of many lines (a provider caught up on them) counts them all.
+        let mut p = paced();
+        p.after_read(
+            Instant::now(),
+            b"delta\n".repeat(STREAK_LINES).as_slice(),
+            ROOM,
+        );
+        assert!(p.streaming);
     }
 
     #[test]
     fn a_stream_goes_on_while_paced_reads_bring_enough_lines() {
         let mut p = paced();
-        let t = quick_reads(&mut p, Instant::now(), 60, Duration::from_micros(50));
+        let t = reads(&mut p, Instant::now(), 100, Duration::from_micros(50));
         assert!(p.streaming);
         let many = b"delta\n".repeat(STREAM_LINES);
-        p.after_read(t, t, &many, ROOM);
+        p.after_read(t, &many, ROOM);
         assert!(p.streaming && !p.behind);
         let few = b"delta\n".repeat(STREAM_LINES - 1);
-        p.after_read(t, t, &few, ROOM);
+        p.after_read(t, &few, ROOM);
         assert!(
             !p.streaming,
             "a provider that slowed down is read as it comes"
         );
-        // And a new stream needs a whole new streak.
-        p.after_read(t, t, b"x\n", ROOM);
+        // And a new stream needs a whole new count.
+        p.after_read(t, b"x\n", ROOM);
         assert!(!p.streaming);
     }
 
     #[test]
     fn a_read_that_fills_half_the_buffer_is_followed_at_once() {
         let mut p = paced();
-        let t = quick_reads(&mut p, Instant::now(), 60, Duration::from_micros(50));
-        p.after_read(t, t, &vec![b'x'; ROOM / 2], ROOM);
+        let t = reads(&mut p, Instant::now(), 100, Duration::from_micros(50));
+        p.after_read(t, &vec![b'x'; ROOM / 2], ROOM);
         assert!(p.streaming && p.behind);
-        p.after_read(t, t, b"delta\n".repeat(STREAM_LINES).as_slice(), ROOM);
+        p.after_read(t, b"delta\n".repeat(STREAM_LINES).as_slice(), ROOM);
         assert!(!p.behind);
     }
 }
