@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::BufReader;
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, Command};
 use tokio::sync::{Notify, watch};
 
 use super::paced::Paced;
@@ -55,7 +55,7 @@ impl ChildSpec {
 pub struct Spawned {
     pub stdin: ChildStdin,
     /// Read at a paced rate while the agent streams (see [`super::paced`]).
-    pub stdout: Paced<ChildStdout>,
+    pub stdout: Paced,
     pub handle: ChildHandle,
 }
 
@@ -99,7 +99,7 @@ pub fn spawn(spec: &ChildSpec) -> std::io::Result<Spawned> {
     else {
         return Err(std::io::Error::other("the child's stdio was not piped"));
     };
-    let stdout = Paced::new(stdout);
+    let stdout = Paced::new(stdout)?;
     let tail = Arc::new(Mutex::new(Tail::default()));
     let (done_tx, done_rx) = watch::channel(false);
     tokio::spawn(collect_stderr(spec.name, stderr, tail.clone(), done_tx));

@@ -15,13 +15,23 @@
 //! provider that writes a line every few hundred microseconds. Nothing is buffered here: while
 //! a read waits, the pipe holds the data, and a provider that outruns baton blocks in `write`
 //! as before.
+//!
+//! While the provider streams, the pipe is taken off the runtime's poller: Linux wakes an
+//! edge-triggered poller at every write to a pipe, so a watched pipe would still wake the event
+//! loop once per line between two paced reads. Paced reads read the (non-blocking) pipe
+//! directly; a paced read that finds nothing, or too little to go on streaming, puts the pipe
+//! back under watch.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::unix::pipe;
+use tokio::process::ChildStdout;
 use tokio::time::{Instant, Sleep};
 
 /// The span in which [`STREAK_LINES`] lines make a stream.
@@ -41,8 +51,18 @@ pub const STREAM_LINES: usize = 8;
 /// second one read takes in 20-40 lines, which the actor then relays as one event.
 pub const READ_PACE: Duration = Duration::from_millis(1);
 
-pub struct Paced<R> {
-    inner: R,
+/// Where the reads go.
+enum Source {
+    /// Registered with the runtime: a read waits for the pipe to be readable.
+    Watched(pipe::Receiver),
+    /// Off the runtime while the provider streams: paced reads read it directly.
+    Unwatched(File),
+    /// A move between the two failed (the runtime refused the pipe): reads fail.
+    Lost,
+}
+
+pub struct Paced {
+    source: Source,
     /// When the last read returned data.
     last: Option<Instant>,
     /// When the current window began, and the lines read in it (before the stream).
@@ -57,10 +77,16 @@ pub struct Paced<R> {
     waiting: bool,
 }
 
-impl<R> Paced<R> {
-    pub fn new(inner: R) -> Self {
-        Paced {
-            inner,
+impl Paced {
+    /// Reads an agent's stdout.
+    pub fn new(stdout: ChildStdout) -> io::Result<Paced> {
+        Paced::from_fd(stdout.into_owned_fd()?)
+    }
+
+    /// Reads the pipe `fd`.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Paced> {
+        Ok(Paced {
+            source: Source::Watched(pipe::Receiver::from_owned_fd(fd)?),
             last: None,
             window: None,
             window_lines: 0,
@@ -68,6 +94,27 @@ impl<R> Paced<R> {
             behind: false,
             pace: None,
             waiting: false,
+        })
+    }
+
+    /// Takes the pipe off the runtime's poller (a stream began).
+    fn unwatch(&mut self) {
+        if let Source::Watched(rx) = std::mem::replace(&mut self.source, Source::Lost) {
+            match rx.into_nonblocking_fd() {
+                Ok(fd) => self.source = Source::Unwatched(File::from(fd)),
+                Err(e) => tracing::error!("cannot take a provider's stdout off the poller: {e}"),
+            }
+        }
+    }
+
+    /// Puts the pipe back under the runtime's poller (the stream ended).
+    fn watch(&mut self) {
+        if let Source::Unwatched(file) = std::mem::replace(&mut self.source, Source::Lost) {
+            // Already a non-blocking pipe, as `from_fd` checked and made it.
+            match pipe::Receiver::from_owned_fd_unchecked(OwnedFd::from(file)) {
+                Ok(rx) => self.source = Source::Watched(rx),
+                Err(e) => tracing::error!("cannot watch a provider's stdout again: {e}"),
+            }
         }
     }
 
@@ -113,7 +160,7 @@ impl<R> Paced<R> {
     }
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Paced<R> {
+impl AsyncRead for Paced {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -124,11 +171,45 @@ impl<R: AsyncRead + Unpin> AsyncRead for Paced<R> {
             ready!(this.poll_pace(cx));
         }
         let (before, room) = (buf.filled().len(), buf.remaining());
-        let result = ready!(Pin::new(&mut this.inner).poll_read(cx, buf));
-        if result.is_ok() && buf.filled().len() > before {
-            this.after_read(Instant::now(), &buf.filled()[before..], room);
+        loop {
+            match &mut this.source {
+                Source::Watched(rx) => {
+                    let result = ready!(Pin::new(rx).poll_read(cx, buf));
+                    if result.is_ok() && buf.filled().len() > before {
+                        this.after_read(Instant::now(), &buf.filled()[before..], room);
+                        if this.streaming {
+                            this.unwatch();
+                        }
+                    }
+                    return Poll::Ready(result);
+                }
+                Source::Unwatched(file) => match file.read(buf.initialize_unfilled()) {
+                    Ok(n) => {
+                        buf.advance(n);
+                        if n > 0 {
+                            this.after_read(Instant::now(), &buf.filled()[before..], room);
+                            if !this.streaming {
+                                this.watch();
+                            }
+                        }
+                        return Poll::Ready(Ok(()));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Nothing came for a whole pace: the stream paused. Wait for the pipe.
+                        this.streaming = false;
+                        this.window = None;
+                        this.watch();
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                },
+                Source::Lost => {
+                    return Poll::Ready(Err(io::Error::other(
+                        "the provider's stdout could not be polled any more",
+                    )));
+                }
+            }
         }
-        Poll::Ready(result)
     }
 }
 

@@ -4,19 +4,17 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
-use tokio::net::unix::pipe;
 
 use super::*;
 
 /// A pipe whose read end is paced; the write end is returned for a thread to write.
-fn pipe() -> (Paced<pipe::Receiver>, std::io::PipeWriter) {
+fn pipe() -> (Paced, std::io::PipeWriter) {
     let (r, w) = std::io::pipe().unwrap();
-    let r = pipe::Receiver::from_file(std::fs::File::from(std::os::fd::OwnedFd::from(r))).unwrap();
-    (Paced::new(r), w)
+    (Paced::from_fd(std::os::fd::OwnedFd::from(r)).unwrap(), w)
 }
 
 /// One read (whatever one `read` returns), bounded in time.
-async fn read_some(p: &mut Paced<pipe::Receiver>) -> Vec<u8> {
+async fn read_some(p: &mut Paced) -> Vec<u8> {
     let mut buf = vec![0u8; 1 << 16];
     let n = tokio::time::timeout(Duration::from_secs(10), p.read(&mut buf))
         .await
@@ -62,13 +60,18 @@ async fn a_stream_is_read_in_chunks_of_many_lines() {
     // A line every 25 µs for 100 ms, each its own write, like an agent streaming deltas.
     let writer =
         std::thread::spawn(move || stream(w, LINES, Duration::from_micros(25), b"delta\n"));
-    let (mut reads, mut bytes) = (0, 0);
+    let (mut reads, mut bytes, mut unwatched) = (0, 0, 0);
     while bytes < LINES * 6 {
         bytes += read_some(&mut p).await.len();
         reads += 1;
+        unwatched += usize::from(matches!(p.source, Source::Unwatched(_)));
     }
     writer.join().unwrap();
     assert_eq!(bytes, LINES * 6);
+    assert!(
+        unwatched > 0,
+        "the pipe leaves the poller while the provider streams"
+    );
     // Read as it comes, nearly every line would be a read of its own; paced at 1-2 ms, the
     // 100 ms stream takes 50-100 reads. The bound leaves room for a slow machine.
     assert!(
@@ -118,6 +121,10 @@ async fn the_first_line_after_a_stream_pauses_is_not_held_back() {
     }
     tx.send(()).unwrap();
     assert_eq!(read_some(&mut p).await, b"first\n");
+    assert!(
+        matches!(p.source, Source::Watched(_)),
+        "back under the poller once the stream paused"
+    );
     let latency = writer.join().unwrap().elapsed();
     // A paced read would come 1-2 ms after the last; this one is not paced, and the bound
     // only keeps a loaded machine from failing the test.
@@ -131,13 +138,23 @@ mod rules {
 
     const ROOM: usize = 64 * 1024;
 
-    fn paced() -> Paced<()> {
-        Paced::new(())
+    /// The rules only: no pipe behind it.
+    fn paced() -> Paced {
+        Paced {
+            source: Source::Lost,
+            last: None,
+            window: None,
+            window_lines: 0,
+            streaming: false,
+            behind: false,
+            pace: None,
+            waiting: false,
+        }
     }
 
     /// Up to `n` reads of one line, `gap` apart, from `t`, until they make a stream (the read
     /// after that would be a paced one); returns the time after them.
-    fn reads(p: &mut Paced<()>, mut t: Instant, n: usize, gap: Duration) -> Instant {
+    fn reads(p: &mut Paced, mut t: Instant, n: usize, gap: Duration) -> Instant {
         for _ in 0..n {
             p.after_read(t, b"line\n", ROOM);
             t += gap;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use baton_protocol::{ApprovalPolicy, EventBody, ExitReason, RuntimeWarning};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, ChildStdout};
+use tokio::process::ChildStdin;
 
 use crate::provider::paced::Paced;
 use tokio::sync::mpsc;
@@ -158,7 +158,7 @@ fn warning(message: String) -> ProviderEvent {
     event(EventBody::RuntimeWarning(RuntimeWarning { message }), None)
 }
 
-async fn read_loop(session: ClaudeSession, stdout: Paced<ChildStdout>) {
+async fn read_loop(session: ClaudeSession, stdout: Paced) {
     let inner = &session.inner;
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut state = mapping::TurnState::default();
