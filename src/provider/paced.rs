@@ -85,8 +85,14 @@ impl Paced {
 
     /// Reads the pipe `fd`.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Paced> {
-        Ok(Paced {
-            source: Source::Watched(pipe::Receiver::from_owned_fd(fd)?),
+        Ok(Paced::with_source(Source::Watched(
+            pipe::Receiver::from_owned_fd(fd)?,
+        )))
+    }
+
+    fn with_source(source: Source) -> Paced {
+        Paced {
+            source,
             last: None,
             window: None,
             window_lines: 0,
@@ -94,7 +100,7 @@ impl Paced {
             behind: false,
             pace: None,
             waiting: false,
-        })
+        }
     }
 
     /// Takes the pipe off the runtime's poller (a stream began).
