@@ -1,6 +1,7 @@
 //! baton's own path, provider line in -> event persisted -> framed bytes out, with a provider
-//! that costs nothing ([`crate::fake_codex`]): events per second for a burst, and the latency
-//! each event gains at a steady rate (wall clock at the editor minus wall clock at the provider).
+//! that costs nothing ([`crate::fake_codex`]): deltas per second for a burst (baton joins the
+//! deltas it reads together, so fewer events carry them), and the latency each delta gains at
+//! a steady rate (wall clock at the editor minus wall clock at the provider).
 
 use std::time::Duration;
 
@@ -37,12 +38,12 @@ pub struct Results {
     pub rates: Vec<f64>,
     /// The `content.delta` events that carried the last burst's deltas.
     pub burst_events: usize,
-    /// baton's CPU time per event over the bursts (user + system, every thread), µs.
+    /// baton's CPU time per delta over the bursts (user + system, every thread), µs.
     pub cpu_us_per_event: f64,
     pub paced: usize,
     pub per_second: u64,
     pub latencies_us: Vec<f64>,
-    /// baton's CPU time per event at a steady [`STEADY_RATE`] events/s, µs.
+    /// baton's CPU time per delta at a steady [`STEADY_RATE`] deltas/s, µs.
     pub steady_cpu_us_per_event: f64,
     pub threads: usize,
     pub parallel_rate: f64,

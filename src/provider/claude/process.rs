@@ -11,12 +11,11 @@ use baton_protocol::{ApprovalPolicy, EventBody, ExitReason, RuntimeWarning};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::process::ChildStdin;
-
-use crate::provider::paced::Paced;
 use tokio::sync::mpsc;
 
 use super::{ClaudeSession, Inner, control, event, lock, mapping};
 use crate::provider::child::{self, ChildSpec};
+use crate::provider::paced::Paced;
 use crate::provider::{EventSink, ProviderError, ProviderEvent, ProviderSettings, SessionConfig};
 use crate::rpc::codec::{WholeLine, read_whole_line};
 
