@@ -154,6 +154,15 @@ impl Drop for Env {
     }
 }
 
+/// The text of a delta line's `"delta":"..."`, up to its closing quote: the benchmarks' deltas
+/// (flood characters, time stamps) need no escapes. The same cheap scan for codex's lines and
+/// baton's notifications.
+pub fn delta_text(line: &str) -> Option<&str> {
+    const KEY: &str = "\"delta\":\"";
+    let rest = &line[line.find(KEY)? + KEY.len()..];
+    Some(&rest[..rest.find('"')?])
+}
+
 pub fn median(xs: &[f64]) -> f64 {
     percentile(xs, 50.0)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use serde_json::{Value, json};
 
-use crate::env::{Env, median, percentile};
+use crate::env::{Env, delta_text, median, percentile};
 use crate::proc::{Line, Proc};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -21,14 +21,9 @@ const STEADY_RATE: u64 = 20_000;
 /// The provider's stamps in a delta event line (`"delta":"t<ns>;"`, or `"t<ns>;t<ns>;..."`
 /// when baton joined deltas it read together).
 fn stamps(line: &Line) -> Vec<u128> {
-    const KEY: &str = "\"delta\":\"t";
-    let Some(i) = line.text.find(KEY) else {
-        return Vec::new();
-    };
-    let rest = &line.text[i + KEY.len() - 1..];
-    let end = rest.find('"').unwrap_or(rest.len());
-    rest[..end]
-        .split(';')
+    delta_text(&line.text)
+        .into_iter()
+        .flat_map(|t| t.split(';'))
         .filter_map(|s| s.strip_prefix('t')?.parse().ok())
         .collect()
 }

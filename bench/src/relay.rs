@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use serde_json::{Value, json};
 
-use crate::env::{Env, median, ms, percentile};
+use crate::env::{Env, delta_text, median, ms, percentile};
 use crate::proc::Proc;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -26,17 +26,6 @@ pub struct Turn {
     pub deltas: usize,
     /// The delta messages that carried them.
     pub messages: usize,
-}
-
-/// The text of a line's `"delta":"..."` (up to its closing quote; the flood's deltas need no
-/// escapes), the same cheap scan on both sides.
-fn delta_chars(line: &str) -> usize {
-    const KEY: &str = "\"delta\":\"";
-    let Some(i) = line.find(KEY) else {
-        return 0;
-    };
-    let rest = &line[i + KEY.len()..];
-    rest.find('"').map_or(0, |end| rest[..end].chars().count())
 }
 
 impl Side {
@@ -94,7 +83,7 @@ impl Side {
         let (mut deltas, mut messages) = (0usize, 0usize);
         let end = self.p.wait(TIMEOUT, |l| {
             if l.text.contains(delta) {
-                deltas += delta_chars(&l.text);
+                deltas += delta_text(&l.text).map_or(0, |t| t.chars().count());
                 messages += 1;
                 first.get_or_insert(l.at);
                 return false;

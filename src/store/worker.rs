@@ -124,8 +124,9 @@ const GROUP: usize = 256;
 /// The shortest time between two commits of streamed appends only. A provider streaming a few
 /// thousand deltas a second would otherwise cost one transaction (and a WAL append of several
 /// pages) per delta; a batch that someone waits on (anything but a streamed append) never
-/// waits, though a command that arrives while a batch waits joins it. Below the latency target of a streamed event (1 ms at p99) and above the gap between
-/// deltas of a fast stream (50 µs at 20,000 a second).
+/// waits, though a command that arrives while a batch waits joins it. Below the latency target
+/// of a streamed event (1 ms at p99) and above the gap between deltas of a fast stream (50 µs
+/// at 20,000 a second).
 const COMMIT_INTERVAL: Duration = Duration::from_micros(250);
 
 /// Appended events between two nudges of the checkpointer. SQLite's own automatic checkpoint
