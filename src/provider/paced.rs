@@ -144,6 +144,12 @@ impl Paced {
         Poll::Ready(())
     }
 
+    /// Reads are no longer paced; a new stream needs a whole new window.
+    fn end_stream(&mut self) {
+        self.streaming = false;
+        self.window = None;
+    }
+
     /// Works out from a read of `data` (with `room` bytes of buffer before it) that returned at
     /// `now` whether the next read is paced.
     fn after_read(&mut self, now: Instant, data: &[u8], room: usize) {
@@ -151,9 +157,8 @@ impl Paced {
         self.behind = data.len() * 2 >= room;
         let lines = data.iter().filter(|b| **b == b'\n').count();
         if self.streaming {
-            self.streaming = self.behind || lines >= STREAM_LINES;
-            if !self.streaming {
-                self.window = None;
+            if !self.behind && lines < STREAM_LINES {
+                self.end_stream();
             }
             return;
         }
@@ -203,8 +208,7 @@ impl AsyncRead for Paced {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // Nothing came for a whole pace: the stream paused. Wait for the pipe.
-                        this.streaming = false;
-                        this.window = None;
+                        this.end_stream();
                         this.watch();
                     }
                     Err(e) => return Poll::Ready(Err(e)),
