@@ -99,12 +99,14 @@ pub async fn list(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
 
 pub async fn read(sessions: Sessions, p: Value) -> Result<Value, RpcError> {
     let p: ThreadReadParams = params::parse(p)?;
-    let store = &sessions.context().store;
-    let thread = persisted(store, &p.thread_id).await?;
-    let events = store
-        .read_events(&p.thread_id, p.since_seq.unwrap_or(0), p.limit)
+    // One snapshot: `lastSeq` is the last of `events` even while the thread streams.
+    let (thread, events) = sessions
+        .context()
+        .store
+        .read_thread(&p.thread_id, p.since_seq.unwrap_or(0), p.limit)
         .await
-        .map_err(store_error)?;
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(&p.thread_id))?;
     params::to_value(ThreadReadResponse { thread, events })
 }
 
@@ -173,10 +175,12 @@ pub(super) async fn persisted(
         .get_thread(thread_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| {
-            RpcError::new(
-                errors::THREAD_NOT_FOUND,
-                format!("thread not found: {thread_id}"),
-            )
-        })
+        .ok_or_else(|| not_found(thread_id))
+}
+
+fn not_found(thread_id: &str) -> RpcError {
+    RpcError::new(
+        errors::THREAD_NOT_FOUND,
+        format!("thread not found: {thread_id}"),
+    )
 }

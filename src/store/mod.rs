@@ -291,6 +291,25 @@ impl Store {
         .await
     }
 
+    /// The thread and its events with `seq > since_seq` (as [`Self::read_events`]), read in one
+    /// transaction: with no `limit`, the last event is the thread's `last_seq` even while the
+    /// thread streams. `None` when the thread does not exist.
+    pub async fn read_thread(
+        &self,
+        thread_id: &str,
+        since_seq: i64,
+        limit: Option<u32>,
+    ) -> Result<Option<(Thread, Vec<Event>)>> {
+        let thread_id = thread_id.to_string();
+        self.call(|reply| Op::ReadThread {
+            thread_id,
+            since_seq,
+            limit,
+            reply,
+        })
+        .await
+    }
+
     /// Deletes the thread, its native threads and its events; false when it did not exist.
     pub async fn delete_thread(&self, id: &str) -> Result<bool> {
         let id = id.to_string();

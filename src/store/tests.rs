@@ -879,3 +879,62 @@ async fn streamed_appends_store_every_column_of_mixed_rows() {
     assert_eq!(stored, expected);
     assert_eq!(seqs(&stored), vec![1, 2, 3, 4, 1, 2]);
 }
+
+/// `thread/read` answers from one snapshot: while appends stream in, the thread's `last_seq` is
+/// always the seq of the last event read with it (two separate reads let appends slip between).
+#[tokio::test]
+async fn read_thread_is_one_snapshot_while_appends_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    w(store.create_thread(new_thread("t", "/w"))).await.unwrap();
+    assert!(
+        w(store.read_thread("missing", 0, None))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    const N: usize = 3000;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                let ev = EncodedEvent::new(ProviderId::codex(), None, None, &delta(&i.to_string()))
+                    .unwrap();
+                let (_slot, filler) = StampSlot::new();
+                store
+                    .append_streamed(Arc::from("t"), ev, filler)
+                    .await
+                    .unwrap();
+                if i % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut reads = 0;
+    let mut moving = 0;
+    let mut last = 0;
+    loop {
+        let (thread, events) = w(store.read_thread("t", 0, None)).await.unwrap().unwrap();
+        assert_eq!(events.len() as i64, thread.last_seq, "read {reads}");
+        assert_eq!(events.last().map_or(0, |e| e.seq), thread.last_seq);
+        if thread.last_seq != last {
+            moving += 1;
+            last = thread.last_seq;
+        }
+        reads += 1;
+        if thread.last_seq == N as i64 {
+            break;
+        }
+        assert!(reads < 100_000, "the appends never all landed");
+    }
+    w(writer).await.unwrap();
+    // The reads overlapped the appends (otherwise this proves nothing).
+    assert!(moving > 1, "{moving} distinct last_seq values seen");
+    let (thread, events) = w(store.read_thread("t", 2990, Some(5)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(thread.last_seq, N as i64);
+    assert_eq!(seqs(&events), [2991, 2992, 2993, 2994, 2995]);
+}

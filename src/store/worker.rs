@@ -86,6 +86,14 @@ pub enum Op {
         limit: Option<u32>,
         reply: Reply<Vec<Event>>,
     },
+    /// A thread and its events read in one transaction, so that its `last_seq` and its events
+    /// agree (`thread/read`).
+    ReadThread {
+        thread_id: String,
+        since_seq: i64,
+        limit: Option<u32>,
+        reply: Reply<Option<(Thread, Vec<Event>)>>,
+    },
     Delete(String, Reply<bool>),
     UpsertNative(NativeThread, Reply<()>),
     NativeThreads(String, Reply<Vec<NativeThread>>),
@@ -323,6 +331,7 @@ fn fail(op: Op, why: &str) {
             done.settle(Err(StoreError::Transaction(why.to_string())), event)
         }
         Op::ReadEvents { reply, .. } => refuse(reply, why),
+        Op::ReadThread { reply, .. } => refuse(reply, why),
         Op::Delete(_, r) => refuse(r, why),
         Op::NativeThreads(_, r) => refuse(r, why),
         Op::Recover(_, r) => refuse(r, why),
@@ -330,6 +339,20 @@ fn fail(op: Op, why: &str) {
         Op::Lease(op) => op.fail(why),
         Op::Poll { reply, .. } => refuse(reply, why),
     }
+}
+
+/// A thread's row and its events after `since_seq`, from one snapshot.
+fn read_thread(
+    c: &Connection,
+    thread_id: &str,
+    since_seq: i64,
+    limit: Option<u32>,
+) -> Result<Option<(Thread, Vec<Event>)>> {
+    let Some(binding) = threads::get_binding(c, thread_id)? else {
+        return Ok(None);
+    };
+    let events = events::read(c, thread_id, since_seq, limit)?;
+    Ok(Some((binding.thread, events)))
 }
 
 /// Runs one command in the open transaction. Reads run as they are; writes run inside a
@@ -350,6 +373,12 @@ fn apply(c: &Connection, op: Op, broken: &mut Option<String>) -> Pending {
             limit,
             reply,
         } => pending(reply, events::read(c, &thread_id, since_seq, limit)),
+        Op::ReadThread {
+            thread_id,
+            since_seq,
+            limit,
+            reply,
+        } => pending(reply, read_thread(c, &thread_id, since_seq, limit)),
         Op::NativeThreads(id, r) => pending(r, threads::native_threads(c, &id)),
         Op::Probes(r) => pending(r, probes::all(c)),
         Op::PutProbe(p, r) => pending(r, savepoint(c, broken, |c| probes::put(c, &p))),
