@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)]
 
 mod cold;
+mod concurrent;
 mod env;
 mod fake_codex;
 mod memory;
@@ -45,7 +46,7 @@ fn parse_args() -> Result<Args> {
             }
             other => anyhow::bail!(
                 "unknown argument {other}; usage: baton-bench [--runs N] [--deltas N] \
-                 [--only cold,relay,micro,scale,memory]"
+                 [--only cold,relay,concurrent,micro,scale,memory]"
             ),
         }
     }
@@ -108,6 +109,12 @@ fn main() -> Result<()> {
         let (floods, ttft) = (args.runs * 2, args.runs * 8);
         let r = relay::run(&env, floods, ttft, args.deltas)?;
         relay::print(&r, floods, ttft);
+    }
+    if want("concurrent") {
+        // Each run streams for ~3 s on both sides; a few runs keep the whole bench short.
+        let runs = args.runs.div_ceil(2).max(3);
+        let r = concurrent::run(&env, runs, 4)?;
+        concurrent::print(&r, runs);
     }
     if want("micro") {
         // BENCH_MICRO_BURST: a smaller burst, for runs under valgrind (instruction counts).

@@ -13,9 +13,9 @@ use crate::proc::Proc;
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What one side of the comparison speaks.
-struct Side {
-    p: Proc,
-    baton: bool,
+pub struct Side {
+    pub p: Proc,
+    pub baton: bool,
 }
 
 pub struct Turn {
@@ -29,7 +29,7 @@ pub struct Turn {
 }
 
 impl Side {
-    fn direct(env: &Env) -> Result<Side> {
+    pub fn direct(env: &Env) -> Result<Side> {
         let mut p = Proc::spawn("codex app-server", &mut env.codex_app_server())?;
         p.call(
             "initialize",
@@ -41,7 +41,7 @@ impl Side {
         Ok(Side { p, baton: false })
     }
 
-    fn baton(env: &Env) -> Result<Side> {
+    pub fn baton(env: &Env) -> Result<Side> {
         let db = env.tmp.join("relay.db");
         let mut p = Proc::spawn("baton", &mut env.baton(&db, &[]))?;
         p.call("initialize", crate::cold::baton_params(), TIMEOUT)?;
@@ -49,7 +49,7 @@ impl Side {
     }
 
     /// Starts a thread; returns its id and the round trip.
-    fn thread(&mut self, cwd: &str) -> Result<(String, Duration)> {
+    pub fn thread(&mut self, cwd: &str) -> Result<(String, Duration)> {
         // The same settings on both sides: codex does more per turn under `untrusted` (baton's
         // default) than under `never`, which would be charged to baton.
         let mut params = json!({"cwd": cwd, "approvalPolicy": "never", "sandbox": "read-only"});
@@ -65,16 +65,21 @@ impl Side {
         Ok((id.to_string(), t))
     }
 
-    /// Runs one turn and times it from the moment `turn/start` was written.
-    fn turn(&mut self, thread: &str, text: &str) -> Result<Turn> {
-        let (delta, done) = if self.baton {
+    /// What marks a delta line and a turn's end on this side.
+    pub fn markers(&self) -> (&'static str, &'static str) {
+        if self.baton {
             ("\"type\":\"content.delta\"", "\"type\":\"turn.completed\"")
         } else {
             (
                 "\"method\":\"item/agentMessage/delta\"",
                 "\"method\":\"turn/completed\"",
             )
-        };
+        }
+    }
+
+    /// Runs one turn and times it from the moment `turn/start` was written.
+    pub fn turn(&mut self, thread: &str, text: &str) -> Result<Turn> {
+        let (delta, done) = self.markers();
         let (_, t0) = self.p.request(
             "turn/start",
             json!({"threadId": thread, "input": [{"type": "text", "text": text}]}),

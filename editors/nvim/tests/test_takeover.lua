@@ -19,16 +19,25 @@ H.run('takeover', function()
   end, 'the stopped status')
 
   -- The other window: a slow turn on the same thread from another baton process.
-  local out = ''
+  local out, err = '', ''
   local other = vim.system({ assert(vim.env.BATON_BIN), 'exec', '--thread', id, 'SLOW from the other window' }, {
     text = true,
     stdout = function(_, data)
       out = out .. (data or '')
     end,
+    stderr = function(_, data)
+      err = err .. (data or '')
+    end,
   })
-  H.wait(60000, function()
+  if not vim.wait(60000, function()
     return out:find('slow slow', 1, true) ~= nil
-  end, 'the other window to stream')
+  end, 20) then
+    -- What the other window said is what tells a slow start from a refusal.
+    error(('timed out after 60000 ms waiting for the other window to stream; its stdout: %s; the end of its stderr: %s'):format(
+      out,
+      err:sub(-4000)
+    ))
+  end
 
   local notes = {}
   local notify = vim.notify
