@@ -159,7 +159,16 @@ impl<'c> Inserter<'c> {
 pub struct Appender {
     /// (thread id, last seq appended, time of that append); a batch touches a few threads.
     threads: Vec<(Arc<str>, i64, i64)>,
+    /// (thread id, the `updated_at` a flush last wrote) for the threads whose `updated_at` was
+    /// written less than [`UPDATED_AT_STEP`] ago; kept across batches.
+    bumped: Vec<(Arc<str>, i64)>,
 }
+
+/// How often, at most, appends move a thread's `updated_at` (ms). Every move rewrites the
+/// thread's entries in both `threads` indexes, two of the few pages a commit writes; a turn
+/// streaming thousands of deltas a second would move them at every commit. Whatever ends a
+/// turn updates the thread row itself (its status), so `updated_at` is exact again then.
+pub const UPDATED_AT_STEP: i64 = 1000;
 
 impl Appender {
     /// Appends one event; see [`super::Store::append_event`]. A failed append wrote nothing:
@@ -218,20 +227,40 @@ impl Appender {
     /// Writes the thread rows of the appends so far and forgets them, so that the next append
     /// reads its thread row again (a command in between may have changed or deleted it).
     pub fn flush(&mut self, c: &Connection) -> Result<()> {
+        let now = now_ms();
+        self.bumped.retain(|(_, at)| now - at < UPDATED_AT_STEP);
         for (id, seq, at) in self.threads.drain(..) {
+            let recent = self
+                .bumped
+                .iter()
+                .any(|(b, _)| Arc::ptr_eq(b, &id) || **b == *id);
+            if recent {
+                c.prepare_cached(
+                    "UPDATE threads SET last_seq = ?2, last_seen_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![&*id, seq, at])?;
+                continue;
+            }
             c.prepare_cached(
                 "UPDATE threads SET last_seq = ?2, updated_at = max(updated_at, ?3),
                    last_seen_at = ?3
                  WHERE id = ?1",
             )?
             .execute(params![&*id, seq, at])?;
+            self.bumped.push((id, at));
         }
         Ok(())
     }
 
-    /// Forgets everything (the batch ended, committed or not).
+    /// Forgets the batch's threads (the batch ended, committed or not).
     pub fn clear(&mut self) {
         self.threads.clear();
+    }
+
+    /// Forgets which threads' `updated_at` were written lately: the batch that wrote them did
+    /// not commit, so the next append writes them again.
+    pub fn forget_bumps(&mut self) {
+        self.bumped.clear();
     }
 }
 

@@ -938,3 +938,41 @@ async fn read_thread_is_one_snapshot_while_appends_stream() {
     assert_eq!(thread.last_seq, N as i64);
     assert_eq!(seqs(&events), [2991, 2992, 2993, 2994, 2995]);
 }
+
+/// A stream of appends moves its thread's `updated_at` (and so its entries in the list
+/// indexes) at most once per [`events::UPDATED_AT_STEP`]; `last_seq` follows every append, and
+/// an update of the thread row itself sets `updated_at` exactly.
+#[tokio::test]
+async fn streamed_appends_move_updated_at_at_most_once_per_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    w(store.create_thread(new_thread("t", "/p"))).await.unwrap();
+    let append = |text: &'static str| {
+        let store = store.clone();
+        async move {
+            w(store.append_event("t", ProviderId::codex(), None, None, delta(text)))
+                .await
+                .unwrap()
+        }
+    };
+    let get = || async { w(store.get_thread("t")).await.unwrap().unwrap() };
+    let first = append("a").await;
+    let bumped = get().await;
+    assert_eq!(bumped.updated_at, first.at, "the first append moves it");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = append("b").await;
+    assert!(later.at > first.at);
+    let t = get().await;
+    assert_eq!(t.last_seq, 2);
+    assert_eq!(t.updated_at, bumped.updated_at, "not again within the step");
+    // A write of the row itself is exact.
+    let updated = w(store.update_thread("t", ThreadUpdate::default()))
+        .await
+        .unwrap();
+    assert!(updated.updated_at >= later.at);
+    // Once the step has passed, appends move it again.
+    tokio::time::sleep(Duration::from_millis(events::UPDATED_AT_STEP as u64 + 50)).await;
+    let last = append("c").await;
+    let t = get().await;
+    assert_eq!((t.last_seq, t.updated_at), (3, last.at));
+}

@@ -283,6 +283,9 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
         broken = Some(format!("cannot record appended events: {e}"));
     }
     appender.clear();
+    if broken.is_some() {
+        appender.forget_bumps();
+    }
     let failed = match broken {
         Some(why) => {
             tracing::error!("rolling back a batch: {why}");
@@ -293,6 +296,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Op>, appender: &mut events::
         }
         None => tx.commit().err().map(|e| {
             tracing::error!("commit failed: {e}");
+            appender.forget_bumps();
             e.to_string()
         }),
     };
