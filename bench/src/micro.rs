@@ -38,6 +38,8 @@ pub struct Results {
     pub paced: usize,
     pub per_second: u64,
     pub latencies_us: Vec<f64>,
+    /// baton's CPU time per delta at `per_second`, µs: each delta alone, nothing to batch.
+    pub paced_cpu_us_per_event: f64,
     /// baton's CPU time per delta at a steady [`STEADY_RATE`] deltas/s, µs.
     pub steady_cpu_us_per_event: f64,
     pub threads: usize,
@@ -110,7 +112,10 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
     }
     let cpu_us_per_event =
         (crate::proc::cpu_secs(p.pid()) - cpu_before) * 1e6 / (runs * burst).max(1) as f64;
+    let cpu_before = crate::proc::cpu_secs(p.pid());
     let (seen, _) = turn(&mut p, &thread, &format!("PACED {paced} {per_second}"))?;
+    let paced_cpu_us_per_event =
+        (crate::proc::cpu_secs(p.pid()) - cpu_before) * 1e6 / seen.len().max(1) as f64;
     let latencies_us = seen
         .iter()
         .map(|(s, r)| r.saturating_sub(*s) as f64 / 1000.0)
@@ -143,6 +148,7 @@ pub fn run(env: &Env, runs: usize, burst: usize, paced: usize, per_second: u64) 
         paced,
         per_second,
         latencies_us,
+        paced_cpu_us_per_event,
         steady_cpu_us_per_event,
         threads,
         parallel_rate,
@@ -183,6 +189,10 @@ pub fn print(r: &Results) {
     );
     println!("| p99 | {:.0} µs |", percentile(&r.latencies_us, 99.0));
     println!("| max | {:.0} µs |", percentile(&r.latencies_us, 100.0));
+    println!(
+        "| baton's CPU time per delta at {}/s (each delta alone) | {:.2} µs |",
+        r.per_second, r.paced_cpu_us_per_event
+    );
     println!(
         "| baton's CPU time per delta at a steady {STEADY_RATE}/s ({STEADY_RATE} deltas, the relay's pace) | {:.2} µs |",
         r.steady_cpu_us_per_event
