@@ -258,16 +258,21 @@ async fn server_config(cli: &Cli) -> Option<(server::ServerConfig, PathBuf)> {
             return None;
         }
     };
-    match store.recover(store::Holder::current(None)).await {
-        Ok(recovered) if !recovered.is_empty() => {
-            tracing::info!(
-                threads = recovered.len(),
-                "recovered threads left running by a previous baton"
-            );
+    // Queued first, answered later: every store command of the server comes after it, so the
+    // server can start while it runs (nothing waits for it but the log line).
+    let recovery = store.recover(store::Holder::current(None));
+    tokio::spawn(async move {
+        match recovery.await {
+            Ok(recovered) if !recovered.is_empty() => {
+                tracing::info!(
+                    threads = recovered.len(),
+                    "recovered threads left running by a previous baton"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("recovery failed: {e}"),
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!("recovery failed: {e}"),
-    }
+    });
     let include_raw = Arc::new(AtomicBool::new(false));
     let file = config::Config::load(cli.config.as_deref());
     if let Some(p) = &file.path {

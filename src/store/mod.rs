@@ -13,6 +13,7 @@
 //! each table, [`leases`] which baton process drives which thread, [`worker`] runs the command
 //! loop.
 
+mod checkpointer;
 mod events;
 pub mod leases;
 mod probes;
@@ -30,6 +31,7 @@ use baton_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use checkpointer::Checkpointer;
 pub use events::{EncodedEvent, Stamp};
 use leases::LeaseOp;
 pub use leases::{Acquired, Beat, Claim, Holder, Lease};
@@ -157,15 +159,11 @@ impl Store {
         let conn = schema::open(path)?;
         // Checkpoints run on their own thread (see worker): none on the committing one.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpointer = schema::open_checkpointer(path)?;
-        let (nudge, nudges) = std::sync::mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("baton-checkpoint".into())
-            .spawn(move || worker::checkpoints(checkpointer, nudges))?;
+        let checkpointer = Checkpointer::new(path.to_path_buf());
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         std::thread::Builder::new()
             .name("baton-store".into())
-            .spawn(move || worker::run(conn, rx, nudge))?;
+            .spawn(move || worker::run(conn, rx, checkpointer))?;
         Ok(Store { tx })
     }
 
@@ -332,8 +330,28 @@ impl Store {
     /// threads a dead baton left idle/running become stopped, an open turn closed with
     /// `turn.completed {failed, "baton restarted"}` — unless a live baton (`me` or another
     /// editor's) holds the thread's lease. Resume cursors are kept.
-    pub async fn recover(&self, me: Holder) -> Result<Vec<Recovered>> {
-        self.call(|r| Op::Recover(me, r)).await
+    ///
+    /// The command is queued when this is called, ahead of every command sent after it, so a
+    /// caller may start serving and look at the outcome later: whatever it asks the store
+    /// meanwhile sees the recovered rows.
+    pub fn recover(
+        &self,
+        me: Holder,
+    ) -> impl std::future::Future<Output = Result<Vec<Recovered>>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let waiting = match self.tx.try_send(Op::Recover(me, reply)) {
+            Ok(()) => None,
+            // Only when the queue is full or gone: then wait for room like any command.
+            Err(mpsc::error::TrySendError::Full(op) | mpsc::error::TrySendError::Closed(op)) => {
+                Some((self.tx.clone(), op))
+            }
+        };
+        async move {
+            if let Some((tx, op)) = waiting {
+                tx.send(op).await.map_err(|_| StoreError::Closed)?;
+            }
+            answer.await.map_err(|_| StoreError::Closed)?
+        }
     }
 
     /// Takes the thread's lease if it is free, ours, or its holder died (then the dead holder's

@@ -652,7 +652,12 @@ async fn recover_closes_open_turns_and_data_survives_reopen() {
         // No flush: what was committed must survive without an orderly shutdown.
     }
     let store = Store::open(&path).unwrap();
-    let rec = w(store.recover(Holder::current(None))).await.unwrap();
+    // Queued when called (the server starts while it runs): a read sent before its answer is
+    // awaited already sees what it recovered.
+    let recovery = store.recover(Holder::current(None));
+    let b = w(store.get_binding("running")).await.unwrap().unwrap();
+    assert_eq!(b.thread.status, ThreadStatus::Stopped);
+    let rec = w(recovery).await.unwrap();
     assert_eq!(
         rec,
         vec![

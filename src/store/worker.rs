@@ -16,16 +16,17 @@
 //! A stream of appends faster than [`COMMIT_INTERVAL`] commits at most once per interval: a
 //! batch of streamed appends only waits out the rest of it (see [`linger`]).
 //!
-//! Checkpoints (which `fsync`) run on a second thread with its own connection, so that a
-//! streaming turn never waits for the disk; `flush` checkpoints here after its batch commits.
+//! Checkpoints (which `fsync`) run on a second thread with its own connection (see
+//! [`super::checkpointer`]), so that a streaming turn never waits for the disk; `flush`
+//! checkpoints here after its batch commits.
 
-use std::sync::mpsc::{Receiver as SyncReceiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use baton_protocol::{Event, Thread};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpointer::Checkpointer;
 use super::events::{EncodedEvent, Stamp};
 use super::slot::SlotFiller;
 use super::{Binding, NativeThread, NewThread, ProbeRecord, Recovered, Result, StoreError};
@@ -160,7 +161,7 @@ fn settle<T>(tx_failed: Option<&str>, result: Result<T>) -> Result<T> {
 }
 
 /// The worker's loop; returns when every [`super::Store`] handle is gone.
-pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, checkpointer: SyncSender<()>) {
+pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, mut checkpointer: Checkpointer) {
     let mut batch = Vec::with_capacity(GROUP);
     let mut appender = events::Appender::default();
     let mut since_checkpoint = 0usize;
@@ -182,11 +183,8 @@ pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, checkpointer: SyncS
         run_batch(&mut conn, &mut batch, &mut appender);
         last_batch = Some(Instant::now());
         if since_checkpoint >= CHECKPOINT_EVERY {
-            match checkpointer.try_send(()) {
-                // Full: a nudge is already waiting, which is as good.
-                Ok(()) | Err(TrySendError::Full(())) => since_checkpoint = 0,
-                Err(TrySendError::Disconnected(())) => {}
-            }
+            checkpointer.nudge(&conn);
+            since_checkpoint = 0;
         }
     }
     drop(checkpointer);
@@ -211,17 +209,6 @@ fn take_queued(rx: &mut mpsc::Receiver<Op>, batch: &mut Vec<Op>) {
         match rx.try_recv() {
             Ok(op) => batch.push(op),
             Err(_) => break,
-        }
-    }
-}
-
-/// The checkpointer's loop: a passive checkpoint per nudge, on its own connection, so the
-/// copying and syncing never holds up the worker's commits. Ends with the worker.
-pub fn checkpoints(conn: Connection, nudges: SyncReceiver<()>) {
-    while nudges.recv().is_ok() {
-        // PASSIVE never waits for the writer; what it cannot copy now, the next one will.
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::debug!("background checkpoint failed: {e}");
         }
     }
 }

@@ -1,0 +1,70 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A store file with WAL frames not yet copied into it; returns the worker-like connection.
+fn written(path: &Path) -> Connection {
+    let conn = schema::open(path).unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    for i in 0..200 {
+        conn.execute(
+            "INSERT INTO threads (id, provider, cwd, status, created_at, updated_at, last_seen_at)
+             VALUES (?1, 'codex', '/w', 'stopped', 0, 0, 0)",
+            [format!("thread-{i:04}-{}", "x".repeat(200))],
+        )
+        .unwrap();
+    }
+    conn
+}
+
+fn main_file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
+fn the_thread_starts_at_the_first_nudge_and_copies_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let conn = written(&path);
+    let before = main_file_len(&path);
+    let mut c = Checkpointer::new(path.clone());
+    assert!(
+        matches!(c.state, State::NotStarted),
+        "nothing runs before a nudge"
+    );
+    c.nudge(&conn);
+    assert!(matches!(c.state, State::Running(_)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while main_file_len(&path) == before {
+        assert!(Instant::now() < deadline, "the WAL was never copied");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn without_its_connection_the_worker_checkpoints_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let conn = written(&path);
+    let before = main_file_len(&path);
+    // A file in a directory that does not exist cannot be opened.
+    let mut c = Checkpointer::new(dir.path().join("missing").join("baton.db"));
+    c.nudge(&conn);
+    // The thread started; it ends once its connection failed, and the next nudge sees that.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(c.state, State::Inline) {
+        assert!(
+            Instant::now() < deadline,
+            "the failed thread was never noticed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        c.nudge(&conn);
+    }
+    assert!(
+        main_file_len(&path) > before,
+        "the inline checkpoint copied the WAL"
+    );
+}
