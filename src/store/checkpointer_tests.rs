@@ -24,6 +24,15 @@ fn main_file_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
+/// Polls `done` every 5 ms for up to 10 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn the_thread_starts_at_the_first_nudge_and_copies_the_wal() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,11 +46,7 @@ fn the_thread_starts_at_the_first_nudge_and_copies_the_wal() {
     );
     c.nudge(&conn);
     assert!(matches!(c.state, State::Running(_)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while main_file_len(&path) == before {
-        assert!(Instant::now() < deadline, "the WAL was never copied");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("the WAL was never copied", || main_file_len(&path) > before);
 }
 
 #[test]
