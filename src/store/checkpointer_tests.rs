@@ -59,15 +59,10 @@ fn without_its_connection_the_worker_checkpoints_itself() {
     let mut c = Checkpointer::new(dir.path().join("missing").join("baton.db"));
     c.nudge(&conn);
     // The thread started; it ends once its connection failed, and the next nudge sees that.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !matches!(c.state, State::Inline) {
-        assert!(
-            Instant::now() < deadline,
-            "the failed thread was never noticed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
+    wait_until("the failed thread was never noticed", || {
         c.nudge(&conn);
-    }
+        matches!(c.state, State::Inline)
+    });
     assert!(
         main_file_len(&path) > before,
         "the inline checkpoint copied the WAL"
