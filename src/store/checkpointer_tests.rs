@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -20,6 +20,15 @@ fn written(path: &Path) -> Connection {
     conn
 }
 
+/// A temporary store with WAL frames to copy: its folder, path, connection and main file size.
+fn store_with_wal() -> (tempfile::TempDir, PathBuf, Connection, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    let conn = written(&path);
+    let before = main_file_len(&path);
+    (dir, path, conn, before)
+}
+
 fn main_file_len(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
@@ -35,10 +44,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn the_thread_starts_at_the_first_nudge_and_copies_the_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("baton.db");
-    let conn = written(&path);
-    let before = main_file_len(&path);
+    let (_dir, path, conn, before) = store_with_wal();
     let mut c = Checkpointer::new(path.clone());
     assert!(
         matches!(c.state, State::NotStarted),
@@ -51,10 +57,7 @@ fn the_thread_starts_at_the_first_nudge_and_copies_the_wal() {
 
 #[test]
 fn without_its_connection_the_worker_checkpoints_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("baton.db");
-    let conn = written(&path);
-    let before = main_file_len(&path);
+    let (dir, path, conn, before) = store_with_wal();
     // A file in a directory that does not exist cannot be opened.
     let mut c = Checkpointer::new(dir.path().join("missing").join("baton.db"));
     c.nudge(&conn);
