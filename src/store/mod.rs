@@ -11,7 +11,7 @@
 //!
 //! Layout: [`schema`] opens the file and migrates it, [`threads`] and [`events`] hold the SQL of
 //! each table, [`leases`] which baton process drives which thread, [`worker`] runs the command
-//! loop.
+//! loop, [`checkpointer`] copies the WAL into the file off the worker's thread.
 
 mod checkpointer;
 mod events;
@@ -157,7 +157,7 @@ impl Store {
     /// migrates it, and starts the worker thread.
     pub fn open(path: &Path) -> Result<Store> {
         let conn = schema::open(path)?;
-        // Checkpoints run on their own thread (see worker): none on the committing one.
+        // Checkpoints run on their own thread (see checkpointer): none on the committing one.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = Checkpointer::new(path.to_path_buf());
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
