@@ -38,13 +38,18 @@ pub struct Holder {
 
 impl Holder {
     /// This process, for an editor that called itself `client`.
+    /// What names the process is read from `/proc` once: startup asks for it twice (recovery,
+    /// then the leases), and it cannot change while the process runs.
     pub fn current(client: Option<String>) -> Holder {
-        let pid = std::process::id();
-        let start_time = process_start_time(pid).unwrap_or(0);
+        static ME: std::sync::OnceLock<(u32, u64, String)> = std::sync::OnceLock::new();
+        let (pid, start_time, scope) = ME.get_or_init(|| {
+            let pid = std::process::id();
+            (pid, process_start_time(pid).unwrap_or(0), own_scope())
+        });
         Holder {
-            pid,
-            start_time,
-            scope: own_scope(),
+            pid: *pid,
+            start_time: *start_time,
+            scope: scope.clone(),
             client,
         }
     }
