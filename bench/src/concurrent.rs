@@ -30,7 +30,8 @@ pub struct Results {
 }
 
 /// Starts one turn on each of `threads` new threads at once; returns the time until the last
-/// turn completed and the deltas seen (counted by their text), checking every one arrived.
+/// turn completed and the delta messages that carried the deltas, checking every delta arrived
+/// (counted by their text).
 fn run_side(side: &mut Side, cwd: &str, threads: usize) -> Result<(Duration, usize)> {
     let mut ids = Vec::with_capacity(threads);
     for _ in 0..threads {
@@ -62,8 +63,7 @@ fn run_side(side: &mut Side, cwd: &str, threads: usize) -> Result<(Duration, usi
             threads * DELTAS_PER_TURN
         );
     }
-    let wall = end.at - t0.unwrap_or(end.at);
-    Ok((wall, if side.baton { events } else { deltas }))
+    Ok((end.at - t0.unwrap_or(end.at), events))
 }
 
 pub fn run(env: &Env, runs: usize, threads: usize) -> Result<Results> {
@@ -93,7 +93,7 @@ pub fn run(env: &Env, runs: usize, threads: usize) -> Result<Results> {
         for side in order {
             let pid = side.p.pid();
             let cpu_before = crate::proc::cpu_secs(pid);
-            let (wall, seen) = run_side(side, &cwd, threads)?;
+            let (wall, events) = run_side(side, &cwd, threads)?;
             if side.baton {
                 let cpu = crate::proc::cpu_secs(pid) - cpu_before;
                 r.wall_baton.push(ms(wall));
@@ -101,7 +101,7 @@ pub fn run(env: &Env, runs: usize, threads: usize) -> Result<Results> {
                     .push(cpu * 1e6 / (threads * DELTAS_PER_TURN) as f64);
                 r.baton_core_pct
                     .push(cpu * 100.0 / wall.as_secs_f64().max(1e-9));
-                r.events_baton = seen;
+                r.events_baton = events;
             } else {
                 r.wall_direct.push(ms(wall));
             }
